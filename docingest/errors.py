@@ -1,0 +1,57 @@
+"""Classified document errors: every failure carries a code and a fixed retryable flag."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    FILE_TYPE_NOT_SUPPORTED = "FILE_TYPE_NOT_SUPPORTED"
+    FILE_SIZE_TOO_LARGE = "FILE_SIZE_TOO_LARGE"
+    CORRUPT_FILE = "CORRUPT_FILE"
+    PASSWORD_PROTECTED_FILE = "PASSWORD_PROTECTED_FILE"
+    UNABLE_TO_DOWNLOAD_FILE = "UNABLE_TO_DOWNLOAD_FILE"
+    PARSE_TIMEOUT = "PARSE_TIMEOUT"
+    OCR_ERROR = "OCR_ERROR"
+    FAILED_TO_CONVERT_TO_PDF = "FAILED_TO_CONVERT_TO_PDF"
+    EMBEDDING_ERROR = "EMBEDDING_ERROR"
+    VECTOR_STORE_UNAVAILABLE = "VECTOR_STORE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+    @property
+    def retryable(self) -> bool:
+        return self in _RETRYABLE
+
+
+# Transient conditions: the same input may succeed later. Everything else is a property of the
+# input (or a bug) and retrying only burns time.
+_RETRYABLE = frozenset(
+    {
+        ErrorCode.UNABLE_TO_DOWNLOAD_FILE,
+        ErrorCode.PARSE_TIMEOUT,
+        ErrorCode.EMBEDDING_ERROR,
+        ErrorCode.VECTOR_STORE_UNAVAILABLE,
+        ErrorCode.INTERNAL_ERROR,
+    }
+)
+
+
+class DocIngestError(Exception):
+    """The one exception base of the pure code: a classified failure of one document."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def retryable(self) -> bool:
+        return self.code.retryable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, "retryable": self.retryable}
+
+
+class ConfigError(ValueError):
+    """Invalid options (unknown strategy, overlap >= size, ...): raised before any work starts."""

@@ -1,0 +1,78 @@
+"""Stable identifiers: document ids (= partition keys), file-safe names, point ids, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote, unquote
+
+# Characters kept as they are in a document id; everything else is percent-encoded, so the id
+# stays readable in the UI, avoids what Dagster rejects ("...", control characters) and maps
+# back to exactly one relative path.
+_SAFE = "/-_.~()+@= "
+_POINT_NAMESPACE = uuid.UUID("6f0e5a43-43a5-4d8e-9a55-7d1b2c1e0a11")
+_MAX_FILE_STEM = 180
+
+
+def document_id_for(path: Path, root: Path) -> str:
+    """The document id of `path`: its POSIX path relative to `root`, percent-encoded.
+
+    Raises ValueError for a path outside `root` (after resolving `..` and symlinked folders;
+    a symlinked file keeps its own name).
+    """
+    resolved_root = root.resolve()
+    resolved = path.absolute().parent.resolve() / path.name
+    relative = resolved.relative_to(resolved_root)  # ValueError when outside the root
+    posix = PurePosixPath(*relative.parts).as_posix()
+    encoded = quote(posix, safe=_SAFE)
+    # "..." is reserved by Dagster for partition ranges: encode every dot that follows a dot.
+    while ".." in encoded:
+        encoded = encoded.replace("..", ".%2E")
+    return encoded
+
+
+def path_for_document_id(document_id: str, root: Path) -> Path:
+    """Inverse of `document_id_for`; refuses ids that would escape `root`."""
+    relative = PurePosixPath(unquote(document_id))
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ValueError(f"document id {document_id!r} does not name a file under the root")
+    return root / Path(*relative.parts)
+
+
+def file_stem_for(document_id: str) -> str:
+    """A flat, file-system-safe name for per-document outputs (Parquet files)."""
+    stem = quote(document_id, safe="-_.~()+@=")
+    if len(stem) > _MAX_FILE_STEM:
+        digest = hashlib.sha1(document_id.encode()).hexdigest()[:16]
+        stem = f"{stem[: _MAX_FILE_STEM - 17]}-{digest}"
+    return stem
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def options_hash(options: dict[str, Any]) -> str:
+    """Short, order-independent hash of a JSON-serializable options mapping."""
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def chunk_id_for(document_id: str, chunk_index: int, params_hash: str) -> str:
+    return f"{file_stem_for(document_id)}:{params_hash}:{chunk_index}"
+
+
+def point_id_for(document_id: str, chunk_index: int, chunking_hash: str) -> str:
+    """Qdrant point id: uuid5 of (document id, chunk index, chunking hash); never positional."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, f"{document_id}\x00{chunk_index}\x00{chunking_hash}"))

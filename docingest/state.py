@@ -1,0 +1,92 @@
+"""The latest outcome of each document, for `docingest status` and "already current" checks.
+
+Dagster's event log stays the record of runs; this is a per-document summary the pipeline keeps
+beside its outputs so that status and skip decisions need one small read per document.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from docingest.errors import DocIngestError
+from docingest.storage import DocumentStore
+
+_KIND = "state"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def read_state(store: DocumentStore, document_id: str) -> dict[str, Any]:
+    return store.read_json(_KIND, document_id) or {"document_id": document_id}
+
+
+def record_stage(store: DocumentStore, document_id: str, stage: str, **fields: Any) -> None:
+    """A stage succeeded: the document is pending until it is indexed."""
+    state = read_state(store, document_id)
+    state.update(fields)
+    state.update(
+        stage=stage,
+        status="succeeded" if stage == "index" else "pending",
+        error=None,
+        updated_at=_now(),
+    )
+    if stage == "index":
+        state["attempts"] = 0
+    store.write_json(_KIND, document_id, state)
+
+
+def record_failure(
+    store: DocumentStore, document_id: str, stage: str, error: DocIngestError, **fields: Any
+) -> None:
+    state = read_state(store, document_id)
+    state.update(fields)
+    state.update(
+        stage=stage,
+        status="failed",
+        error=error.to_dict(),
+        attempts=int(state.get("attempts") or 0) + 1,
+        updated_at=_now(),
+    )
+    store.write_json(_KIND, document_id, state)
+
+
+def is_current(state: dict[str, Any], **expected: Any) -> bool:
+    """True when the document was indexed with exactly these hashes and model."""
+    return state.get("status") == "succeeded" and all(
+        state.get(key) == value for key, value in expected.items()
+    )
+
+
+def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, Any]:
+    """Counts by status and error code over the given documents (the registered partitions)."""
+    ids = list(document_ids)
+    statuses: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    pages = chunks = points = 0
+    for document_id in ids:
+        state = read_state(store, document_id)
+        status = state.get("status") or "pending"
+        statuses[status] += 1
+        if status == "failed" and state.get("error"):
+            errors[state["error"]["code"]] += 1
+        if status == "succeeded":
+            pages += int(state.get("pages") or 0)
+            chunks += int(state.get("chunks") or 0)
+            points += int(state.get("points") or 0)
+    return {
+        "documents": {
+            "total": len(ids),
+            "succeeded": statuses["succeeded"],
+            "failed": statuses["failed"],
+            "pending": statuses["pending"],
+        },
+        "errors": dict(sorted(errors.items())),
+        "pages": pages,
+        "chunks": chunks,
+        "points": points,
+    }

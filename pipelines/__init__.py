@@ -1,0 +1,1 @@
+"""Wiring: the Definitions, jobs, sensors, schedules and the `docingest` CLI."""

@@ -1,0 +1,300 @@
+"""`docingest`: parse, chunk, ingest, rechunk, search and status from the command line."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from docingest.errors import ConfigError, DocIngestError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _params(items: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+        params[key.strip()] = value
+    return params
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """docingest: documents -> parsed pages -> chunks -> Qdrant, as Dagster assets."""
+
+
+def parse_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--engine",
+            type=click.Choice(["layout", "fast"]),
+            default="layout",
+            show_default=True,
+            help="layout: PyMuPDF layout model; fast: no model.",
+        ),
+        click.option(
+            "--table-format",
+            type=click.Choice(["markdown", "html"]),
+            default="markdown",
+            show_default=True,
+        ),
+        click.option(
+            "--include-headers-footers",
+            is_flag=True,
+            help="Keep page headers and footers in the markdown.",
+        ),
+        click.option("--max-pages", type=int, default=None, help="Parse at most N pages."),
+        click.option("--max-file-size-mb", type=float, default=100.0, show_default=True),
+        click.option(
+            "--password",
+            envvar="DOCINGEST_PDF_PASSWORD",
+            default=None,
+            help="Password for encrypted PDFs (or $DOCINGEST_PDF_PASSWORD).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _build_parse_options(kwargs: dict[str, Any]) -> Any:
+    from docingest.parsing import ParseOptions
+
+    return ParseOptions(
+        engine=kwargs["engine"],
+        table_format=kwargs["table_format"],
+        include_headers_footers=kwargs["include_headers_footers"],
+        max_pages=kwargs["max_pages"],
+        max_file_size_mb=kwargs["max_file_size_mb"],
+        password=kwargs["password"],
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@parse_options
+def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> None:
+    """Parse documents to DIR/<stem>.md or .json; failures to DIR/<stem>.error.json."""
+    from docingest.parsing import parse_file
+
+    try:
+        options = _build_parse_options(kwargs)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from error
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in paths:
+        try:
+            result = parse_file(path, document_id=path.name, options=options)
+        except DocIngestError as error:
+            failed += 1
+            _write_json(out_dir / f"{path.stem}.error.json", error.to_dict())
+            console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
+            continue
+        if fmt == "markdown":
+            (out_dir / f"{path.stem}.md").write_text(result.markdown)
+        else:
+            _write_json(out_dir / f"{path.stem}.json", result.to_dict())
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--strategy", default="token_size", show_default=True)
+@click.option("--param", "param_items", multiple=True, help="KEY=VALUE, repeatable.")
+@parse_options
+def chunk(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    strategy: str,
+    param_items: tuple[str, ...],
+    **kwargs: Any,
+) -> None:
+    """Parse and chunk documents to DIR/<stem>.jsonl (one chunk record per line)."""
+    from docingest.chunking import chunk_document, validate_params
+    from docingest.parsing import parse_file
+
+    try:
+        params = validate_params(strategy, _params(param_items))
+        options = _build_parse_options(kwargs)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from error
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in paths:
+        try:
+            parsed = parse_file(path, document_id=path.name, options=options)
+        except DocIngestError as error:
+            failed += 1
+            _write_json(out_dir / f"{path.stem}.error.json", error.to_dict())
+            console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
+            continue
+        lines = [
+            json.dumps(c.to_dict(), ensure_ascii=False)
+            for c in chunk_document(parsed, strategy, params)
+        ]
+        (out_dir / f"{path.stem}.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    sys.exit(1 if failed else 0)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=console,
+    )
+
+
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--strategy", default=None, help="Chunking strategy (default: token_size).")
+@click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
+def ingest(directory: Path, strategy: str | None, param_items: tuple[str, ...]) -> None:
+    """Register DIR's files as partitions and materialize the whole graph for them."""
+    from pipelines.ingest import ingest_folder
+    from pipelines.instance import get_instance
+
+    instance = get_instance()
+    with _progress() as progress:
+        task = progress.add_task("ingest", total=None, current="")
+
+        def on_start(total: int) -> None:
+            progress.update(task, total=total)
+
+        def on_done(document_id: str, success: bool) -> None:
+            mark = "ok" if success else "[red]failed[/red]"
+            progress.update(task, advance=1, current=f"{document_id} {mark}")
+
+        try:
+            summary = ingest_folder(
+                instance,
+                directory,
+                strategy=strategy,
+                params=_params(param_items),
+                on_start=on_start,
+                on_done=on_done,
+            )
+        except ConfigError as error:
+            raise click.UsageError(str(error)) from error
+    table = Table(title=f"ingested {directory}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in [
+        ("documents", summary.documents),
+        ("succeeded", summary.succeeded),
+        ("skipped (already current)", summary.skipped),
+        ("failed", summary.failed),
+        *((f"  {code}", n) for code, n in sorted(summary.errors.items())),
+        ("pages", summary.pages),
+        ("chunks", summary.chunks),
+        ("points", summary.points),
+        ("seconds", f"{summary.seconds:.1f}"),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    for document_id, reason in sorted(summary.failures.items()):
+        console.print(f"[red]{document_id}[/red]: {reason}")
+    sys.exit(1 if summary.failed else 0)
+
+
+@main.command()
+@click.option("--strategy", default=None, help="New chunking strategy.")
+@click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
+def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
+    """Re-chunk and re-index every parsed document, without re-parsing."""
+    from pipelines.ingest import rechunk_all
+    from pipelines.instance import get_instance
+
+    instance = get_instance()
+    with _progress() as progress:
+        task = progress.add_task("rechunk", total=None, current="")
+        try:
+            outcome = rechunk_all(
+                instance,
+                strategy,
+                _params(param_items),
+                on_start=lambda n: progress.update(task, total=n),
+                on_done=lambda d, ok: progress.update(task, advance=1, current=d),
+            )
+        except ConfigError as error:
+            raise click.UsageError(str(error)) from error
+    failed = [d for d, ok in outcome.items() if not ok]
+    console.print(f"re-chunked {len(outcome) - len(failed)} documents, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--top-k", default=5, show_default=True, type=int)
+@click.option("--filter", "filter_items", multiple=True, help="KEY=VALUE payload filter.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def search(query: str, top_k: int, filter_items: tuple[str, ...], as_json: bool) -> None:
+    """Semantic search over the collection."""
+    from docingest.metadata import parse_filter_args
+    from pipelines.queries import search_points
+
+    try:
+        hits = search_points(query, top_k=top_k, filters=parse_filter_args(list(filter_items)))
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from error
+    except DocIngestError as error:
+        console.print(f"[red]{error.code.value}[/red]: {error.message}")
+        sys.exit(1)
+    if as_json:
+        out.print_json(json.dumps(hits, ensure_ascii=False))
+        return
+    table = Table(title=f"top {top_k} for {query!r}")
+    for column in ("score", "document", "pages", "text"):
+        table.add_column(column)
+    for hit in hits:
+        pages = f"{hit['page_start']}-{hit['page_end']}"
+        text = " ".join(hit["text"].split())[:160]
+        table.add_row(f"{hit['score']:.3f}", hit["document_id"], pages, text)
+    out.print(table)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Documents by status and error code, pages, chunks and points."""
+    from pipelines.instance import get_instance
+    from pipelines.queries import collect_status
+
+    report = collect_status(get_instance())
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    table = Table(title="docingest status")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in report["documents"].items():
+        table.add_row(f"documents {key}", str(value))
+    for code, count in report["errors"].items():
+        table.add_row(f"  {code}", str(count))
+    for key in ("pages", "chunks", "points"):
+        table.add_row(key, str(report[key]))
+    out.print(table)

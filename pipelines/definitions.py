@@ -1,0 +1,23 @@
+"""The one Definitions object: assets with their checks, jobs, sensor, schedule, resources."""
+
+import dagster as dg
+
+from assets.chunking import chunks
+from assets.documents import source_documents
+from assets.parsing import parsed_pages
+from assets.vector_store import vector_store_entries
+from pipelines.jobs import delete_documents_job, ingest_job, rechunk_job
+from pipelines.schedules import reconcile_schedule
+from pipelines.sensors import upload_folder_sensor
+from resources import build_resources
+
+defs = dg.Definitions(
+    assets=[source_documents, parsed_pages, chunks, vector_store_entries],
+    jobs=[ingest_job, rechunk_job, delete_documents_job],
+    sensors=[upload_folder_sensor],
+    schedules=[reconcile_schedule],
+    resources=build_resources(),
+    # Steps of one run execute in its own process, one after another: Qdrant local mode
+    # admits a single process per store, and per-step subprocesses cost seconds each.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,159 @@
+"""Ingesting a folder from the command line: register partitions, run the graph, summarize.
+
+Each document is its own run of `ingest_job` in the shared instance (so the UI shows every
+partition's status), executed in this process so the embedding model and the Qdrant store are
+opened once for the whole batch.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from assets.partitions import documents_partitions
+from docingest.ids import sha256_file
+from docingest.source import iter_source_files
+from docingest.state import is_current, read_state
+from pipelines.definitions import defs
+from resources import ChunkerResource, QdrantResource, SourceResource, build_resources
+
+
+@dataclass
+class IngestSummary:
+    documents: int = 0
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, str] = field(default_factory=dict)
+    pages: int = 0
+    chunks: int = 0
+    points: int = 0
+    seconds: float = 0.0
+
+
+def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[str, Any]:
+    if not strategy and not params:
+        return {}
+    config: dict[str, Any] = {"params": params}
+    if strategy:
+        config["strategy"] = strategy
+    return {"ops": {"chunks": {"config": config}}}
+
+
+def run_documents(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    document_ids: Sequence[str],
+    resources: dict[str, Any],
+    run_config: dict[str, Any],
+    on_done: Callable[[str, bool], None] | None = None,
+) -> dict[str, bool]:
+    """One run per document, in this process; a failed document never stops the others."""
+    job = defs.resolve_job_def(job_name)
+    outcome: dict[str, bool] = {}
+    for document_id in document_ids:
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=document_id,
+            run_config=run_config,
+            resources=resources,
+            raise_on_error=False,
+            tags={"docingest/operation": "cli"},
+        )
+        outcome[document_id] = result.success
+        if on_done:
+            on_done(document_id, result.success)
+    return outcome
+
+
+def ingest_folder(
+    instance: dg.DagsterInstance,
+    root: Path,
+    *,
+    strategy: str | None = None,
+    params: dict[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[str, bool], None] | None = None,
+) -> IngestSummary:
+    started = time.perf_counter()
+    params = params or {}
+    base = build_resources()
+    chunker: ChunkerResource = base["chunker"]
+    _, _, chunk_hash = chunker.resolve(strategy, params)  # invalid options fail before any work
+    parse_hash = base["parser"].options().options_hash()
+    model = base["embedder"].model
+    qdrant: QdrantResource = base["qdrant"]
+    resources = build_resources(
+        source=SourceResource(root=str(root.absolute()), settle_seconds=0),
+        qdrant=qdrant.model_copy(update={"keep_open": True}),
+    )
+    store = base["storage"].store
+    files = list(iter_source_files(root))
+    summary = IngestSummary(documents=len(files))
+    existing = set(instance.get_dynamic_partitions(documents_partitions.name))
+    todo: list[str] = []
+    for file in files:
+        state = read_state(store, file.document_id)
+        current = file.document_id in existing and is_current(
+            state,
+            sha256=sha256_file(file.path),
+            parse_options_hash=parse_hash,
+            chunking_hash=chunk_hash,
+            embedding_model=model,
+        )
+        if current:
+            summary.skipped += 1
+        else:
+            todo.append(file.document_id)
+    new = [document_id for document_id in todo if document_id not in existing]
+    if new:
+        instance.add_dynamic_partitions(documents_partitions.name, new)
+    if on_start:
+        on_start(len(todo))
+    outcome = run_documents(
+        instance, "ingest_job", todo, resources, chunking_run_config(strategy, params), on_done
+    )
+    for document_id, success in outcome.items():
+        state = read_state(store, document_id)
+        if success:
+            summary.succeeded += 1
+        else:
+            summary.failed += 1
+            error = state.get("error") or {"code": "INTERNAL_ERROR", "message": "see the run"}
+            summary.errors[error["code"]] += 1
+            summary.failures[document_id] = f"{error['code']}: {error['message']}"
+    for file in files:
+        state = read_state(store, file.document_id)
+        if state.get("status") == "succeeded":
+            summary.pages += int(state.get("pages") or 0)
+            summary.chunks += int(state.get("chunks") or 0)
+            summary.points += int(state.get("points") or 0)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def rechunk_all(
+    instance: dg.DagsterInstance,
+    strategy: str | None,
+    params: dict[str, str],
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[str, bool], None] | None = None,
+) -> dict[str, bool]:
+    """Run `rechunk_job` (chunks + vector_store_entries) for every parsed document."""
+    base = build_resources()
+    base["chunker"].resolve(strategy, params)  # invalid options fail before any work
+    store = base["storage"].store
+    partitions = instance.get_dynamic_partitions(documents_partitions.name)
+    parsed = [d for d in partitions if store.parsed_path(d).exists()]
+    if on_start:
+        on_start(len(parsed))
+    resources = build_resources(qdrant=base["qdrant"].model_copy(update={"keep_open": True}))
+    return run_documents(
+        instance, "rechunk_job", parsed, resources, chunking_run_config(strategy, params), on_done
+    )

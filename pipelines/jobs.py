@@ -1,0 +1,68 @@
+"""Jobs: the whole graph per document, re-chunking, and removing deleted documents."""
+
+import dagster as dg
+from pydantic import Field
+
+from assets.chunking import chunks
+from assets.documents import source_documents
+from assets.parsing import parsed_pages
+from assets.partitions import documents_partitions
+from assets.vector_store import QDRANT_POOL, vector_store_entries
+from docingest.errors import DocIngestError
+from resources import QdrantResource, StorageResource
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=[source_documents, parsed_pages, chunks, vector_store_entries],
+    partitions_def=documents_partitions,
+    description="Parse, chunk, embed and index documents (one partition per document).",
+)
+
+rechunk_job = dg.define_asset_job(
+    "rechunk_job",
+    selection=[chunks, vector_store_entries],
+    partitions_def=documents_partitions,
+    description="Re-chunk and re-index from the stored parse, without re-parsing.",
+)
+
+
+class DeleteDocumentsConfig(dg.Config):
+    document_ids: list[str] = Field(description="Documents whose file left the upload folder.")
+
+
+@dg.op(pool=QDRANT_POOL)
+def delete_documents(
+    context: dg.OpExecutionContext,
+    config: DeleteDocumentsConfig,
+    qdrant: QdrantResource,
+    storage: StorageResource,
+) -> dg.Output[int]:
+    """Remove each document's points, then its outputs, then its partition.
+
+    In that order, a crash half-way leaves the partition in place, so the reconcile schedule
+    sees the document again and finishes the removal.
+    """
+    removed_points = 0
+    try:
+        with qdrant.open() as store:
+            for document_id in config.document_ids:
+                removed_points += store.delete_document(document_id)
+                storage.store.delete_document(document_id)
+                if context.instance.has_dynamic_partition(documents_partitions.name, document_id):
+                    context.instance.delete_dynamic_partition(
+                        documents_partitions.name, document_id
+                    )
+                context.log.info(f"removed {document_id}")
+    except DocIngestError as error:
+        raise dg.Failure(
+            description=f"{error.code.value}: {error.message}", allow_retries=error.retryable
+        ) from error
+    return dg.Output(
+        len(config.document_ids),
+        metadata={"documents": len(config.document_ids), "points_deleted": removed_points},
+    )
+
+
+@dg.job(description="Remove documents whose files were deleted: points, Parquet, partition.")
+def delete_documents_job() -> None:
+    delete_documents()

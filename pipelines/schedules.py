@@ -1,0 +1,61 @@
+"""reconcile_schedule: re-runs retryable failures and catches what the sensor missed."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import documents_partitions
+from docingest.ids import sha256_file
+from docingest.reconcile import plan_reconciliation
+from docingest.source import iter_source_files
+from docingest.state import read_state
+from pipelines.jobs import ingest_job
+from resources import SourceResource, StorageResource
+
+
+@dg.schedule(
+    cron_schedule="0 * * * *",
+    job=ingest_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Hourly: retry retryable failures and ingest files the sensor missed.",
+)
+def reconcile_schedule(
+    context: dg.ScheduleEvaluationContext, source: SourceResource, storage: StorageResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """Compares the upload folder, the registered partitions and each document's state."""
+    root = source.root_path()
+    store = storage.store
+    files = {
+        f.document_id: sha256_file(f.path)
+        for f in iter_source_files(root, settle_seconds=source.settle_seconds)
+    }
+    partitions = set(context.instance.get_dynamic_partitions(documents_partitions.name))
+    registered = {r["document_id"]: r for r in store.iter_json("sources")}
+    owned = {
+        document_id
+        for document_id, record in registered.items()
+        if Path(record["path"]).is_relative_to(root)
+    } | (partitions & set(files))
+    known = partitions | set(registered)
+    states = {document_id: read_state(store, document_id) for document_id in known | set(files)}
+    plan = plan_reconciliation(files, partitions, states, owned)
+    if not (plan.add or plan.run or plan.retry):
+        return dg.SkipReason(f"{len(files)} files in {root} are all current")
+    if plan.add:
+        # Schedules cannot return partition requests; add them before requesting their runs.
+        context.instance.add_dynamic_partitions(documents_partitions.name, plan.add)
+    tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+    requests = [
+        dg.RunRequest(
+            job_name=ingest_job.name,
+            partition_key=document_id,
+            run_key=f"reconcile:{tick}:{document_id}",
+            tags={"docingest/operation": "reconcile"},
+        )
+        for document_id in plan.run + plan.retry
+    ]
+    context.log.info(
+        f"reconcile: {len(plan.add)} added, {len(plan.run)} to run, {len(plan.retry)} retries, "
+        f"{len(plan.delete)} removals left to the sensor"
+    )
+    return requests

@@ -1,0 +1,49 @@
+"""One ConfigurableResource per external system, and the one function that binds them."""
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from resources.chunker import ChunkerResource
+from resources.embedder import EmbedderResource
+from resources.parser import ParserResource
+from resources.qdrant import QdrantResource
+from resources.source import SourceResource
+from resources.storage import StorageResource
+
+__all__ = [
+    "ChunkerResource",
+    "EmbedderResource",
+    "ParserResource",
+    "QdrantResource",
+    "SourceResource",
+    "StorageResource",
+    "build_resources",
+]
+
+
+def build_resources(**overrides: Any) -> dict[str, Any]:
+    """The resources for this environment, under the same keys everywhere.
+
+    Embedded default: Qdrant local mode and Parquet under `$DOCINGEST_HOME`. Setting
+    `QDRANT_URL` (and `QDRANT_API_KEY`) switches to a Qdrant server; nothing else changes.
+    """
+    if os.environ.get("QDRANT_URL"):
+        qdrant = QdrantResource(
+            url=dg.EnvVar("QDRANT_URL"),
+            api_key=dg.EnvVar("QDRANT_API_KEY") if os.environ.get("QDRANT_API_KEY") else None,
+            collection=os.environ.get("DOCINGEST_COLLECTION", "documents"),
+        )
+    else:
+        qdrant = QdrantResource(collection=os.environ.get("DOCINGEST_COLLECTION", "documents"))
+    resources: dict[str, Any] = {
+        "source": SourceResource(),
+        "parser": ParserResource(),
+        "chunker": ChunkerResource(),
+        "embedder": EmbedderResource(),
+        "qdrant": qdrant,
+        "storage": StorageResource(),
+    }
+    resources.update(overrides)
+    return resources

@@ -1,0 +1,34 @@
+"""The chunker: strategy and parameters as resource config, overridable per run."""
+
+from collections.abc import Mapping
+
+import dagster as dg
+from pydantic import Field
+
+from docingest.chunking import chunk_document, chunking_hash, validate_params
+from docingest.models import Chunk, ParseResult
+
+
+class ChunkerResource(dg.ConfigurableResource):
+    """Splits a parsed document into chunks that carry pages, boxes and headings."""
+
+    strategy: str = Field(default="token_size", description="Chunking strategy name.")
+    params: dict[str, str] = Field(
+        default_factory=dict, description="Strategy parameters, e.g. {'chunk_size': '512'}."
+    )
+
+    def resolve(
+        self, strategy: str | None = None, params: Mapping[str, str] | None = None
+    ) -> tuple[str, dict[str, object], str]:
+        """(strategy, normalized params, chunking hash); a run's config wins over the resource's."""
+        if strategy and strategy != self.strategy:
+            name, merged = strategy, dict(params or {})
+        else:
+            name, merged = self.strategy, {**self.params, **(params or {})}
+        normalized = validate_params(name, merged)
+        return name, normalized, chunking_hash(name, normalized)
+
+    def chunk(
+        self, parsed: ParseResult, strategy: str, params: Mapping[str, object]
+    ) -> list[Chunk]:
+        return chunk_document(parsed, strategy, params)

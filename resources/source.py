@@ -1,0 +1,48 @@
+"""The upload folder documents come from, and the metadata its documents carry."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from docingest.ids import path_for_document_id
+from docingest.metadata import load_sidecar, merge_metadata
+from docingest.paths import docingest_home
+from docingest.source import SourceFile, iter_source_files
+
+
+class SourceResource(dg.ConfigurableResource):
+    """A folder of documents; each file's id is its path relative to the folder."""
+
+    root: str = Field(
+        default="",
+        description="Upload folder; empty means $DOCINGEST_SOURCE_DIR or $DOCINGEST_HOME/uploads.",
+    )
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "vector_store_metadata for every document of this source; a file's sidecar "
+            "<file>.metadata.json adds to and overrides it."
+        ),
+    )
+    settle_seconds: float = Field(
+        default=2.0, description="Files modified more recently than this are left for later."
+    )
+
+    def root_path(self) -> Path:
+        configured = self.root or os.environ.get("DOCINGEST_SOURCE_DIR", "")
+        return Path(configured).absolute() if configured else docingest_home() / "uploads"
+
+    def list_files(self, *, settle: bool = True) -> list[SourceFile]:
+        return list(
+            iter_source_files(self.root_path(), settle_seconds=self.settle_seconds if settle else 0)
+        )
+
+    def path_for(self, document_id: str) -> Path:
+        return path_for_document_id(document_id, self.root_path())
+
+    def document_metadata(self, path: Path) -> dict[str, Any]:
+        """The document's vector_store_metadata: source config merged with its sidecar."""
+        return merge_metadata(self.metadata, load_sidecar(path))
