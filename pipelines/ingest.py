@@ -55,6 +55,8 @@ def run_documents(
 ) -> dict[str, bool]:
     """One run per document, in this process; a failed document never stops the others."""
     job = defs.resolve_job_def(job_name)
+    # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     outcome: dict[str, bool] = {}
     for document_id in document_ids:
         result = job.execute_in_process(
@@ -77,21 +79,24 @@ def ingest_folder(
     *,
     strategy: str | None = None,
     params: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[str, bool], None] | None = None,
 ) -> IngestSummary:
+    """Ingest every file under `root`; `overrides` replaces resources by key."""
     started = time.perf_counter()
     params = params or {}
-    base = build_resources()
+    base = build_resources(**(overrides or {}))
     chunker: ChunkerResource = base["chunker"]
     _, _, chunk_hash = chunker.resolve(strategy, params)  # invalid options fail before any work
     parse_hash = base["parser"].options().options_hash()
     model = base["embedder"].model
     qdrant: QdrantResource = base["qdrant"]
-    resources = build_resources(
-        source=SourceResource(root=str(root.absolute()), settle_seconds=0),
-        qdrant=qdrant.model_copy(update={"keep_open": True}),
-    )
+    resources = {
+        **base,
+        "source": SourceResource(root=str(root.absolute()), settle_seconds=0),
+        "qdrant": qdrant.model_copy(update={"keep_open": True}),
+    }
     store = base["storage"].store
     files = list(iter_source_files(root))
     summary = IngestSummary(documents=len(files))

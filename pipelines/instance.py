@@ -18,7 +18,7 @@ def ensure_dagster_home() -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(_EMBEDDED_YAML.read_text())
+        config.write_text(_EMBEDDED_YAML.read_text().replace("{dagster_home}", str(home)))
     return home
 
 

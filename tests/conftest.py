@@ -1,0 +1,95 @@
+"""Shared fixtures: an isolated DOCINGEST_HOME and Dagster instance, real PDFs, bad inputs."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pymupdf
+import pytest
+
+from docingest.vectorstore import close_local_clients
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "odl-bench" / "pdfs"
+# Three corpus documents on distinct topics, and a phrase each answers.
+CORPUS_QUERIES = {
+    "01030000000001.pdf": "bootstrapping parameter distributions and confidence intervals",
+    "01030000000002.pdf": "deviance of a fitted model follows a chi-square distribution",
+}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh DOCINGEST_HOME (and DAGSTER_HOME under it) for one test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DOCINGEST_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    for name in ("QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_SOURCE_DIR", "DOCINGEST_COLLECTION"):
+        monkeypatch.delenv(name, raising=False)
+    yield home
+    close_local_clients()
+
+
+@pytest.fixture
+def instance(home: Path) -> Iterator[dg.DagsterInstance]:
+    from pipelines.instance import get_instance
+
+    instance = get_instance()
+    yield instance
+    instance.dispose()
+
+
+def corpus_pdf(name: str) -> Path:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.fail(f"the shared corpus is missing {path}")
+    return path
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """An upload folder with two real corpus PDFs."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    for name in CORPUS_QUERIES:
+        shutil.copyfile(corpus_pdf(name), folder / name)
+    return folder
+
+
+def build_pdf(path: Path, pages: list[str], *, password: str | None = None) -> Path:
+    """A PDF whose pages hold the given HTML, rendered by PyMuPDF."""
+    doc = pymupdf.open()
+    for html in pages:
+        page = doc.new_page()
+        page.insert_htmlbox(pymupdf.Rect(50, 50, 550, 800), html)
+    kwargs = {}
+    if password:
+        kwargs = {
+            "encryption": pymupdf.PDF_ENCRYPT_AES_256,
+            "user_pw": password,
+            "owner_pw": password + "-owner",
+        }
+    doc.save(path, **kwargs)
+    doc.close()
+    return path
+
+
+BAD_INPUTS = {
+    "truncated.pdf": "CORRUPT_FILE",
+    "encrypted.pdf": "PASSWORD_PROTECTED_FILE",
+    "empty.pdf": "CORRUPT_FILE",
+    "text-named.pdf": "FILE_TYPE_NOT_SUPPORTED",
+    "image-named.pdf": "FILE_TYPE_NOT_SUPPORTED",
+}
+
+
+def write_bad_inputs(folder: Path) -> dict[str, str]:
+    """The broken files of the end-to-end issue, each with the code it must get."""
+    real = corpus_pdf("01030000000001.pdf").read_bytes()
+    (folder / "truncated.pdf").write_bytes(real[:300])
+    build_pdf(folder / "encrypted.pdf", ["<p>secret</p>"], password="s3cret")
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "text-named.pdf").write_text("just some text pretending to be a PDF\n" * 20)
+    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 32, 32), False)
+    (folder / "image-named.pdf").write_bytes(pixmap.tobytes("png"))
+    return dict(BAD_INPUTS)
