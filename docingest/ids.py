@@ -26,6 +26,8 @@ def document_id_for(path: Path, root: Path) -> str:
     resolved_root = root.resolve()
     resolved = path.absolute().parent.resolve() / path.name
     relative = resolved.relative_to(resolved_root)  # ValueError when outside the root
+    if not relative.parts or ".." in relative.parts:  # the root itself, or `root/..`
+        raise ValueError(f"{path} does not name a file under {root}")
     posix = PurePosixPath(*relative.parts).as_posix()
     encoded = quote(posix, safe=_SAFE)
     # "..." is reserved by Dagster for partition ranges: encode every dot that follows a dot.

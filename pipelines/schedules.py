@@ -44,12 +44,10 @@ def reconcile_schedule(
     if plan.add:
         # Schedules cannot return partition requests; add them before requesting their runs.
         context.instance.add_dynamic_partitions(documents_partitions.name, plan.add)
-    tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
     requests = [
         dg.RunRequest(
             job_name=ingest_job.name,
             partition_key=document_id,
-            run_key=f"reconcile:{tick}:{document_id}",
             tags={"docingest/operation": "reconcile"},
         )
         for document_id in plan.run + plan.retry

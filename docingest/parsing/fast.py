@@ -1,0 +1,233 @@
+"""The fast engine: MuPDF text blocks plus font-size heuristics, no layout model."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import pymupdf
+
+from docingest.models import BBox, Fragment, PageResult
+from docingest.parsing.pages import FIGURE_PLACEHOLDER, page_markdown, per_page
+
+# No image payloads (figures come from get_image_info), ligatures expanded to letters.
+_FLAGS = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES & ~pymupdf.TEXT_PRESERVE_LIGATURES
+_GLYPHS = "•●○◦▪■‣∙·*\\-\u2013"  # bullet glyphs, hyphen, en dash
+_BULLET = re.compile(rf"^\s*(?:([{_GLYPHS}])|(\(?\d{{1,3}}[.)]))\s+(?=\S)")
+_BULLET_ONLY = re.compile(rf"^\s*(?:[{_GLYPHS}]|\(?\d{{1,3}}[.)])\s*$")
+_HEADING_RATIO = 1.15
+_MAX_HEADING_CHARS = 200
+_MAX_BOLD_HEADING_CHARS = 80
+_MARGIN = 0.06
+_MAX_MARGIN_CHARS = 120
+_MIN_FIGURE_AREA = 0.01  # of the page
+
+
+def _join(lines: list[_Line]) -> str:
+    """Lines joined with spaces, re-joining words hyphenated at a line end."""
+    out = ""
+    for line in lines:
+        if out.endswith("-") and line.text[:1].islower() and out[-2:-1].isalpha():
+            out = out[:-1] + line.text
+        else:
+            out = f"{out} {line.text}" if out else line.text
+    return out
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    bbox: tuple[float, float, float, float]
+    size: float  # character-weighted mean span size
+    bold: bool
+
+
+@dataclass(slots=True)
+class _Block:
+    lines: list[_Line]
+    bbox: tuple[float, float, float, float]
+
+    @property
+    def text(self) -> str:
+        return _join(self.lines)
+
+    @property
+    def size(self) -> float:
+        chars = sum(len(line.text) for line in self.lines) or 1
+        return round(sum(line.size * len(line.text) for line in self.lines) / chars * 2) / 2
+
+
+@dataclass(slots=True)
+class _Page:
+    width: float
+    height: float
+    blocks: list[_Block]
+    figures: list[tuple[float, float, float, float]]
+
+
+def _line(raw: dict) -> _Line | None:
+    spans = [s for s in raw["spans"] if s["text"].strip()]
+    if not spans:
+        return None
+    text = "".join(s["text"] for s in raw["spans"]).replace("\xad", "").strip()
+    chars = sum(len(s["text"]) for s in spans)
+    size = sum(s["size"] * len(s["text"]) for s in spans) / chars
+    bold = all(s["flags"] & pymupdf.TEXT_FONT_BOLD or "bold" in s["font"].lower() for s in spans)
+    return _Line(text, tuple(raw["bbox"]), size, bold)
+
+
+def _extract(page: pymupdf.Page) -> _Page:
+    data = page.get_text("dict", sort=True, flags=_FLAGS)
+    blocks = []
+    for raw in data["blocks"]:
+        if raw.get("type", 0) != 0:
+            continue
+        lines = [line for raw_line in raw["lines"] if (line := _line(raw_line)) is not None]
+        if lines:
+            blocks.append(_Block(lines, tuple(raw["bbox"])))
+    area = float(page.rect.width * page.rect.height) or 1.0
+    figures = []
+    for info in page.get_image_info():
+        rect = pymupdf.Rect(info["bbox"]) & page.rect
+        if not rect.is_empty and rect.width * rect.height / area >= _MIN_FIGURE_AREA:
+            figures.append(tuple(rect))
+    return _Page(float(data["width"]), float(data["height"]), blocks, figures)
+
+
+class _Styles:
+    """Document-wide font statistics: the body size and the heading size ranks."""
+
+    def __init__(self, pages: list[_Page]) -> None:
+        weights: Counter[float] = Counter()
+        for page in pages:
+            for block in page.blocks:
+                for line in block.lines:
+                    weights[round(line.size * 2) / 2] += len(line.text)
+        self.body = weights.most_common(1)[0][0] if weights else 0.0
+        sizes = {
+            block.size
+            for page in pages
+            for block in page.blocks
+            if self._large(block) and len(block.text) <= _MAX_HEADING_CHARS
+        }
+        self.ranks = sorted(sizes, reverse=True)
+
+    def _large(self, block: _Block) -> bool:
+        return self.body > 0 and block.size > self.body * _HEADING_RATIO
+
+    def heading_level(self, block: _Block) -> int | None:
+        text = block.text
+        if len(text) > _MAX_HEADING_CHARS or len(block.lines) > 3:
+            return None
+        if self._large(block) and block.size in self.ranks:
+            return min(self.ranks.index(block.size) + 1, 6)
+        if (
+            all(line.bold for line in block.lines)
+            and len(text) <= _MAX_BOLD_HEADING_CHARS
+            and not text.endswith((".", ",", ";"))
+            and any(c.isalpha() for c in text)
+            and not _BULLET.match(text)
+        ):
+            return min(len(self.ranks) + 1, 6)
+        return None
+
+
+def _box(lines: list[_Line]) -> BBox:
+    return BBox(
+        min(line.bbox[0] for line in lines),
+        min(line.bbox[1] for line in lines),
+        max(line.bbox[2] for line in lines),
+        max(line.bbox[3] for line in lines),
+    )
+
+
+def _list_segments(block: _Block) -> list[tuple[bool, list[_Line]]]:
+    """Split a block at lines that start with a bullet; (is_list_item, lines) per segment."""
+    lines: list[_Line] = []
+    pending = ""
+    for line in block.lines:
+        if _BULLET_ONLY.match(line.text):
+            pending = line.text.strip()  # a bullet glyph set as its own line
+            continue
+        if pending:
+            line = _Line(f"{pending} {line.text}", line.bbox, line.size, line.bold)
+            pending = ""
+        lines.append(line)
+    segments: list[tuple[bool, list[_Line]]] = []
+    for line in lines:
+        if _BULLET.match(line.text) or not segments:
+            segments.append((bool(_BULLET.match(line.text)), [line]))
+        else:
+            segments[-1][1].append(line)
+    return segments
+
+
+def _list_markdown(text: str) -> str:
+    match = _BULLET.match(text)
+    if match is None:
+        return text
+    marker = match.group(2) or "-"
+    return f"{marker} {text[match.end() :]}"
+
+
+def _block_fragments(block: _Block, page: _Page, styles: _Styles) -> list[Fragment]:
+    text = block.text
+    x0, y0, x1, y1 = block.bbox
+    if len(text) <= _MAX_MARGIN_CHARS and len(block.lines) <= 2:
+        # Starts in the top (ends in the bottom) margin band and stays close to it.
+        if y0 <= page.height * _MARGIN and y1 <= page.height * _MARGIN * 2:
+            return [Fragment("page_header", text, BBox(x0, y0, x1, y1))]
+        if y1 >= page.height * (1 - _MARGIN) and y0 >= page.height * (1 - _MARGIN * 2):
+            return [Fragment("page_footer", text, BBox(x0, y0, x1, y1))]
+    level = styles.heading_level(block)
+    if level is not None:
+        return [Fragment("section_header", f"{'#' * level} {text}", BBox(x0, y0, x1, y1), level)]
+    fragments = []
+    for is_item, lines in _list_segments(block):
+        content = _join(lines)
+        if is_item:
+            fragments.append(Fragment("list_item", _list_markdown(content), _box(lines)))
+        else:
+            fragments.append(Fragment("text", content, _box(lines)))
+    return fragments
+
+
+def _page_fragments(page: _Page, styles: _Styles) -> list[Fragment]:
+    fragments: list[Fragment] = []
+    figures = sorted(page.figures, key=lambda r: (r[1], r[0]))
+    for block in page.blocks:
+        while figures and figures[0][1] <= block.bbox[1]:
+            fragments.append(Fragment("figure", FIGURE_PLACEHOLDER, BBox(*figures.pop(0))))
+        fragments.extend(_block_fragments(block, page, styles))
+    fragments.extend(Fragment("figure", FIGURE_PLACEHOLDER, BBox(*r)) for r in figures)
+    return fragments
+
+
+def parse_fast(
+    doc: pymupdf.Document, indexes: list[int], include_headers_footers: bool
+) -> list[PageResult]:
+    """Parse pages `indexes` (0-based) of `doc` from MuPDF's text blocks."""
+    extracted: dict[int, _Page | Exception] = {}
+    for index in indexes:
+        try:
+            extracted[index] = _extract(doc[index])
+        except Exception as exc:
+            extracted[index] = exc
+    styles = _Styles([p for p in extracted.values() if isinstance(p, _Page)])
+
+    def build(index: int) -> PageResult:
+        page = extracted[index]
+        if isinstance(page, Exception):
+            raise page
+        fragments = _page_fragments(page, styles)
+        if index == indexes[0]:
+            # The first top-level heading on the first parsed page is the document's title.
+            for fragment in fragments:
+                if fragment.level == 1:
+                    fragment.type = "title"
+                    break
+        markdown = page_markdown(fragments, include_headers_footers)
+        return PageResult(index + 1, page.width, page.height, markdown, fragments)
+
+    return per_page(doc, indexes, build)

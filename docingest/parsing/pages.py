@@ -1,0 +1,76 @@
+"""Shared page assembly: fragment lists to page markdown, failed pages, skipped pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import pymupdf
+
+from docingest.errors import ErrorCode
+from docingest.models import Fragment, PageResult
+
+HEADER_FOOTER = frozenset({"page_header", "page_footer"})
+# Figure fragments without text carry this in `content`; it is left out of page markdown.
+FIGURE_PLACEHOLDER = "<!-- image -->"
+
+
+def page_markdown(fragments: Iterable[Fragment], include_headers_footers: bool) -> str:
+    """The page's markdown: its fragments' contents in order, blank-line separated."""
+    parts = []
+    for fragment in fragments:
+        if fragment.type in HEADER_FOOTER and not include_headers_footers:
+            continue
+        if fragment.type == "figure" and fragment.content == FIGURE_PLACEHOLDER:
+            continue
+        if fragment.content.strip():
+            parts.append(fragment.content.strip())
+    return "\n\n".join(parts)
+
+
+def page_size(doc: pymupdf.Document, index: int) -> tuple[float, float]:
+    """Width and height in points of page `index`, (0, 0) when even that cannot be read."""
+    try:
+        rect = doc[index].rect
+        return float(rect.width), float(rect.height)
+    except Exception:
+        return 0.0, 0.0
+
+
+def error_page(doc: pymupdf.Document, index: int, exc: Exception) -> PageResult:
+    """A page whose extraction failed: status error, empty markdown."""
+    # MuPDF errors describe the file, anything else is on our side and may pass on a retry.
+    code = ErrorCode.CORRUPT_FILE if isinstance(exc, RuntimeError) else ErrorCode.INTERNAL_ERROR
+    width, height = page_size(doc, index)
+    return PageResult(
+        page_number=index + 1,
+        width=width,
+        height=height,
+        markdown="",
+        status="error",
+        error={
+            "code": code.value,
+            "message": f"page {index + 1}: {type(exc).__name__}: {exc}",
+            "retryable": code.retryable,
+        },
+    )
+
+
+def skipped_page(doc: pymupdf.Document, index: int) -> PageResult:
+    """A page beyond max_pages."""
+    width, height = page_size(doc, index)
+    return PageResult(index + 1, width, height, "", status="skipped")
+
+
+def per_page(
+    doc: pymupdf.Document,
+    indexes: list[int],
+    parse_one: Callable[[int], PageResult],
+) -> list[PageResult]:
+    """Run `parse_one` per page, turning a page's exception into an error page."""
+    results = []
+    for index in indexes:
+        try:
+            results.append(parse_one(index))
+        except Exception as exc:
+            results.append(error_page(doc, index, exc))
+    return results

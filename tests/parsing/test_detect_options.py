@@ -1,0 +1,143 @@
+"""Type detection, input checks and parse options (no PDF parsing)."""
+
+from __future__ import annotations
+
+import pymupdf
+import pytest
+
+from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.parsing import ParseOptions, detect_mime
+from docingest.parsing.detect import check_input
+from docingest.parsing.tables import markdown_table_to_html
+from docingest.parsing.text import markdown_fragments
+
+
+def _png() -> bytes:
+    return pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 4, 4), False).tobytes("png")
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "mime"),
+    [
+        (b"%PDF-1.7\n...", "a.pdf", "application/pdf"),
+        (b"junk before header\n%PDF-1.4\n", "a.pdf", "application/pdf"),
+        (b"%PDF-1.4\n", "no_extension", "application/pdf"),
+        (b"# Title\n\nbody text\n", "notes.md", "text/markdown"),
+        (b"# Title\n\nbody text\n", "notes.markdown", "text/markdown"),
+        ("plain text, caf\u00e9\n".encode(), "notes.txt", "text/plain"),
+        (b"plain text", "README", "text/plain"),
+        (b"latin-1 caf\xe9 text that is not utf-8 but printable", "a.txt", "text/plain"),
+        (b"this markdown explains the %PDF- header", "pdf.md", "text/markdown"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "a.pdf", "image/jpeg"),
+        (b"GIF89a\x01\x00", "a.gif", "image/gif"),
+        (b"II*\x00\x08\x00", "a.tif", "image/tiff"),
+        (b"PK\x03\x04\x14\x00", "a.zip", "application/zip"),
+        (
+            b"PK\x03\x04\x14\x00",
+            "a.docx",
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ),
+        (b"\x00\x01\x02\x03\xfe\xff" * 10, "a.bin", "application/octet-stream"),
+    ],
+)
+def test_detect_mime(data: bytes, filename: str, mime: str) -> None:
+    assert detect_mime(data, filename) == mime
+
+
+def test_detect_png() -> None:
+    assert detect_mime(_png(), "x.pdf") == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "code", "needle"),
+    [
+        (b"", "a.pdf", ErrorCode.CORRUPT_FILE, "empty"),
+        (b"plain text pretending", "x.pdf", ErrorCode.FILE_TYPE_NOT_SUPPORTED, ".pdf"),
+        (b"<html><body>hi</body></html>", "x.html", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "text"),
+        (b"GIF89a\x01\x00", "x.pdf", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "GIF image"),
+        (b"PK\x03\x04\x14\x00", "x.zip", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "ZIP"),
+        (b"x" * 2048, "a.txt", ErrorCode.FILE_SIZE_TOO_LARGE, "MiB"),
+    ],
+)
+def test_check_input_rejects(data: bytes, filename: str, code: ErrorCode, needle: str) -> None:
+    with pytest.raises(DocIngestError) as info:
+        check_input(data, filename, max_size_bytes=1024)
+    assert info.value.code == code
+    assert needle in info.value.message
+    assert info.value.retryable is False
+
+
+def test_png_named_pdf_names_the_type() -> None:
+    with pytest.raises(DocIngestError) as info:
+        check_input(_png(), "x.pdf", max_size_bytes=1 << 20)
+    assert info.value.code == ErrorCode.FILE_TYPE_NOT_SUPPORTED
+    assert "PNG" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"engine": "ocr"},
+        {"table_format": "csv"},
+        {"max_pages": 0},
+        {"max_pages": 1.5},
+        {"max_file_size_mb": 0},
+        {"max_file_size_mb": "big"},
+        {"include_headers_footers": "yes"},
+    ],
+)
+def test_options_validate(kwargs: dict) -> None:
+    with pytest.raises(ConfigError):
+        ParseOptions(**kwargs)
+
+
+def test_options_hash_and_password_privacy() -> None:
+    base = ParseOptions()
+    secret = ParseOptions(password="hunter2-secret")
+    assert "hunter2" not in repr(secret)
+    assert "password" not in secret.to_dict()
+    assert "hunter2" not in str(secret.to_dict())
+    assert secret.options_hash() == base.options_hash()
+    assert ParseOptions(max_file_size_mb=5).options_hash() == base.options_hash()
+    assert ParseOptions(engine="fast").options_hash() != base.options_hash()
+    assert ParseOptions(max_pages=3).options_hash() != base.options_hash()
+    assert ParseOptions(table_format="html").options_hash() != base.options_hash()
+    assert ParseOptions(include_headers_footers=True).options_hash() != base.options_hash()
+    assert base.to_dict()["engine"] == "layout"
+
+
+def test_markdown_fragments() -> None:
+    text = (
+        "# Title\n\nIntro paragraph\nspanning lines.\n\n## Part\n\n- one\n- two\n  more\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\nSetext\n------\n\n```\n# not a heading\n```\n\n"
+        "> quoted\n> text\n\n# Second top\n"
+    )
+    frags = markdown_fragments(text)
+    kinds = [(f.type, f.level) for f in frags]
+    assert kinds == [
+        ("title", 1),
+        ("text", None),
+        ("section_header", 2),
+        ("list_item", None),
+        ("list_item", None),
+        ("table", None),
+        ("section_header", 2),
+        ("text", None),
+        ("text", None),
+        ("section_header", 1),
+    ]
+    assert frags[4].content == "- two\n  more"
+    assert (
+        frags[5].html == "<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>"
+    )
+    assert frags[6].content == "## Setext"
+    assert "# not a heading" in frags[7].content
+    assert all(f.bbox.to_dict() == {"x0": 0, "y0": 0, "x1": 0, "y1": 0} for f in frags)
+
+
+def test_markdown_table_to_html_escapes() -> None:
+    html = markdown_table_to_html("|**A**|<b>|\n|---|---|\n|1<br>2|a\\|b|")
+    assert html == (
+        "<table><tr><th>A</th><th>&lt;b&gt;</th></tr><tr><td>1<br>2</td><td>a|b</td></tr></table>"
+    )
+    assert markdown_table_to_html("no table here") is None

@@ -1,0 +1,178 @@
+"""Per-document state: stage transitions, attempts, "already current" and the status summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docingest.errors import DocIngestError, ErrorCode
+from docingest.state import is_current, read_state, record_failure, record_stage, summarize
+from docingest.storage import DocumentStore
+
+DOC = "folder/report.pdf"
+
+# An event is ("ok", stage) or ("fail", ErrorCode).
+Event = tuple[str, Any]
+
+
+def _apply(store: DocumentStore, events: list[Event], document_id: str = DOC) -> dict[str, Any]:
+    for kind, what in events:
+        if kind == "ok":
+            record_stage(store, document_id, what)
+        else:
+            record_failure(store, document_id, "parse", DocIngestError(what, "boom"))
+    return read_state(store, document_id)
+
+
+TRANSITIONS: list[tuple[str, list[Event], str, str, int, str | None]] = [
+    # name, events, status, stage, attempts, error code
+    ("parsed", [("ok", "parse")], "pending", "parse", 0, None),
+    ("chunked", [("ok", "parse"), ("ok", "chunk")], "pending", "chunk", 0, None),
+    ("indexed", [("ok", "parse"), ("ok", "chunk"), ("ok", "index")], "succeeded", "index", 0, None),
+    ("one-failure", [("fail", ErrorCode.PARSE_TIMEOUT)], "failed", "parse", 1, "PARSE_TIMEOUT"),
+    (
+        "two-failures",
+        [("fail", ErrorCode.PARSE_TIMEOUT), ("fail", ErrorCode.CORRUPT_FILE)],
+        "failed",
+        "parse",
+        2,
+        "CORRUPT_FILE",
+    ),
+    (
+        "failure-then-stage-keeps-attempts",
+        [("fail", ErrorCode.PARSE_TIMEOUT), ("ok", "parse")],
+        "pending",
+        "parse",
+        1,
+        None,
+    ),
+    (
+        "failure-then-index-resets-attempts",
+        [("fail", ErrorCode.PARSE_TIMEOUT), ("fail", ErrorCode.PARSE_TIMEOUT), ("ok", "index")],
+        "succeeded",
+        "index",
+        0,
+        None,
+    ),
+    (
+        "indexed-then-failed",
+        [("ok", "index"), ("fail", ErrorCode.EMBEDDING_ERROR)],
+        "failed",
+        "parse",
+        1,
+        "EMBEDDING_ERROR",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("events", "status", "stage", "attempts", "code"),
+    [t[1:] for t in TRANSITIONS],
+    ids=[t[0] for t in TRANSITIONS],
+)
+def test_transitions(
+    tmp_path: Path,
+    events: list[Event],
+    status: str,
+    stage: str,
+    attempts: int,
+    code: str | None,
+) -> None:
+    state = _apply(DocumentStore(tmp_path), events)
+    assert state["document_id"] == DOC
+    assert state["status"] == status
+    assert state["stage"] == stage
+    assert int(state.get("attempts") or 0) == attempts
+    assert (state["error"] or {}).get("code") == code
+    datetime.fromisoformat(state["updated_at"])
+
+
+def test_failure_records_the_classified_error(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path)
+    record_failure(
+        store, DOC, "embed", DocIngestError(ErrorCode.EMBEDDING_ERROR, "model down"), sha256="s1"
+    )
+    state = read_state(store, DOC)
+    assert state["error"] == {"code": "EMBEDDING_ERROR", "message": "model down", "retryable": True}
+    assert state["stage"] == "embed"
+    assert state["sha256"] == "s1"
+
+
+def test_fields_are_kept_across_stages(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path)
+    record_stage(store, DOC, "parse", sha256="s1", options_hash="o1", pages=3)
+    record_stage(store, DOC, "chunk", params_hash="p1", chunks=7)
+    record_stage(store, DOC, "index", points=7, embedding_model="m")
+    state = read_state(store, DOC)
+    assert {k: state[k] for k in ("sha256", "options_hash", "params_hash", "embedding_model")} == {
+        "sha256": "s1",
+        "options_hash": "o1",
+        "params_hash": "p1",
+        "embedding_model": "m",
+    }
+    assert (state["pages"], state["chunks"], state["points"]) == (3, 7, 7)
+
+
+def test_fields_cannot_override_the_outcome(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path)
+    record_stage(store, DOC, "parse", status="succeeded", error={"code": "X"})
+    state = read_state(store, DOC)
+    assert (state["status"], state["error"]) == ("pending", None)
+
+
+def test_unknown_document_reads_as_bare_state(tmp_path: Path) -> None:
+    assert read_state(DocumentStore(tmp_path), "nope.pdf") == {"document_id": "nope.pdf"}
+
+
+CURRENT = {"status": "succeeded", "sha256": "s1", "params_hash": "p1", "embedding_model": "m"}
+
+
+@pytest.mark.parametrize(
+    ("state", "expected", "current"),
+    [
+        (CURRENT, {"sha256": "s1", "params_hash": "p1", "embedding_model": "m"}, True),
+        (CURRENT, {"sha256": "s1"}, True),
+        (CURRENT, {}, True),
+        (CURRENT, {"sha256": "s2"}, False),
+        (CURRENT, {"embedding_model": "other"}, False),
+        (CURRENT, {"options_hash": "o1"}, False),  # never recorded
+        ({**CURRENT, "status": "pending"}, {"sha256": "s1"}, False),
+        ({**CURRENT, "status": "failed"}, {}, False),
+        ({}, {}, False),
+    ],
+)
+def test_is_current(state: dict[str, Any], expected: dict[str, Any], current: bool) -> None:
+    assert is_current(state, **expected) is current
+
+
+def test_summarize_counts_by_status_and_error(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path)
+    for name, pages, chunks in (("a", 2, 5), ("b", 3, 4)):
+        record_stage(store, name, "parse", pages=pages)
+        record_stage(store, name, "index", chunks=chunks, points=chunks)
+    record_stage(store, "c", "chunk", pages=10, chunks=10)  # pending: not counted in totals
+    for name, code in (("d", ErrorCode.CORRUPT_FILE), ("e", ErrorCode.CORRUPT_FILE)):
+        record_failure(store, name, "parse", DocIngestError(code, "bad"), pages=9)
+    record_failure(store, "f", "index", DocIngestError(ErrorCode.VECTOR_STORE_UNAVAILABLE, "x"))
+    record_stage(store, "not-listed", "index", pages=100)
+    summary = summarize(store, ["a", "b", "c", "d", "e", "f", "never-seen"])
+    assert summary == {
+        "documents": {"total": 7, "succeeded": 2, "failed": 3, "pending": 2},
+        "errors": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
+        "pages": 5,
+        "chunks": 9,
+        "points": 9,
+    }
+
+
+def test_summarize_nothing(tmp_path: Path) -> None:
+    assert summarize(DocumentStore(tmp_path), []) == {
+        "documents": {"total": 0, "succeeded": 0, "failed": 0, "pending": 0},
+        "errors": {},
+        "pages": 0,
+        "chunks": 0,
+        "points": 0,
+    }
