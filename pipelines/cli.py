@@ -248,6 +248,37 @@ def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option(
+    "--recreate",
+    is_flag=True,
+    help="Drop the collection first (after changing the embedding model).",
+)
+def reindex(recreate: bool) -> None:
+    """Re-embed and re-write every document's points from the stored chunks' parse."""
+    from pipelines.ingest import rechunk_all
+    from pipelines.instance import get_instance
+    from resources import build_resources
+
+    if recreate:
+        with build_resources()["qdrant"].open() as store:
+            store.drop_collection()
+        console.print("dropped the collection")
+    instance = get_instance()
+    with _progress() as progress:
+        task = progress.add_task("reindex", total=None, current="")
+        outcome = rechunk_all(
+            instance,
+            None,
+            {},
+            on_start=lambda n: progress.update(task, total=n),
+            on_done=lambda d, ok: progress.update(task, advance=1, current=d),
+        )
+    failed = [d for d, ok in outcome.items() if not ok]
+    console.print(f"re-indexed {len(outcome) - len(failed)} documents, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
 @click.argument("query")
 @click.option("--top-k", default=5, show_default=True, type=int)
 @click.option("--filter", "filter_items", multiple=True, help="KEY=VALUE payload filter.")

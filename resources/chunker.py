@@ -13,8 +13,11 @@ class ChunkerResource(dg.ConfigurableResource):
     """Splits a parsed document into chunks that carry pages, boxes and headings."""
 
     strategy: str = Field(default="token_size", description="Chunking strategy name.")
+    # The default embedding model (all-MiniLM-L6-v2) reads at most 256 word pieces, about 220
+    # cl100k tokens: longer chunks would be embedded by their beginning only.
     params: dict[str, str] = Field(
-        default_factory=dict, description="Strategy parameters, e.g. {'chunk_size': '512'}."
+        default_factory=lambda: {"chunk_size": "200", "chunk_overlap": "30"},
+        description="Strategy parameters, e.g. {'chunk_size': '512'}.",
     )
 
     def resolve(

@@ -1,0 +1,185 @@
+"""`vector_store_metadata`: user keys that travel with every chunk into the Qdrant payload.
+
+A document gets metadata from its source's configuration and from an optional sidecar file
+next to it (`report.pdf.metadata.json`); the sidecar wins key by key. Both are validated the
+same way, because the keys become payload keys that people filter on (`--filter KEY=VALUE`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from docingest.errors import ConfigError, DocIngestError, ErrorCode
+
+SIDECAR_SUFFIX = ".metadata.json"
+MAX_SIDECAR_BYTES = 64 * 1024
+MAX_KEY_LENGTH = 64
+MAX_STRING_LENGTH = 1000
+MAX_LIST_ITEMS = 100
+# Payload keys the pipeline writes itself; user metadata may not shadow them.
+RESERVED_KEYS = frozenset(
+    {
+        "document_id",
+        "source",
+        "sha256",
+        "chunk_index",
+        "chunk_id",
+        "page_start",
+        "page_end",
+        "headings",
+        "text",
+        "embedding_model",
+        "strategy",
+        "params_hash",
+        "fragment_types",
+    }
+)
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+_INT_PATTERN = re.compile(r"[+-]?\d+")
+
+Scalar = str | int | float | bool | None
+FilterValue = str | int | float | bool
+
+
+class InvalidMetadataError(ValueError):
+    """Metadata that cannot become payload keys; `reason` says why."""
+
+
+def sidecar_path(path: Path) -> Path:
+    """`report.pdf` -> `report.pdf.metadata.json`."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def is_sidecar(path: Path) -> bool:
+    """Whether `path` is a sidecar (not a document to ingest)."""
+    return path.name.endswith(SIDECAR_SUFFIX) and len(path.name) > len(SIDECAR_SUFFIX)
+
+
+def _check_scalar(key: str, value: Any) -> None:
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidMetadataError(f"value of {key!r} is not a finite number")
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_LENGTH:
+            raise InvalidMetadataError(
+                f"value of {key!r} has {len(value)} characters (at most {MAX_STRING_LENGTH})"
+            )
+        return
+    raise InvalidMetadataError(
+        f"value of {key!r} is a {type(value).__name__}; use a string, number, boolean, null "
+        "or a flat list of those"
+    )
+
+
+def validate_metadata(metadata: Any) -> dict[str, Any]:
+    """A copy of `metadata` if it can become payload keys; InvalidMetadataError otherwise."""
+    if not isinstance(metadata, Mapping):
+        raise InvalidMetadataError(f"expected a JSON object, got {type(metadata).__name__}")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidMetadataError(f"key {key!r} is not a non-empty string")
+        if len(key) > MAX_KEY_LENGTH:
+            raise InvalidMetadataError(f"key {key[:20]!r}... is longer than {MAX_KEY_LENGTH}")
+        if not _KEY_PATTERN.fullmatch(key):
+            raise InvalidMetadataError(f"key {key!r} may only use letters, digits, '_', '.', '-'")
+        if key in RESERVED_KEYS:
+            raise InvalidMetadataError(f"key {key!r} is reserved for the pipeline")
+        if isinstance(value, list):
+            if len(value) > MAX_LIST_ITEMS:
+                raise InvalidMetadataError(
+                    f"list {key!r} has {len(value)} items (at most {MAX_LIST_ITEMS})"
+                )
+            for item in value:
+                _check_scalar(key, item)
+        else:
+            _check_scalar(key, value)
+    return {key: list(v) if isinstance(v, list) else v for key, v in metadata.items()}
+
+
+def load_sidecar(path: Path) -> dict[str, Any]:
+    """The validated sidecar metadata of the document at `path`; {} when it has none.
+
+    An invalid sidecar is a property of the input, so it fails the document with CORRUPT_FILE
+    (not retryable) rather than being ignored.
+    """
+    sidecar = sidecar_path(path)
+    try:
+        size = sidecar.stat().st_size
+    except FileNotFoundError:
+        return {}
+
+    def invalid(reason: str) -> DocIngestError:
+        return DocIngestError(
+            ErrorCode.CORRUPT_FILE, f"invalid sidecar metadata {sidecar.name}: {reason}"
+        )
+
+    if size > MAX_SIDECAR_BYTES:
+        raise invalid(f"{size} bytes (at most {MAX_SIDECAR_BYTES})")
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise invalid(f"not UTF-8 JSON ({e})") from e
+    try:
+        return validate_metadata(data)
+    except InvalidMetadataError as e:
+        raise invalid(str(e)) from e
+
+
+def merge_metadata(
+    source_metadata: Mapping[str, Any], sidecar: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Source configuration metadata overlaid by the sidecar's (sidecar wins per key).
+
+    Raises ConfigError when the source configuration's metadata is invalid (it is checked
+    before any work starts); the sidecar is validated again in case it did not come from
+    `load_sidecar`.
+    """
+    try:
+        base = validate_metadata(source_metadata)
+    except InvalidMetadataError as e:
+        raise ConfigError(f"invalid source metadata: {e}") from e
+    try:
+        overlay = validate_metadata(sidecar)
+    except InvalidMetadataError as e:
+        raise DocIngestError(ErrorCode.CORRUPT_FILE, f"invalid sidecar metadata: {e}") from e
+    return base | overlay
+
+
+def _parse_value(raw: str) -> FilterValue:
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INT_PATTERN.fullmatch(raw):
+        # "007" and "+5" stay strings: ids and codes with leading zeros are text.
+        return int(raw) if str(int(raw)) == raw else raw
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return number if number == number and abs(number) != float("inf") else raw
+
+
+def parse_filter_args(items: Sequence[str]) -> dict[str, FilterValue]:
+    """`["team=legal", "year=2024"]` -> `{"team": "legal", "year": 2024}` for `--filter`.
+
+    Values: true/false -> bool, integers -> int, other numbers -> float, else the string.
+    Quote-free strings only; a repeated key keeps the last value.
+    """
+    filters: dict[str, FilterValue] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not _KEY_PATTERN.fullmatch(key):
+            raise ConfigError(
+                f"invalid filter {item!r}: expected KEY=VALUE with KEY made of letters, "
+                "digits, '_', '.', '-'"
+            )
+        filters[key] = _parse_value(raw.strip())
+    return filters
