@@ -20,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 quickstart: install
-	$(BIN)/docingest ingest samples
+	$(BIN)/docingest ingest samples/documents
 	$(BIN)/docingest search "which errors are retryable" --top-k 3
 	$(BIN)/docingest status
 

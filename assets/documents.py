@@ -4,19 +4,33 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import document_failure, document_retry_policy, documents_partitions
+from assets.partitions import StageResult, documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
 from docingest.state import record_stage
-from resources import SourceResource, StorageResource
+from docingest.storage import DocumentStore
+from resources import SourceResource
+
+source_documents = dg.AssetSpec(
+    "source_documents",
+    partitions_def=documents_partitions,
+    group_name="sources",
+    kinds={"file"},
+    skippable=True,
+    description=(
+        "A document file as registered for ingestion: its path, size, content hash and the "
+        "vector_store_metadata (source configuration merged with the file's sidecar) that "
+        "every point of the document carries."
+    ),
+)
 
 
-def _locate(document_id: str, source: SourceResource, storage: StorageResource) -> Path:
+def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
     """The file behind a document id: under the configured root, else where it was registered."""
     candidate = source.path_for(document_id)
     if candidate.is_file():
         return candidate
-    registered = storage.store.read_json("sources", document_id)
+    registered = store.read_json("sources", document_id)
     if registered and Path(registered["path"]).is_file():
         return Path(registered["path"])
     raise DocIngestError(
@@ -24,31 +38,17 @@ def _locate(document_id: str, source: SourceResource, storage: StorageResource) 
     )
 
 
-@dg.asset(
-    partitions_def=documents_partitions,
-    group_name="sources",
-    kinds={"file"},
-    retry_policy=document_retry_policy,
-)
-def source_documents(
-    context: dg.AssetExecutionContext, source: SourceResource, storage: StorageResource
-) -> dg.MaterializeResult:
-    """A document file as registered for ingestion: its path, size, content hash and the
-    vector_store_metadata (source configuration merged with the file's sidecar) that every
-    point of the document will carry. Its data version is the content hash, so a changed file
-    makes everything downstream stale."""
-    store = storage.store
-    document_id = context.partition_key
+def register_document(
+    document_id: str, source: SourceResource, store: DocumentStore
+) -> StageResult:
+    """Hash the file, merge its metadata and record where it is."""
     try:
-        path = _locate(document_id, source, storage)
+        path = _locate(document_id, source, store)
         sha256 = sha256_file(path)
-        metadata = source.document_metadata(path)
-    except DocIngestError as error:
-        raise document_failure(context, store, "source", error) from error
+        size = path.stat().st_size
     except OSError as error:
-        wrapped = DocIngestError(ErrorCode.UNABLE_TO_DOWNLOAD_FILE, str(error))
-        raise document_failure(context, store, "source", wrapped) from error
-    size = path.stat().st_size
+        raise DocIngestError(ErrorCode.UNABLE_TO_DOWNLOAD_FILE, str(error)) from error
+    metadata = source.document_metadata(path)
     store.write_json(
         "sources",
         document_id,
@@ -61,12 +61,11 @@ def source_documents(
         },
     )
     record_stage(store, document_id, "source", sha256=sha256, source=str(path))
-    return dg.MaterializeResult(
+    return StageResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "size_bytes": size,
             "sha256": sha256,
             "vector_store_metadata": dg.MetadataValue.json(metadata),
-        },
-        data_version=dg.DataVersion(sha256),
+        }
     )

@@ -1,33 +1,40 @@
-"""One dynamic partition per document, and what every per-document asset shares."""
+"""One dynamic partition per document, and what every stage of the graph shares."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
-from docingest.errors import DocIngestError
-from docingest.state import record_failure
-from docingest.storage import DocumentStore
+DOCUMENTS = "documents"
+documents_partitions = dg.DynamicPartitionsDefinition(name=DOCUMENTS)
 
-documents_partitions = dg.DynamicPartitionsDefinition(name="documents")
-
-# Retryable errors (timeouts, an unavailable store) back off exponentially with jitter;
-# non-retryable ones raise Failure(allow_retries=False) and never reach this policy.
+# Retryable errors (timeouts, an unavailable store) back off exponentially with jitter; a run
+# whose failures are all non-retryable raises Failure(allow_retries=False) and is not retried.
 document_retry_policy = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 
+# Documents per run in backfills: runs cost a second or more each, documents a fraction of it.
+BATCH_SIZE = 25
 
-def document_failure(
-    context: dg.AssetExecutionContext, store: DocumentStore, stage: str, error: DocIngestError
-) -> dg.Failure:
-    """Record a classified document error and turn it into the Failure Dagster should see."""
-    record_failure(store, context.partition_key, stage, error, run_id=context.run_id)
-    context.log.error(f"{context.partition_key}: {error.code.value}: {error.message}")
-    return dg.Failure(
-        description=f"{error.code.value}: {error.message}",
-        metadata={
-            "error_code": error.code.value,
-            "retryable": error.retryable,
-            "document_id": context.partition_key,
-            "stage": stage,
-        },
-        allow_retries=error.retryable,
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageResult:
+    """What one stage produced for one document: materialization metadata and check outcomes."""
+
+    metadata: Mapping[str, Any]
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+
+def check_spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name, asset=asset, partitions_def=documents_partitions, description=description
     )

@@ -1,29 +1,49 @@
 """vector_store_entries: one Qdrant point per chunk, carrying the document's metadata."""
 
 import time
+from typing import Any
 
 import dagster as dg
 
 from assets.chunking import chunks
-from assets.partitions import document_failure, document_retry_policy, documents_partitions
-from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import point_id_for
 from docingest.models import Chunk
 from docingest.state import record_stage
-from docingest.vectorstore import PointData
-from resources import EmbedderResource, QdrantResource, StorageResource
+from docingest.storage import DocumentStore
+from docingest.vectorstore import PointData, VectorStore
+from resources import EmbedderResource
 
 COUNT_CHECK = "point_count_matches_chunks"
 QDRANT_POOL = "qdrant_writer"
 
+vector_store_entries = dg.AssetSpec(
+    "vector_store_entries",
+    deps=[chunks],
+    partitions_def=documents_partitions,
+    group_name="indexing",
+    kinds={"qdrant"},
+    skippable=True,
+    description=(
+        "The document's chunks as Qdrant points: the embedding of each chunk's text and a "
+        "payload with the document id, source, hash, chunk index, pages, headings, text and the "
+        "document's vector_store_metadata. Point ids are uuid5(document, chunk index, chunking "
+        "hash): a re-run rewrites the same points, and stale points are deleted after the upsert."
+    ),
+)
+vector_store_checks = [
+    check_spec(COUNT_CHECK, "vector_store_entries", "Qdrant holds one point per chunk.")
+]
 
-def _payload(chunk: Chunk, registered: dict, model: str) -> dict:
+
+def _payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[str, Any]:
     metadata = registered.get("vector_store_metadata") or {}
     return {
         **metadata,
         "document_id": chunk.document_id,
-        "source": registered["path"],
-        "sha256": registered["sha256"],
+        "source": registered.get("path"),
+        "sha256": registered.get("sha256"),
         "chunk_id": chunk.chunk_id,
         "chunk_index": chunk.chunk_index,
         "page_start": chunk.page_start,
@@ -37,39 +57,19 @@ def _payload(chunk: Chunk, registered: dict, model: str) -> dict:
     }
 
 
-@dg.asset(
-    deps=[chunks],
-    partitions_def=documents_partitions,
-    group_name="indexing",
-    kinds={"qdrant"},
-    retry_policy=document_retry_policy,
-    # Qdrant local mode admits one process per store: writers queue on a pool of one.
-    pool=QDRANT_POOL,
-    check_specs=[dg.AssetCheckSpec(COUNT_CHECK, asset="vector_store_entries")],
-)
-def vector_store_entries(
-    context: dg.AssetExecutionContext,
-    embedder: EmbedderResource,
-    qdrant: QdrantResource,
-    storage: StorageResource,
-) -> dg.MaterializeResult:
-    """The document's chunks as Qdrant points: the embedding of each chunk's text, and a payload
-    with the document id, source, hash, chunk index, pages, headings, text and the document's
-    vector_store_metadata. Point ids are uuid5(document, chunk index, chunking hash), so a re-run
-    rewrites the same points and the document's stale points are deleted after the upsert."""
-    store = storage.store
-    document_id = context.partition_key
+def index_document(
+    document_id: str, embedder: EmbedderResource, vectors: VectorStore, store: DocumentStore
+) -> StageResult:
+    """Embed the stored chunks and replace the document's points with them."""
     registered = store.read_json("sources", document_id) or {}
     try:
         records = store.read_chunks(document_id)
     except FileNotFoundError as error:
-        missing = DocIngestError(ErrorCode.INTERNAL_ERROR, "no chunks: materialize them first")
-        raise document_failure(context, store, "index", missing) from error
+        raise DocIngestError(
+            ErrorCode.INTERNAL_ERROR, "no chunks: materialize chunks first"
+        ) from error
     started = time.perf_counter()
-    try:
-        vectors = embedder.embed([c.text for c in records]) if records else []
-    except DocIngestError as error:
-        raise document_failure(context, store, "index", error) from error
+    embeddings = embedder.embed([c.text for c in records]) if records else []
     embed_seconds = time.perf_counter() - started
     points = [
         PointData(
@@ -77,46 +77,35 @@ def vector_store_entries(
             vector=vector,
             payload=_payload(c, registered, embedder.model),
         )
-        for c, vector in zip(records, vectors, strict=True)
+        for c, vector in zip(records, embeddings, strict=True)
     ]
-    metadata_keys = sorted((registered.get("vector_store_metadata") or {}).keys())
     started = time.perf_counter()
-    try:
-        with qdrant.open() as vector_store:
-            vector_store.ensure_collection(
-                vector_size=embedder.dimension, model_name=embedder.model, index_keys=metadata_keys
-            )
-            written = vector_store.replace_document(document_id, points)
-            count = vector_store.count(document_id)
-    except ConfigError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from error
-    except DocIngestError as error:
-        raise document_failure(context, store, "index", error) from error
+    vectors.ensure_collection(
+        vector_size=embedder.dimension,
+        model_name=embedder.model,
+        index_keys=sorted((registered.get("vector_store_metadata") or {}).keys()),
+    )
+    written = vectors.replace_document(document_id, points)
+    count = vectors.count(document_id)
     upsert_seconds = time.perf_counter() - started
     record_stage(
-        store,
-        document_id,
-        "index",
-        chunks=len(records),
-        points=count,
+        store, document_id, "index", chunks=len(records), points=count,
         embedding_model=embedder.model,
-    )
-    return dg.MaterializeResult(
+    )  # fmt: skip
+    return StageResult(
         metadata={
             "points_written": written["written"],
             "stale_points_deleted": written["deleted"],
             "points": count,
-            "collection": qdrant.collection,
+            "collection": vectors.collection,
             "embedding_model": embedder.model,
             "vector_size": embedder.dimension,
             "embed_seconds": round(embed_seconds, 3),
             "upsert_seconds": round(upsert_seconds, 3),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=COUNT_CHECK,
-                passed=count == len(records),
-                metadata={"points": count, "chunks": len(records)},
+        checks=[
+            CheckOutcome(
+                COUNT_CHECK, count == len(records), {"points": count, "chunks": len(records)}
             )
         ],
     )

@@ -90,3 +90,10 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
         "chunks": chunks,
         "points": points,
     }
+
+
+def note_run(store: DocumentStore, document_id: str, run_id: str) -> None:
+    """Remember which run last finished this document (a retried step skips it)."""
+    state = read_state(store, document_id)
+    state["run_id"] = run_id
+    store.write_json(_KIND, document_id, state)

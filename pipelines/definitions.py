@@ -2,17 +2,14 @@
 
 import dagster as dg
 
-from assets.chunking import chunks
-from assets.documents import source_documents
-from assets.parsing import parsed_pages
-from assets.vector_store import vector_store_entries
+from assets.pipeline import document_pipeline
 from pipelines.jobs import delete_documents_job, ingest_job, rechunk_job
 from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
 from resources import build_resources
 
 defs = dg.Definitions(
-    assets=[source_documents, parsed_pages, chunks, vector_store_entries],
+    assets=[document_pipeline],
     jobs=[ingest_job, rechunk_job, delete_documents_job],
     sensors=[upload_folder_sensor],
     schedules=[reconcile_schedule],

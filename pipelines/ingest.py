@@ -1,8 +1,9 @@
 """Ingesting a folder from the command line: register partitions, run the graph, summarize.
 
-Each document is its own run of `ingest_job` in the shared instance (so the UI shows every
-partition's status), executed in this process so the embedding model and the Qdrant store are
-opened once for the whole batch.
+Documents run in batches: each run of `ingest_job` covers a range of adjacent partitions in the
+shared instance, and every document keeps its own partition status (the UI shows exactly which
+failed). Runs execute in this process, so the embedding model and the Qdrant store are opened
+once for the whole folder.
 """
 
 import time
@@ -14,12 +15,15 @@ from typing import Any
 
 import dagster as dg
 
-from assets.partitions import documents_partitions
+from assets.partitions import BATCH_SIZE, DOCUMENTS
 from docingest.ids import sha256_file
 from docingest.source import iter_source_files
 from docingest.state import is_current, read_state
 from pipelines.definitions import defs
 from resources import ChunkerResource, QdrantResource, SourceResource, build_resources
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -45,6 +49,26 @@ def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[st
     return {"ops": {"chunks": {"config": config}}}
 
 
+def contiguous_batches(
+    ordered: Sequence[str], wanted: Sequence[str], batch_size: int
+) -> list[list[str]]:
+    """Split `wanted` into runs of adjacent partitions (in the partitions' own order), since a
+    run covers a partition range; each run holds at most `batch_size` documents."""
+    wanted_set = set(wanted)
+    batches: list[list[str]] = []
+    current: list[str] = []
+    for key in ordered:
+        if key in wanted_set and len(current) < batch_size:
+            current.append(key)
+            continue
+        if current:
+            batches.append(current)
+        current = [key] if key in wanted_set else []
+    if current:
+        batches.append(current)
+    return batches
+
+
 def run_documents(
     instance: dg.DagsterInstance,
     job_name: str,
@@ -52,24 +76,33 @@ def run_documents(
     resources: dict[str, Any],
     run_config: dict[str, Any],
     on_done: Callable[[str, bool], None] | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, bool]:
-    """One run per document, in this process; a failed document never stops the others."""
+    """Runs over partition ranges, in this process; a failed document never stops the others."""
     job = defs.resolve_job_def(job_name)
     # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    ordered = instance.get_dynamic_partitions(DOCUMENTS)
+    store = resources["storage"].store
     outcome: dict[str, bool] = {}
-    for document_id in document_ids:
+    for batch in contiguous_batches(ordered, document_ids, batch_size):
+        tags = {"docingest/operation": "cli"}
+        if len(batch) > 1:
+            tags.update({RANGE_START: batch[0], RANGE_END: batch[-1]})
         result = job.execute_in_process(
             instance=instance,
-            partition_key=document_id,
+            partition_key=batch[0] if len(batch) == 1 else None,
             run_config=run_config,
             resources=resources,
             raise_on_error=False,
-            tags={"docingest/operation": "cli"},
+            tags=tags,
         )
-        outcome[document_id] = result.success
-        if on_done:
-            on_done(document_id, result.success)
+        for document_id in batch:
+            state = read_state(store, document_id)
+            success = state.get("status") == "succeeded" and state.get("run_id") == result.run_id
+            outcome[document_id] = success
+            if on_done:
+                on_done(document_id, success)
     return outcome
 
 
@@ -100,7 +133,7 @@ def ingest_folder(
     store = base["storage"].store
     files = list(iter_source_files(root))
     summary = IngestSummary(documents=len(files))
-    existing = set(instance.get_dynamic_partitions(documents_partitions.name))
+    existing = set(instance.get_dynamic_partitions(DOCUMENTS))
     todo: list[str] = []
     for file in files:
         state = read_state(store, file.document_id)
@@ -117,7 +150,7 @@ def ingest_folder(
             todo.append(file.document_id)
     new = [document_id for document_id in todo if document_id not in existing]
     if new:
-        instance.add_dynamic_partitions(documents_partitions.name, new)
+        instance.add_dynamic_partitions(DOCUMENTS, new)
     if on_start:
         on_start(len(todo))
     outcome = run_documents(
@@ -154,7 +187,7 @@ def rechunk_all(
     base = build_resources()
     base["chunker"].resolve(strategy, params)  # invalid options fail before any work
     store = base["storage"].store
-    partitions = instance.get_dynamic_partitions(documents_partitions.name)
+    partitions = instance.get_dynamic_partitions(DOCUMENTS)
     parsed = [d for d in partitions if store.parsed_path(d).exists()]
     if on_start:
         on_start(len(parsed))

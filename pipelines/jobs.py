@@ -3,24 +3,22 @@
 import dagster as dg
 from pydantic import Field
 
-from assets.chunking import chunks
-from assets.documents import source_documents
-from assets.parsing import parsed_pages
-from assets.partitions import documents_partitions
-from assets.vector_store import QDRANT_POOL, vector_store_entries
+from assets.partitions import DOCUMENTS, documents_partitions
+from assets.pipeline import document_pipeline
+from assets.vector_store import QDRANT_POOL
 from docingest.errors import DocIngestError
 from resources import QdrantResource, StorageResource
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=[source_documents, parsed_pages, chunks, vector_store_entries],
+    selection=[document_pipeline],
     partitions_def=documents_partitions,
     description="Parse, chunk, embed and index documents (one partition per document).",
 )
 
 rechunk_job = dg.define_asset_job(
     "rechunk_job",
-    selection=[chunks, vector_store_entries],
+    selection=dg.AssetSelection.assets("chunks", "vector_store_entries"),
     partitions_def=documents_partitions,
     description="Re-chunk and re-index from the stored parse, without re-parsing.",
 )
@@ -48,10 +46,8 @@ def delete_documents(
             for document_id in config.document_ids:
                 removed_points += store.delete_document(document_id)
                 storage.store.delete_document(document_id)
-                if context.instance.has_dynamic_partition(documents_partitions.name, document_id):
-                    context.instance.delete_dynamic_partition(
-                        documents_partitions.name, document_id
-                    )
+                if context.instance.has_dynamic_partition(DOCUMENTS, document_id):
+                    context.instance.delete_dynamic_partition(DOCUMENTS, document_id)
                 context.log.info(f"removed {document_id}")
     except DocIngestError as error:
         raise dg.Failure(

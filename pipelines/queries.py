@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from assets.partitions import documents_partitions
+from assets.partitions import DOCUMENTS
 from docingest.errors import DocIngestError
 from docingest.state import summarize
 from resources import build_resources
@@ -41,7 +41,7 @@ def search_points(
 def collect_status(instance: dg.DagsterInstance) -> dict[str, Any]:
     """Counts over the registered partitions, plus the live point count when the store opens."""
     resources = build_resources()
-    partitions = instance.get_dynamic_partitions(documents_partitions.name)
+    partitions = instance.get_dynamic_partitions(DOCUMENTS)
     report = summarize(resources["storage"].store, partitions)
     try:
         with resources["qdrant"].open() as store:

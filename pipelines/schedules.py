@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import documents_partitions
+from assets.partitions import DOCUMENTS
 from docingest.ids import sha256_file
 from docingest.reconcile import plan_reconciliation
 from docingest.source import iter_source_files
@@ -29,7 +29,7 @@ def reconcile_schedule(
         f.document_id: sha256_file(f.path)
         for f in iter_source_files(root, settle_seconds=source.settle_seconds)
     }
-    partitions = set(context.instance.get_dynamic_partitions(documents_partitions.name))
+    partitions = set(context.instance.get_dynamic_partitions(DOCUMENTS))
     registered = {r["document_id"]: r for r in store.iter_json("sources")}
     owned = {
         document_id
@@ -43,7 +43,7 @@ def reconcile_schedule(
         return dg.SkipReason(f"{len(files)} files in {root} are all current")
     if plan.add:
         # Schedules cannot return partition requests; add them before requesting their runs.
-        context.instance.add_dynamic_partitions(documents_partitions.name, plan.add)
+        context.instance.add_dynamic_partitions(DOCUMENTS, plan.add)
     requests = [
         dg.RunRequest(
             job_name=ingest_job.name,

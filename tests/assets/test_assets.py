@@ -1,4 +1,4 @@
-"""Single assets invoked with build_asset_context, one partition, real files."""
+"""The stages alone, and the document_pipeline asset on one partition with build_asset_context."""
 
 import json
 import shutil
@@ -7,10 +7,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.chunking import ChunkingConfig, chunks
-from assets.documents import source_documents
-from assets.parsing import parsed_pages
-from assets.vector_store import vector_store_entries
+from assets.chunking import chunk_parsed_document
+from assets.documents import register_document
+from assets.parsing import parse_document
+from assets.pipeline import ChunkingConfig, document_pipeline
+from assets.vector_store import index_document
+from docingest.errors import DocIngestError
+from docingest.state import read_state
 from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
@@ -25,10 +28,6 @@ from tests.conftest import corpus_pdf
 DOC = "01030000000001.pdf"
 
 
-def _context(document_id: str = DOC) -> dg.AssetExecutionContext:
-    return dg.build_asset_context(partition_key=document_id)
-
-
 @pytest.fixture
 def uploads(tmp_path: Path) -> Path:
     folder = tmp_path / "uploads"
@@ -38,70 +37,93 @@ def uploads(tmp_path: Path) -> Path:
     return folder
 
 
-def test_each_asset_alone(home: Path, uploads: Path) -> None:
+def test_each_stage_alone(home: Path, uploads: Path) -> None:
+    store = DocumentStore(home)
     source = SourceResource(root=str(uploads), metadata={"origin": "tests"})
-    storage = StorageResource()
-    result = source_documents(_context(), source=source, storage=storage)
-    assert result.data_version is not None
-    registered = DocumentStore(home).read_json("sources", DOC)
-    assert registered is not None
-    assert registered["vector_store_metadata"] == {
-        "origin": "tests",
-        "team": "research",
-        "year": 2024,
+    registered = register_document(DOC, source, store)
+    assert registered.metadata["sha256"]
+    record = store.read_json("sources", DOC)
+    assert record is not None
+    assert record["vector_store_metadata"] == {"origin": "tests", "team": "research", "year": 2024}
+
+    parsed = parse_document(DOC, ParserResource(), store)
+    assert parsed.metadata["pages"] == 1 and parsed.metadata["reused_cached_parse"] is False
+    assert all(check.passed for check in parsed.checks)
+    assert parse_document(DOC, ParserResource(), store).metadata["reused_cached_parse"] is True
+    # Other parse options invalidate the cached parse.
+    assert parse_document(DOC, ParserResource(engine="fast"), store).metadata[
+        "reused_cached_parse"
+    ] is False  # fmt: skip
+
+    chunker = ChunkerResource()
+    strategy, params, params_hash = chunker.resolve("token_size", {"chunk_size": "128"})
+    chunked = chunk_parsed_document(DOC, chunker, strategy, params, params_hash, store)
+    assert chunked.metadata["chunks"] >= 2 and chunked.metadata["tokens_max"] <= 128
+    assert all(check.passed for check in chunked.checks)
+
+    embedder = EmbedderResource()
+    with QdrantResource(keep_open=True).open() as vectors:
+        indexed = index_document(DOC, embedder, vectors, store)
+        assert indexed.metadata["points"] == chunked.metadata["chunks"]
+        assert all(check.passed for check in indexed.checks)
+        hits = vectors.search(embedder.embed_query("confidence intervals"),
+                              filters={"team": "research"})  # fmt: skip
+        assert hits and hits[0].payload["year"] == 2024
+        assert not vectors.search(embedder.embed_query("x"), filters={"team": "other"})
+
+
+def test_missing_file_is_a_classified_error(home: Path, tmp_path: Path) -> None:
+    with pytest.raises(DocIngestError) as raised:
+        register_document("absent.pdf", SourceResource(root=str(tmp_path)), DocumentStore(home))
+    assert raised.value.code.value == "UNABLE_TO_DOWNLOAD_FILE" and raised.value.retryable
+
+
+def _resources(uploads: Path) -> dict[str, object]:
+    return {
+        "source": SourceResource(root=str(uploads)),
+        "parser": ParserResource(),
+        "chunker": ChunkerResource(),
+        "embedder": EmbedderResource(),
+        "qdrant": QdrantResource(keep_open=True),
+        "storage": StorageResource(),
     }
 
-    parsed = parsed_pages(_context(), parser=ParserResource(), storage=storage)
-    assert parsed.metadata is not None and parsed.metadata["pages"] == 1
-    assert parsed.metadata["reused_cached_parse"] is False
-    assert parsed.check_results and parsed.check_results[0].passed
-    again = parsed_pages(_context(), parser=ParserResource(), storage=storage)
-    assert again.metadata is not None and again.metadata["reused_cached_parse"] is True
 
-    chunked = chunks(
-        _context(),
-        config=ChunkingConfig(strategy="token_size", params={"chunk_size": "128"}),
-        chunker=ChunkerResource(),
-        storage=storage,
+def test_pipeline_asset_on_one_partition(
+    home: Path, instance: dg.DagsterInstance, uploads: Path
+) -> None:
+    instance.add_dynamic_partitions("documents", [DOC])
+    result = dg.materialize(
+        [document_pipeline], partition_key=DOC, instance=instance, resources=_resources(uploads)
     )
-    assert chunked.metadata is not None and chunked.metadata["chunks"] >= 2
-    assert chunked.metadata["tokens_max"] <= 128
-    assert all(check.passed for check in chunked.check_results or [])
-
-    qdrant = QdrantResource(keep_open=True)
-    indexed = vector_store_entries(
-        _context(), embedder=EmbedderResource(), qdrant=qdrant, storage=storage
+    assert result.success
+    materialized = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+                    ]  # fmt: skip
+    assert materialized == ["source_documents", "parsed_pages", "chunks", "vector_store_entries"]
+    checks = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert {c.check_name for c in checks} == {
+        "every_page_parsed_or_explained",
+        "no_chunk_over_its_limit",
+        "no_empty_chunk",
+        "point_count_matches_chunks",
+    }
+    assert all(c.passed and c.partition == DOC for c in checks)
+    assert read_state(DocumentStore(home), DOC)["status"] == "succeeded"
+    status = instance.get_status_by_partition(
+        dg.AssetKey("vector_store_entries"), [DOC], document_pipeline.partitions_def
     )
-    assert indexed.metadata is not None
-    assert indexed.metadata["points"] == chunked.metadata["chunks"]
-    assert indexed.check_results and indexed.check_results[0].passed
-    with qdrant.open() as store:
-        hits = store.search(EmbedderResource().embed_query("confidence intervals"),
-                            filters={"team": "research"})  # fmt: skip
-        assert hits and hits[0].payload["year"] == 2024
-        assert not store.search(EmbedderResource().embed_query("x"), filters={"team": "other"})
+    assert status == {DOC: dg.AssetPartitionStatus.MATERIALIZED}
 
 
-def test_missing_file_is_a_classified_failure(home: Path, tmp_path: Path) -> None:
+def test_invalid_chunking_options_fail_without_retries(
+    home: Path, instance: dg.DagsterInstance, uploads: Path
+) -> None:
+    context = dg.build_asset_context(partition_key=DOC, instance=instance)
+    config = ChunkingConfig(params={"chunk_size": "10", "chunk_overlap": "20"})
     with pytest.raises(dg.Failure) as raised:
-        source_documents(
-            _context("absent.pdf"),
-            source=SourceResource(root=str(tmp_path)),
-            storage=StorageResource(),
-        )
-    assert raised.value.metadata["error_code"].value == "UNABLE_TO_DOWNLOAD_FILE"
-    assert raised.value.metadata["retryable"].value is True
-
-
-def test_invalid_chunking_options_fail_without_retries(home: Path, uploads: Path) -> None:
-    storage = StorageResource()
-    source_documents(_context(), source=SourceResource(root=str(uploads)), storage=storage)
-    parsed_pages(_context(), parser=ParserResource(), storage=storage)
-    with pytest.raises(dg.Failure) as raised:
-        chunks(
-            _context(),
-            config=ChunkingConfig(params={"chunk_size": "10", "chunk_overlap": "20"}),
-            chunker=ChunkerResource(),
-            storage=storage,
-        )
+        list(document_pipeline(context, config=config, **_resources(uploads)))
     assert raised.value.allow_retries is False

@@ -109,12 +109,22 @@ def test_bad_inputs_are_classified_and_do_not_affect_good_ones(
     assert sum(report["errors"].values()) == len(expected)
     assert report["errors"]["CORRUPT_FILE"] == 2
 
-    # Non-retryable failures do not burn retries: one attempt, no STEP_UP_FOR_RETRY.
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": "empty.pdf"}))
-    assert len(runs) == 1
-    events = instance.all_logs(runs[0].run_id)
-    kinds = [e.dagster_event.event_type_value for e in events if e.dagster_event]
+    # One batch run: non-retryable failures do not burn retries (no STEP_UP_FOR_RETRY), and
+    # Dagster shows exactly the bad partitions as failed and the good ones as materialized.
+    (run,) = instance.get_runs()
+    kinds = [e.dagster_event.event_type_value for e in instance.all_logs(run.run_id)
+             if e.dagster_event]  # fmt: skip
     assert "STEP_FAILURE" in kinds and "STEP_UP_FOR_RETRY" not in kinds
+    status = instance.get_status_by_partition(
+        dg.AssetKey("vector_store_entries"),
+        [*expected, *list(CORPUS_QUERIES)],
+        documents_partitions,
+    )
+    assert status is not None
+    assert {k for k, v in status.items() if v == dg.AssetPartitionStatus.FAILED} == set(expected)
+    assert {k for k, v in status.items() if v == dg.AssetPartitionStatus.MATERIALIZED} == set(
+        list(CORPUS_QUERIES)
+    )
 
     # The good documents are searchable and untouched by their neighbours.
     for document_id, query in CORPUS_QUERIES.items():

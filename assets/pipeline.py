@@ -1,0 +1,186 @@
+"""document_pipeline: the four assets computed together, many documents per run.
+
+One step runs the selected stages (source -> parse -> chunk -> index) for every document
+partition of the run, logging each document's materializations and check results as it
+finishes. A failing document is recorded with its error code and skipped; its neighbours go on.
+At the end the step fails if any document failed, so exactly the failed partitions show as
+failed in the UI, and retries happen only when some failure is retryable.
+"""
+
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import dagster as dg
+from pydantic import Field
+
+from assets.chunking import chunk_parsed_document, chunks, chunks_checks
+from assets.documents import register_document, source_documents
+from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
+from assets.partitions import (
+    BATCH_SIZE,
+    StageResult,
+    document_retry_policy,
+    documents_partitions,
+)
+from assets.vector_store import (
+    QDRANT_POOL,
+    index_document,
+    vector_store_checks,
+    vector_store_entries,
+)
+from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.state import note_run, read_state, record_failure
+from docingest.vectorstore import VectorStore
+from resources import (
+    ChunkerResource,
+    EmbedderResource,
+    ParserResource,
+    QdrantResource,
+    SourceResource,
+    StorageResource,
+)
+
+STAGES = {
+    "source_documents": "source",
+    "parsed_pages": "parse",
+    "chunks": "chunk",
+    "vector_store_entries": "index",
+}
+
+
+class ChunkingConfig(dg.Config):
+    """Per-run chunking override: leave empty to use the chunker resource's settings."""
+
+    strategy: str | None = Field(
+        default=None,
+        description="token_size, recursive, by_page or by_section; empty = resource default.",
+    )
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Strategy parameters, e.g. chunk_size=512, chunk_overlap=50.",
+    )
+
+
+def _finished_in_this_run(state: dict, run_id: str) -> bool:
+    """On a step retry, documents this run already finished (or refused for good) are skipped."""
+    if state.get("run_id") != run_id:
+        return False
+    error = state.get("error") or {}
+    return state.get("status") == "succeeded" or (
+        state.get("status") == "failed" and not error.get("retryable", True)
+    )
+
+
+def _record(
+    context: dg.AssetExecutionContext, asset: str, document_id: str, result: StageResult
+) -> dg.AssetMaterialization:
+    """Log the document's check results; return its materialization event to yield."""
+    for check in result.checks:
+        context.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(asset),
+                check_name=check.name,
+                passed=check.passed,
+                metadata=dict(check.metadata),
+                partition=document_id,
+            )
+        )
+    return dg.AssetMaterialization(asset_key=asset, partition=document_id, metadata=result.metadata)
+
+
+def _attempt(
+    context: dg.AssetExecutionContext, runner: Callable[[str], StageResult], document_id: str
+) -> StageResult | DocIngestError:
+    """One stage for one document; every failure comes back classified."""
+    try:
+        return runner(document_id)
+    except DocIngestError as error:
+        return error
+    except Exception as error:  # a bug must not take the rest of the batch with it
+        context.log.error(f"{document_id}: {traceback.format_exc()}")
+        return DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+
+
+@dg.multi_asset(
+    name="document_pipeline",
+    specs=[source_documents, parsed_pages, chunks, vector_store_entries],
+    check_specs=[*parsed_pages_checks, *chunks_checks, *vector_store_checks],
+    partitions_def=documents_partitions,
+    can_subset=True,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BATCH_SIZE),
+    retry_policy=document_retry_policy,
+    # Qdrant local mode admits one process per store: runs that write queue on a pool of one.
+    pool=QDRANT_POOL,
+)
+def document_pipeline(
+    context: dg.AssetExecutionContext,
+    config: ChunkingConfig,
+    source: SourceResource,
+    parser: ParserResource,
+    chunker: ChunkerResource,
+    embedder: EmbedderResource,
+    qdrant: QdrantResource,
+    storage: StorageResource,
+) -> Iterator[dg.AssetMaterialization]:
+    """Runs the selected stages for each document of the run, in order."""
+    store = storage.store
+    selected = [a for a in STAGES if dg.AssetKey(a) in context.selected_asset_keys]
+    strategy, params, params_hash = "", dict[str, object](), ""
+    if "chunks" in selected:
+        try:
+            strategy, params, params_hash = chunker.resolve(config.strategy, config.params)
+        except ConfigError as error:
+            raise dg.Failure(
+                description=f"invalid chunking options: {error}", allow_retries=False
+            ) from error
+
+    with ExitStack() as stack:
+        opened: list[VectorStore] = []
+
+        def vectors() -> VectorStore:
+            if not opened:  # opened on first use: parse-only runs never take the store's lock
+                opened.append(stack.enter_context(qdrant.open()))
+            return opened[0]
+
+        runners: dict[str, Callable[[str], StageResult]] = {
+            "source_documents": lambda d: register_document(d, source, store),
+            "parsed_pages": lambda d: parse_document(d, parser, store),
+            "chunks": lambda d: chunk_parsed_document(
+                d, chunker, strategy, params, params_hash, store
+            ),
+            "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
+        }
+        failures: dict[str, DocIngestError] = {}
+        for document_id in context.partition_keys:
+            if _finished_in_this_run(read_state(store, document_id), context.run_id):
+                continue
+            for asset in selected:
+                outcome = _attempt(context, runners[asset], document_id)
+                if isinstance(outcome, DocIngestError):
+                    failures[document_id] = outcome
+                    record_failure(
+                        store, document_id, STAGES[asset], outcome, run_id=context.run_id
+                    )
+                    context.log.error(
+                        f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
+                    )
+                    break
+                yield _record(context, asset, document_id, outcome)
+            else:
+                note_run(store, document_id, context.run_id)
+    if failures:
+        codes = Counter(error.code.value for error in failures.values())
+        summary = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
+        total = len(context.partition_keys)
+        raise dg.Failure(
+            description=f"{len(failures)} of {total} documents failed: {summary}",
+            metadata={
+                "failed_documents": dg.MetadataValue.json(
+                    {d: error.to_dict() for d, error in sorted(failures.items())}
+                ),
+                "error_codes": dg.MetadataValue.json(dict(codes)),
+            },
+            allow_retries=any(error.retryable for error in failures.values()),
+        )
