@@ -204,10 +204,10 @@ def test_failing_json_write_keeps_previous_file(
     store.write_json("state", DOCUMENT_ID, {"status": "succeeded"})
     before = _files(tmp_path)
 
-    def boom(fd: int) -> None:
+    def boom(src: str, dst: str) -> None:
         raise OSError("io error")
 
-    monkeypatch.setattr(os, "fsync", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="io error"):
         store.write_json("state", DOCUMENT_ID, {"status": "failed"})
     monkeypatch.undo()
