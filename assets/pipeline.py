@@ -98,6 +98,10 @@ def _attempt(
         return runner(document_id)
     except DocIngestError as error:
         return error
+    except ConfigError as error:
+        # A configuration problem (e.g. the collection holds another model's vectors) is the
+        # same for every document: stop the run, and do not retry it.
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     except Exception as error:  # a bug must not take the rest of the batch with it
         context.log.error(f"{document_id}: {traceback.format_exc()}")
         return DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")

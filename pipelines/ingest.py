@@ -46,7 +46,7 @@ def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[st
     config: dict[str, Any] = {"params": params}
     if strategy:
         config["strategy"] = strategy
-    return {"ops": {"chunks": {"config": config}}}
+    return {"ops": {"document_pipeline": {"config": config}}}
 
 
 def contiguous_batches(
