@@ -7,6 +7,7 @@ import numpy as np
 
 from assets.parsing import parsed_pages
 from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from docingest.chunking import coverage_of
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import Chunk
 from docingest.state import record_stage
@@ -15,6 +16,8 @@ from resources import ChunkerResource
 
 TOKEN_LIMIT_CHECK = "no_chunk_over_its_limit"
 EMPTY_CHECK = "no_empty_chunk"
+COVERAGE_CHECK = "chunks_cover_document"
+MIN_COVERAGE = 0.99
 
 chunks = dg.AssetSpec(
     "chunks",
@@ -32,6 +35,9 @@ chunks = dg.AssetSpec(
 chunks_checks = [
     check_spec(TOKEN_LIMIT_CHECK, "chunks", "token_size chunks stay within chunk_size tokens."),
     check_spec(EMPTY_CHECK, "chunks", "No empty or whitespace-only chunk."),
+    check_spec(
+        COVERAGE_CHECK, "chunks", "The chunks, overlaps removed, hold >= 99% of the document text."
+    ),
 ]
 
 
@@ -72,7 +78,10 @@ def chunk_parsed_document(
     record_stage(store, document_id, "chunk", chunks=len(result), chunking_hash=params_hash)
     tokens = np.array([c.token_count for c in result] or [0])
     empty = sum(1 for c in result if not c.text.strip())
+    covered = coverage_of(parsed, result) if result else 1.0
     return StageResult(
+        code_version=params_hash,
+        data_version=f"{parsed.sha256[:16]}-{parsed.options_hash}-{params_hash}",
         metadata={
             "chunks": len(result),
             "strategy": strategy,
@@ -87,5 +96,6 @@ def chunk_parsed_document(
         checks=[
             _limit_check(result, strategy, params),
             CheckOutcome(EMPTY_CHECK, empty == 0, {"empty": empty}),
+            CheckOutcome(COVERAGE_CHECK, covered >= MIN_COVERAGE, {"coverage": round(covered, 4)}),
         ],
     )

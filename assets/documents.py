@@ -11,6 +11,9 @@ from docingest.state import record_stage
 from docingest.storage import DocumentStore
 from resources import SourceResource
 
+# Bump when what registration records changes.
+SOURCE_CODE_VERSION = "source-1"
+
 source_documents = dg.AssetSpec(
     "source_documents",
     partitions_def=documents_partitions,
@@ -62,10 +65,12 @@ def register_document(
     )
     record_stage(store, document_id, "source", sha256=sha256, source=str(path))
     return StageResult(
+        code_version=SOURCE_CODE_VERSION,
+        data_version=sha256,
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "size_bytes": size,
             "sha256": sha256,
             "vector_store_metadata": dg.MetadataValue.json(metadata),
-        }
+        },
     )

@@ -80,6 +80,8 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
     )
     first = result.pages[0].markdown if result.pages else ""
     return StageResult(
+        code_version=result.options_hash,
+        data_version=f"{result.sha256[:16]}-{result.options_hash}",
         metadata={
             "pages": result.page_count,
             "ocr_pages": sum(1 for page in result.pages if page.ocr),

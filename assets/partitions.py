@@ -33,6 +33,10 @@ class StageResult:
 
     metadata: Mapping[str, Any]
     checks: list[CheckOutcome] = field(default_factory=list)
+    # What the stage ran with (parse options hash, chunking hash, model) and what it produced
+    # (content hash chain): recorded on the materialization so the UI can tell staleness.
+    code_version: str | None = None
+    data_version: str | None = None
 
 
 def check_spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:

@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
-from assets.documents import register_document, source_documents
+from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import (
     BATCH_SIZE,
@@ -41,6 +41,17 @@ from resources import (
     SourceResource,
     StorageResource,
 )
+
+# Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
+CODE_VERSION_TAG = "dagster/code_version"
+DATA_VERSION_TAG = "dagster/data_version"
+INPUT_DATA_VERSION_PREFIX = "dagster/input_data_version"
+INPUT_EVENT_POINTER_PREFIX = "dagster/input_event_pointer"
+PARENTS = {
+    "parsed_pages": "source_documents",
+    "chunks": "parsed_pages",
+    "vector_store_entries": "chunks",
+}
 
 STAGES = {
     "source_documents": "source",
@@ -73,6 +84,27 @@ def _finished_in_this_run(state: dict, run_id: str) -> bool:
     )
 
 
+def _provenance_tags(instance: dg.DagsterInstance, asset: str, document_id: str) -> dict[str, str]:
+    """The upstream materialization this one was made from, in Dagster's provenance tags, so
+    the UI marks the partition stale when its upstream partition changes."""
+    parent = PARENTS.get(asset)
+    if parent is None:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(parent), asset_partitions=[document_id]),
+        limit=1,
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    version = (records[0].asset_materialization.tags or {}).get(DATA_VERSION_TAG)
+    if version is None:
+        return {}
+    return {
+        f"{INPUT_DATA_VERSION_PREFIX}/{parent}": version,
+        f"{INPUT_EVENT_POINTER_PREFIX}/{parent}": str(records[0].storage_id),
+    }
+
+
 def _record(
     context: dg.AssetExecutionContext, asset: str, document_id: str, result: StageResult
 ) -> dg.AssetMaterialization:
@@ -87,7 +119,14 @@ def _record(
                 partition=document_id,
             )
         )
-    return dg.AssetMaterialization(asset_key=asset, partition=document_id, metadata=result.metadata)
+    tags = _provenance_tags(context.instance, asset, document_id)
+    if result.code_version:
+        tags[CODE_VERSION_TAG] = result.code_version
+    if result.data_version:
+        tags[DATA_VERSION_TAG] = result.data_version
+    return dg.AssetMaterialization(
+        asset_key=asset, partition=document_id, metadata=result.metadata, tags=tags
+    )
 
 
 def _attempt(
@@ -188,3 +227,27 @@ def document_pipeline(
             },
             allow_retries=any(error.retryable for error in failures.values()),
         )
+
+
+def with_code_versions(
+    pipeline: dg.AssetsDefinition,
+    parser: ParserResource,
+    chunker: ChunkerResource,
+    embedder: EmbedderResource,
+) -> dg.AssetsDefinition:
+    """The pipeline with code versions from the configured resources: change the parse
+    options, the chunking configuration or the model, and the UI shows the affected partitions
+    (and everything downstream of them) as stale."""
+    _, _, chunking = chunker.resolve()
+    versions = {
+        "source_documents": SOURCE_CODE_VERSION,
+        "parsed_pages": parser.options().options_hash(),
+        "chunks": chunking,
+        # The index is made from the chunks: a new chunking configuration makes it stale too.
+        "vector_store_entries": f"{chunking}-{embedder.model}",
+    }
+    return pipeline.map_asset_specs(
+        lambda spec: spec.replace_attributes(
+            code_version=versions.get(spec.key.to_user_string(), spec.code_version)
+        )
+    )

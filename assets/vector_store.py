@@ -1,5 +1,6 @@
 """vector_store_entries: one Qdrant point per chunk, carrying the document's metadata."""
 
+import hashlib
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from docingest.vectorstore import PointData, VectorStore
 from resources import EmbedderResource
 
 COUNT_CHECK = "point_count_matches_chunks"
+EMBED_KEY = "embedding_key"
 QDRANT_POOL = "qdrant_writer"
 
 vector_store_entries = dg.AssetSpec(
@@ -35,6 +37,11 @@ vector_store_entries = dg.AssetSpec(
 vector_store_checks = [
     check_spec(COUNT_CHECK, "vector_store_entries", "Qdrant holds one point per chunk.")
 ]
+
+
+def embedding_key(model: str, text: str) -> str:
+    """Identifies one embedding: the model and the exact text it embedded."""
+    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
 
 def _payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[str, Any]:
@@ -68,23 +75,30 @@ def index_document(
         raise DocIngestError(
             ErrorCode.INTERNAL_ERROR, "no chunks: materialize chunks first"
         ) from error
-    started = time.perf_counter()
-    embeddings = embedder.embed([c.text for c in records]) if records else []
-    embed_seconds = time.perf_counter() - started
-    points = [
-        PointData(
-            point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
-            vector=vector,
-            payload=_payload(c, registered, embedder.model),
-        )
-        for c, vector in zip(records, embeddings, strict=True)
-    ]
+    chunking = records[0].params_hash if records else "no-chunks"
     started = time.perf_counter()
     vectors.ensure_collection(
         vector_size=embedder.dimension,
         model_name=embedder.model,
         index_keys=sorted((registered.get("vector_store_metadata") or {}).keys()),
     )
+    texts = [c.text for c in records]
+    keys = [embedding_key(embedder.model, text) for text in texts]
+    # Re-chunking often reproduces chunks it had before: their vectors are reused, not recomputed.
+    cached = vectors.document_vectors(document_id, EMBED_KEY) if records else {}
+    missing = sorted({i for i, key in enumerate(keys) if key not in cached})
+    fresh = embedder.embed([texts[i] for i in missing]) if missing else []
+    cached.update({keys[i]: vector for i, vector in zip(missing, fresh, strict=True)})
+    embed_seconds = time.perf_counter() - started
+    points = [
+        PointData(
+            point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
+            vector=cached[key],
+            payload={**_payload(c, registered, embedder.model), EMBED_KEY: key},
+        )
+        for c, key in zip(records, keys, strict=True)
+    ]
+    started = time.perf_counter()
     written = vectors.replace_document(document_id, points)
     count = vectors.count(document_id)
     upsert_seconds = time.perf_counter() - started
@@ -93,8 +107,12 @@ def index_document(
         embedding_model=embedder.model,
     )  # fmt: skip
     return StageResult(
+        code_version=f"{chunking}-{embedder.model}",
+        data_version=f"{registered.get('sha256', '')[:16]}-{chunking}-{embedder.model}",
         metadata={
             "points_written": written["written"],
+            "embeddings_computed": len(missing),
+            "embeddings_reused": len(records) - len(missing),
             "stale_points_deleted": written["deleted"],
             "points": count,
             "collection": vectors.collection,

@@ -36,6 +36,7 @@ RESERVED_KEYS = frozenset(
         "strategy",
         "params_hash",
         "fragment_types",
+        "embedding_key",
     }
 )
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")

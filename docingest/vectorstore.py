@@ -248,11 +248,42 @@ class VectorStore:
         doc_filter = _document_filter(document_id)
         with self._calling(f"list the points of {document_id!r}"):
             while True:
-                page = self._client.scroll(self.collection, doc_filter, 4 * BATCH, offset, False)
-                records, offset = page
+                records, offset = self._client.scroll(
+                    self.collection,
+                    scroll_filter=doc_filter,
+                    limit=4 * BATCH,
+                    offset=offset,
+                    with_payload=False,
+                )
                 ids.update(str(record.id) for record in records)
                 if offset is None:
                     return ids
+
+    def document_vectors(self, document_id: str, key: str) -> dict[str, list[float]]:
+        """The document's stored vectors by the payload value under `key` (an embedding cache:
+        a chunk whose embedded text and model are unchanged needs no new forward pass)."""
+        if not self._exists():
+            return {}
+        found: dict[str, list[float]] = {}
+        offset: Any = None
+        doc_filter = _document_filter(document_id)
+        with self._calling(f"read the vectors of {document_id!r}"):
+            while True:
+                records, offset = self._client.scroll(
+                    self.collection,
+                    scroll_filter=doc_filter,
+                    limit=4 * BATCH,
+                    offset=offset,
+                    with_payload=[key],
+                    with_vectors=True,
+                )
+                for record in records:
+                    value = (record.payload or {}).get(key)
+                    vector = record.vector
+                    if isinstance(value, str) and isinstance(vector, list):
+                        found[value] = [float(x) for x in vector if isinstance(x, (int, float))]
+                if offset is None:
+                    return found
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, of one document or of the whole collection."""

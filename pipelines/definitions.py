@@ -2,18 +2,24 @@
 
 import dagster as dg
 
-from assets.pipeline import document_pipeline
+from assets.pipeline import document_pipeline, with_code_versions
 from pipelines.jobs import delete_documents_job, ingest_job, rechunk_job
 from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
 from resources import build_resources
 
+resources = build_resources()
+
 defs = dg.Definitions(
-    assets=[document_pipeline],
+    assets=[
+        with_code_versions(
+            document_pipeline, resources["parser"], resources["chunker"], resources["embedder"]
+        )
+    ],
     jobs=[ingest_job, rechunk_job, delete_documents_job],
     sensors=[upload_folder_sensor],
     schedules=[reconcile_schedule],
-    resources=build_resources(),
+    resources=resources,
     # Steps of one run execute in its own process, one after another: Qdrant local mode
     # admits a single process per store, and per-step subprocesses cost seconds each.
     executor=dg.in_process_executor,

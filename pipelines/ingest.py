@@ -180,18 +180,19 @@ def rechunk_all(
     strategy: str | None,
     params: dict[str, str],
     *,
+    overrides: dict[str, Any] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[str, bool], None] | None = None,
 ) -> dict[str, bool]:
     """Run `rechunk_job` (chunks + vector_store_entries) for every parsed document."""
-    base = build_resources()
+    base = build_resources(**(overrides or {}))
     base["chunker"].resolve(strategy, params)  # invalid options fail before any work
     store = base["storage"].store
     partitions = instance.get_dynamic_partitions(DOCUMENTS)
     parsed = [d for d in partitions if store.parsed_path(d).exists()]
     if on_start:
         on_start(len(parsed))
-    resources = build_resources(qdrant=base["qdrant"].model_copy(update={"keep_open": True}))
+    resources = {**base, "qdrant": base["qdrant"].model_copy(update={"keep_open": True})}
     return run_documents(
         instance, "rechunk_job", parsed, resources, chunking_run_config(strategy, params), on_done
     )

@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.partitions import DOCUMENTS
 from docingest.errors import DocIngestError
+from docingest.metadata import RESERVED_KEYS
 from docingest.state import summarize
 from resources import build_resources
 
@@ -18,10 +19,6 @@ def search_points(
     vector = resources["embedder"].embed_query(query)
     with resources["qdrant"].open() as store:
         hits = store.search(vector, top_k=top_k, filters=filters or None)
-    reserved = {
-        "document_id", "chunk_id", "text", "page_start", "page_end", "source", "sha256",
-        "chunk_index", "headings", "fragment_types", "strategy", "params_hash", "embedding_model",
-    }  # fmt: skip
     return [
         {
             "document_id": hit.payload.get("document_id"),
@@ -32,7 +29,7 @@ def search_points(
             "page_end": hit.payload.get("page_end"),
             "headings": hit.payload.get("headings", []),
             "source": hit.payload.get("source"),
-            "metadata": {k: v for k, v in hit.payload.items() if k not in reserved},
+            "metadata": {k: v for k, v in hit.payload.items() if k not in RESERVED_KEYS},
         }
         for hit in hits
     ]

@@ -8,16 +8,21 @@ from pydantic import Field
 from docingest.chunking import chunk_document, chunking_hash, validate_params
 from docingest.models import Chunk, ParseResult
 
+# The default embedding model (all-MiniLM-L6-v2) reads at most 256 word pieces, about 220
+# cl100k tokens: in the pipeline, size-bounded strategies default below that, or chunks would be
+# embedded by their beginning only. `docingest chunk` keeps the strategies' own defaults.
+PIPELINE_DEFAULTS: dict[str, dict[str, str]] = {
+    "token_size": {"chunk_size": "200", "chunk_overlap": "30"},
+}
+
 
 class ChunkerResource(dg.ConfigurableResource):
     """Splits a parsed document into chunks that carry pages, boxes and headings."""
 
     strategy: str = Field(default="token_size", description="Chunking strategy name.")
-    # The default embedding model (all-MiniLM-L6-v2) reads at most 256 word pieces, about 220
-    # cl100k tokens: longer chunks would be embedded by their beginning only.
     params: dict[str, str] = Field(
-        default_factory=lambda: {"chunk_size": "200", "chunk_overlap": "30"},
-        description="Strategy parameters, e.g. {'chunk_size': '512'}.",
+        default_factory=dict,
+        description="Strategy parameters, e.g. {'chunk_size': '512'}; unset ones take defaults.",
     )
 
     def resolve(
@@ -25,9 +30,10 @@ class ChunkerResource(dg.ConfigurableResource):
     ) -> tuple[str, dict[str, object], str]:
         """(strategy, normalized params, chunking hash); a run's config wins over the resource's."""
         if strategy and strategy != self.strategy:
-            name, merged = strategy, dict(params or {})
+            name, given = strategy, dict(params or {})
         else:
-            name, merged = self.strategy, {**self.params, **(params or {})}
+            name, given = self.strategy, {**self.params, **(params or {})}
+        merged: dict[str, object] = {**PIPELINE_DEFAULTS.get(name, {}), **given}
         normalized = validate_params(name, merged)
         return name, normalized, chunking_hash(name, normalized)
 

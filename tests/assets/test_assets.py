@@ -109,6 +109,7 @@ def test_pipeline_asset_on_one_partition(
         "every_page_parsed_or_explained",
         "no_chunk_over_its_limit",
         "no_empty_chunk",
+        "chunks_cover_document",
         "point_count_matches_chunks",
     }
     assert all(c.passed and c.partition == DOC for c in checks)
