@@ -329,3 +329,7 @@ def status(as_json: bool) -> None:
     for key in ("pages", "chunks", "points"):
         table.add_row(key, str(report[key]))
     out.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,11 +19,9 @@ from assets.partitions import BATCH_SIZE, DOCUMENTS
 from docingest.ids import sha256_file
 from docingest.source import iter_source_files
 from docingest.state import is_current, read_state
+from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import defs
 from resources import ChunkerResource, QdrantResource, SourceResource, build_resources
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -47,26 +45,6 @@ def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[st
     if strategy:
         config["strategy"] = strategy
     return {"ops": {"document_pipeline": {"config": config}}}
-
-
-def contiguous_batches(
-    ordered: Sequence[str], wanted: Sequence[str], batch_size: int
-) -> list[list[str]]:
-    """Split `wanted` into runs of adjacent partitions (in the partitions' own order), since a
-    run covers a partition range; each run holds at most `batch_size` documents."""
-    wanted_set = set(wanted)
-    batches: list[list[str]] = []
-    current: list[str] = []
-    for key in ordered:
-        if key in wanted_set and len(current) < batch_size:
-            current.append(key)
-            continue
-        if current:
-            batches.append(current)
-        current = [key] if key in wanted_set else []
-    if current:
-        batches.append(current)
-    return batches
 
 
 def run_documents(

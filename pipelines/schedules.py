@@ -9,6 +9,7 @@ from docingest.ids import sha256_file
 from docingest.reconcile import plan_reconciliation
 from docingest.source import iter_source_files
 from docingest.state import read_state
+from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import ingest_job
 from resources import SourceResource, StorageResource
 
@@ -44,13 +45,10 @@ def reconcile_schedule(
     if plan.add:
         # Schedules cannot return partition requests; add them before requesting their runs.
         context.instance.add_dynamic_partitions(DOCUMENTS, plan.add)
+    ordered = context.instance.get_dynamic_partitions(DOCUMENTS)
     requests = [
-        dg.RunRequest(
-            job_name=ingest_job.name,
-            partition_key=document_id,
-            tags={"docingest/operation": "reconcile"},
-        )
-        for document_id in plan.run + plan.retry
+        batch_run_request(batch, tags={"docingest/operation": "reconcile"})
+        for batch in contiguous_batches(ordered, plan.run + plan.retry, source.batch_size)
     ]
     context.log.info(
         f"reconcile: {len(plan.add)} added, {len(plan.run)} to run, {len(plan.retry)} retries, "

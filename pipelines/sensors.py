@@ -1,14 +1,17 @@
 """upload_folder_sensor: new and changed files become runs, deleted files are removed."""
 
+import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from assets.partitions import documents_partitions
+from assets.partitions import DOCUMENTS, documents_partitions
 from docingest.ids import sha256_file
 from docingest.source import iter_source_files
+from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
 from resources import SourceResource, StorageResource
 
@@ -20,6 +23,10 @@ def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
         return {}
     data = json.loads(raw)
     return dict(data.get("files", {})) if data.get("v") == _CURSOR_VERSION else {}
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha1(",".join(parts).encode()).hexdigest()[:16]
 
 
 def _orphans(root: Path, storage: StorageResource, present: set[str]) -> set[str]:
@@ -56,9 +63,11 @@ def upload_folder_sensor(
     if not root.is_dir():
         return dg.SkipReason(f"upload folder {root} does not exist")
     current: dict[str, list[Any]] = {}
-    requests: list[dg.RunRequest] = []
+    changed: dict[str, str] = {}  # document id -> new content hash
     new_ids: list[str] = []
     unsettled = 0
+    existing = context.instance.get_dynamic_partitions(DOCUMENTS)
+    registered = set(existing)
     settled_ids = {
         f.document_id for f in iter_source_files(root, settle_seconds=source.settle_seconds)
     }
@@ -76,11 +85,17 @@ def upload_folder_sensor(
         current[file.document_id] = [file.size, file.mtime_ns, digest]
         if previous and previous[2] == digest:
             continue  # touched, not changed
-        if previous is None:
+        if file.document_id not in registered:
             new_ids.append(file.document_id)
-        requests.append(
-            dg.RunRequest(partition_key=file.document_id, run_key=f"{file.document_id}@{digest}")
-        )
+        changed[file.document_id] = digest
+    # New and changed documents run in batches over adjacent partitions; new files are appended
+    # to the partitions in this order, so they form ranges.
+    ordered = [*existing, *new_ids]
+    requests: list[dg.RunRequest] = [
+        # The run key names the contents: a file changed back and forth still runs each time.
+        batch_run_request(batch, key="upload:" + _digest(changed[d] for d in batch))
+        for batch in contiguous_batches(ordered, list(changed), source.batch_size)
+    ]
     # Files gone since the last tick, plus registered documents from this folder whose file is
     # missing: a removal that failed half-way is attempted again on every tick.
     deleted = sorted((set(seen) - set(current)) | _orphans(root, storage, set(current)))
@@ -92,7 +107,10 @@ def upload_folder_sensor(
         if unsettled:
             idle += f" ({unsettled} still being written)"
         return dg.SensorResult(skip_reason=idle, cursor=cursor)
-    context.log.info(f"{len(new_ids)} new, {len(requests) - len(new_ids)} changed/deleted runs")
+    context.log.info(
+        f"{len(new_ids)} new, {len(changed) - len(new_ids)} changed, {len(deleted)} deleted "
+        f"documents in {len(requests)} runs"
+    )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[documents_partitions.build_add_request(new_ids)]

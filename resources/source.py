@@ -30,6 +30,13 @@ class SourceResource(dg.ConfigurableResource):
     settle_seconds: float = Field(
         default=2.0, description="Files modified more recently than this are left for later."
     )
+    batch_size: int = Field(
+        default=50,
+        description=(
+            "Documents per run when the sensor or the reconcile schedule requests work: 1,000 "
+            "new files become 20 runs, each document keeping its own partition status."
+        ),
+    )
 
     def root_path(self) -> Path:
         configured = self.root or os.environ.get("DOCINGEST_SOURCE_DIR", "")

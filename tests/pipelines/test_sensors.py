@@ -44,7 +44,10 @@ def test_sensor_adds_changes_and_deletes(
     shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "b.pdf")
 
     first = _tick(instance, folder, None)
-    assert sorted(r.partition_key for r in first.run_requests) == ["a.pdf", "b.pdf"]
+    (batch,) = first.run_requests  # both new files in one run over their partition range
+    assert batch.partition_key is None
+    assert batch.tags["dagster/asset_partition_range_start"] == "a.pdf"
+    assert batch.tags["dagster/asset_partition_range_end"] == "b.pdf"
     (add,) = first.dynamic_partitions_requests
     assert sorted(add.partition_keys) == ["a.pdf", "b.pdf"]
 
@@ -57,12 +60,18 @@ def test_sensor_adds_changes_and_deletes(
     touched = _tick(instance, folder, idle.cursor)
     assert not touched.run_requests
     shutil.copyfile(corpus_pdf("01030000000003.pdf"), folder / "a.pdf")
+    instance.add_dynamic_partitions("documents", ["a.pdf", "b.pdf"])  # as the tick requested
     changed = _tick(instance, folder, touched.cursor)
     assert [r.partition_key for r in changed.run_requests] == ["a.pdf"]
     assert not changed.dynamic_partitions_requests  # already a partition
+    # Changing it back is a new run, not a duplicate run key.
+    shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "a.pdf")
+    reverted = _tick(instance, folder, changed.cursor)
+    (request,) = reverted.run_requests
+    assert request.run_key != changed.run_requests[0].run_key
 
     (folder / "b.pdf").unlink()
-    deleted = _tick(instance, folder, changed.cursor)
+    deleted = _tick(instance, folder, reverted.cursor)
     (request,) = deleted.run_requests
     assert request.job_name == delete_documents_job.name
     config = request.run_config["ops"]["delete_documents"]["config"]
@@ -118,7 +127,9 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     )
     requests = reconcile_schedule(context)
     assert isinstance(requests, list)
-    assert sorted(r.partition_key for r in requests) == ["01030000000002.pdf", "missed.pdf"]
+    (request,) = requests  # the retry and the missed file are adjacent: one batch
+    assert request.tags["dagster/asset_partition_range_start"] == "01030000000002.pdf"
+    assert request.tags["dagster/asset_partition_range_end"] == "missed.pdf"
     assert "missed.pdf" in instance.get_dynamic_partitions(documents_partitions.name)
 
     # A non-retryable failure is left alone.
