@@ -56,17 +56,18 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             ErrorCode.INTERNAL_ERROR, "not registered: materialize source_documents first"
         )
     options_hash = parser.options().options_hash()
-    cached = store.read_parse_header(document_id)
     started = time.perf_counter()
-    reused = bool(
-        cached
-        and cached.get("sha256") == registered["sha256"]
-        and cached.get("options_hash") == options_hash
-    )
-    if reused:
-        result = store.read_parse_result(document_id)
-    else:
+    # Unchanged content and options: not parsed again. A renamed or copied file (same content
+    # under another id) reuses that parse too.
+    cached = store.find_parse(registered["sha256"], options_hash)
+    if cached is None:
+        reused_from = None
         result = parser.parse(Path(registered["path"]), document_id)
+    else:
+        reused_from = cached.document_id
+        result = cached
+        result.document_id, result.source = document_id, registered["path"]
+    if reused_from != document_id:
         store.write_parse_result(result)
     elapsed = time.perf_counter() - started
     types = Counter(f.type for page in result.pages for f in page.fragments)
@@ -90,7 +91,9 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "fragments": dg.MetadataValue.json(dict(sorted(types.items()))),
             "engine": result.engine,
             "options_hash": result.options_hash,
-            "reused_cached_parse": reused,
+            "reused_cached_parse": reused_from is not None,
+            "reused_parse_of": reused_from or "",
+            "sha256": result.sha256,
             "parse_seconds": round(elapsed, 3),
             "pages_per_second": round(result.page_count / elapsed, 2) if elapsed else 0.0,
             "path": dg.MetadataValue.path(str(store.parsed_path(document_id))),

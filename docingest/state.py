@@ -67,6 +67,7 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
     ids = list(document_ids)
     statuses: Counter[str] = Counter()
     errors: Counter[str] = Counter()
+    attempts: Counter[str] = Counter()  # failed attempts, by the code of each latest failure
     pages = chunks = points = 0
     for document_id in ids:
         state = read_state(store, document_id)
@@ -74,6 +75,7 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
         statuses[status] += 1
         if status == "failed" and state.get("error"):
             errors[state["error"]["code"]] += 1
+            attempts[state["error"]["code"]] += int(state.get("attempts") or 1)
         if status == "succeeded":
             pages += int(state.get("pages") or 0)
             chunks += int(state.get("chunks") or 0)
@@ -86,6 +88,7 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
             "pending": statuses["pending"],
         },
         "errors": dict(sorted(errors.items())),
+        "attempts": dict(sorted(attempts.items())),
         "pages": pages,
         "chunks": chunks,
         "points": points,

@@ -154,7 +154,26 @@ class DocumentStore:
         table = table.replace_schema_metadata({_META_KEY: json.dumps(header, default=str)})
         path = self.parsed_path(result.document_id)
         _atomic_write_table(path, table)
+        # Content-addressed index: a renamed or copied file finds this parse by its hash.
+        self.write_json(
+            "parse_index", _content_key(result.sha256, result.options_hash),
+            {"document_id": result.document_id},
+        )  # fmt: skip
         return path
+
+    def find_parse(self, sha256: str, options_hash: str) -> ParseResult | None:
+        """A stored parse of the same content with the same options, under any document id."""
+        entry = self.read_json("parse_index", _content_key(sha256, options_hash))
+        if entry is None:
+            return None
+        header = self.read_parse_header(entry["document_id"])
+        if (
+            not header
+            or header.get("sha256") != sha256
+            or header.get("options_hash") != options_hash
+        ):
+            return None  # that document changed since; its old parse is gone
+        return self.read_parse_result(entry["document_id"])
 
     def read_parse_result(self, document_id: str) -> ParseResult:
         table = pq.read_table(self.parsed_path(document_id))
@@ -196,6 +215,10 @@ class DocumentStore:
                 path.unlink()
                 removed.append(path)
         return removed
+
+
+def _content_key(sha256: str, options_hash: str) -> str:
+    return f"{sha256}-{options_hash}"
 
 
 def _page_row(result: ParseResult, page: PageResult) -> dict[str, Any]:

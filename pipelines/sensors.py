@@ -98,9 +98,14 @@ def upload_folder_sensor(
     ]
     # Files gone since the last tick, plus registered documents from this folder whose file is
     # missing: a removal that failed half-way is attempted again on every tick.
-    deleted = sorted((set(seen) - set(current)) | _orphans(root, storage, set(current)))
-    if deleted:
-        requests.append(delete_run_request(deleted))
+    gone = set(seen) - set(current)
+    deleted: list[str] = []
+    if source.on_delete == "delete":
+        deleted = sorted(gone | _orphans(root, storage, set(current)))
+        if deleted:
+            requests.append(delete_run_request(deleted))
+    elif gone:
+        context.log.info(f"{len(gone)} files left {root}; their documents are kept (on_delete)")
     cursor = json.dumps({"v": _CURSOR_VERSION, "files": current}, separators=(",", ":"))
     if not requests:
         idle = f"no new, changed or deleted files among {len(current)} in {root}"

@@ -11,6 +11,7 @@ from resources.parser import ParserResource
 from resources.qdrant import QdrantResource
 from resources.source import SourceResource
 from resources.storage import StorageResource
+from resources.webhooks import WebhookEndpointConfig, WebhookResource
 
 __all__ = [
     "ChunkerResource",
@@ -19,6 +20,8 @@ __all__ = [
     "QdrantResource",
     "SourceResource",
     "StorageResource",
+    "WebhookEndpointConfig",
+    "WebhookResource",
     "build_resources",
 ]
 
@@ -28,6 +31,8 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
 
     Embedded default: Qdrant local mode and Parquet under `$DOCINGEST_HOME`. Setting
     `QDRANT_URL` (and `QDRANT_API_KEY`) switches to a Qdrant server; nothing else changes.
+    `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
+    webhook endpoint; without it, webhooks are a no-op.
     """
     if os.environ.get("QDRANT_URL"):
         qdrant = QdrantResource(
@@ -44,6 +49,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
         "embedder": EmbedderResource(),
         "qdrant": qdrant,
         "storage": StorageResource(),
+        "webhooks": WebhookResource.from_env(),
     }
     resources.update(overrides)
     return resources

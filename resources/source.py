@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -29,6 +29,13 @@ class SourceResource(dg.ConfigurableResource):
     )
     settle_seconds: float = Field(
         default=2.0, description="Files modified more recently than this are left for later."
+    )
+    on_delete: Literal["delete", "keep"] = Field(
+        default="delete",
+        description=(
+            "When a file leaves the folder: 'delete' removes its points, Parquet files and "
+            "partition; 'keep' leaves everything as it was (an archive that only grows)."
+        ),
     )
     batch_size: int = Field(
         default=50,

@@ -128,3 +128,18 @@ def test_invalid_chunking_options_fail_without_retries(
     with pytest.raises(dg.Failure) as raised:
         list(document_pipeline(context, config=config, **_resources(uploads)))
     assert raised.value.allow_retries is False
+
+
+def test_renamed_or_copied_file_reuses_the_parse(home: Path, uploads: Path) -> None:
+    store = DocumentStore(home)
+    source = SourceResource(root=str(uploads))
+    register_document(DOC, source, store)
+    first = parse_document(DOC, ParserResource(), store)
+    assert first.metadata["reused_cached_parse"] is False
+    shutil.copyfile(uploads / DOC, uploads / "copy of it.pdf")
+    register_document("copy of it.pdf", source, store)
+    copy = parse_document("copy of it.pdf", ParserResource(), store)
+    assert copy.metadata["reused_parse_of"] == DOC
+    assert copy.metadata["sha256"] == first.metadata["sha256"]
+    assert store.read_parse_result("copy of it.pdf").document_id == "copy of it.pdf"
+    assert store.read_parse_result(DOC).document_id == DOC

@@ -138,3 +138,25 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     again = reconcile_schedule(context)
     assert isinstance(again, list)
     assert [r.partition_key for r in again] == ["missed.pdf"]
+
+
+def test_sensor_keeps_deleted_documents_when_configured(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "a.pdf")
+    keep = SourceResource(root=str(folder), settle_seconds=0, on_delete="keep")
+    context = dg.build_sensor_context(
+        instance=instance, resources={"source": keep, "storage": StorageResource()}
+    )
+    first = upload_folder_sensor(context)
+    assert isinstance(first, dg.SensorResult)
+    (folder / "a.pdf").unlink()
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=first.cursor,
+        resources={"source": keep, "storage": StorageResource()},
+    )
+    after = upload_folder_sensor(context)
+    assert isinstance(after, dg.SensorResult) and not after.run_requests

@@ -1,0 +1,102 @@
+"""Webhook notifications of the pipeline step: which events a document's outcome raises.
+
+Delivery failures are logged (with the URL stripped of credentials and query, never a secret)
+and otherwise ignored: a receiver that is down must not fail or retry the ingestion.
+"""
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import dagster as dg
+
+from docingest.errors import DocIngestError
+from docingest.webhooks import DeliveryResult, WebhookDispatcher
+
+# The pipeline's stages in order (the values of assets.pipeline.STAGES).
+PIPELINE_STAGES = ("source", "parse", "chunk", "index")
+_PARSE = PIPELINE_STAGES.index("parse")
+
+
+def _log_failures(results: list[DeliveryResult]) -> list[DeliveryResult]:
+    logger = dg.get_dagster_logger()
+    for result in results:
+        if not result.ok:
+            logger.warning(
+                f"webhook {result.event} to {result.url} not delivered "
+                f"({result.attempts} attempt(s)): {result.error}"
+            )
+    return results
+
+
+def document_events(stage_failed: str | None, stages: Collection[str]) -> list[str]:
+    """The events of one document's outcome, in order. `stages` are the stages this run
+    selected: parse.* only when parse was among them (a failure before it counts as a parse
+    failure), ingest.success only when the document went all the way through indexing."""
+    unknown = sorted({*stages, *([stage_failed] if stage_failed else [])} - set(PIPELINE_STAGES))
+    if unknown:
+        raise ValueError(f"unknown pipeline stage(s) {unknown}; known: {PIPELINE_STAGES}")
+    parse_ran = "parse" in stages
+    if stage_failed is None:
+        return [
+            *(["parse.success"] if parse_ran else []),
+            *(["ingest.success"] if "index" in stages else []),
+        ]
+    failed_by_parse = PIPELINE_STAGES.index(stage_failed) <= _PARSE
+    return [
+        *(["parse.error"] if parse_ran and failed_by_parse else []),
+        *(["parse.success"] if parse_ran and not failed_by_parse else []),
+        "ingest.error",
+    ]
+
+
+def notify_document(
+    dispatcher: WebhookDispatcher,
+    *,
+    stage_failed: str | None,
+    document_id: str,
+    error: DocIngestError | None,
+    run_id: str,
+    counts: Mapping[str, Any],
+    stages: Collection[str] = PIPELINE_STAGES,
+) -> list[DeliveryResult]:
+    """Send the events of one document's outcome: `stage_failed` is the stage it failed at
+    (None = every selected stage succeeded), `error` its classified error."""
+    results: list[DeliveryResult] = []
+    for event in document_events(stage_failed, stages):
+        failed = event.endswith(".error")
+        results += dispatcher.emit(
+            event,
+            document_id=document_id,
+            status="failed" if failed else "succeeded",
+            error_code=error.code.value if failed and error else None,
+            error_message=error.message if failed and error else None,
+            counts=counts,
+            run_id=run_id,
+            extra={
+                "stage": stage_failed if failed else None,
+                "retryable": error.retryable if failed and error else None,
+            },
+        )
+    return _log_failures(results)
+
+
+def notify_batch(
+    dispatcher: WebhookDispatcher,
+    *,
+    run_id: str,
+    counts: Mapping[str, int],
+    error_codes: Mapping[str, int],
+) -> list[DeliveryResult]:
+    """Send `batch.completed` for the run's documents: counts {documents, succeeded, failed};
+    status succeeded (none failed), failed (none succeeded) or partial."""
+    failed, succeeded = counts.get("failed", 0), counts.get("succeeded", 0)
+    status = "succeeded" if not failed else ("failed" if not succeeded else "partial")
+    return _log_failures(
+        dispatcher.emit(
+            "batch.completed",
+            status=status,
+            counts=dict(counts),
+            run_id=run_id,
+            extra={"error_codes": dict(error_codes)},
+        )
+    )
