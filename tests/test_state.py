@@ -162,6 +162,7 @@ def test_summarize_counts_by_status_and_error(tmp_path: Path) -> None:
     assert summary == {
         "documents": {"total": 7, "succeeded": 2, "failed": 3, "pending": 2},
         "errors": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
+        "attempts": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
         "pages": 5,
         "chunks": 9,
         "points": 9,
@@ -172,6 +173,7 @@ def test_summarize_nothing(tmp_path: Path) -> None:
     assert summarize(DocumentStore(tmp_path), []) == {
         "documents": {"total": 0, "succeeded": 0, "failed": 0, "pending": 0},
         "errors": {},
+        "attempts": {},
         "pages": 0,
         "chunks": 0,
         "points": 0,

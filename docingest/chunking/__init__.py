@@ -1,11 +1,13 @@
-"""Chunking: four strategies over a parse result, every chunk traced back to pages and boxes.
+"""Chunking: eight strategies over a parse result, every chunk traced back to pages and boxes.
 
 Pure code (no Dagster): the chunker resource and the CLI call these functions.
 """
 
 from __future__ import annotations
 
-from docingest.chunking.chunker import chunk_document, coverage
+from docingest.chunking.chunker import chunk_document
+from docingest.chunking.context import embedding_text
+from docingest.chunking.coverage import coverage, coverage_of
 from docingest.chunking.document import build_document, document_text
 from docingest.chunking.params import (
     CHUNKER_VERSION,
@@ -23,6 +25,8 @@ __all__ = [
     "chunk_document",
     "chunking_hash",
     "coverage",
+    "coverage_of",
     "document_text",
+    "embedding_text",
     "validate_params",
 ]

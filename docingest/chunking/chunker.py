@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from docingest.chunking.document import DocText, Piece, Span, build_document, skip_space
+from docingest.chunking.blocks import block_pieces, variable_pieces, whole_pieces
+from docingest.chunking.document import DocText, Piece, Span, build_document
 from docingest.chunking.params import chunking_hash, validate_params
 from docingest.chunking.splitters import (
     move_trailing_headings,
     page_pieces,
+    page_section_pieces,
     recursive_pieces,
     section_pieces,
     strip_pieces,
@@ -39,8 +41,18 @@ def _pieces(
     if strategy == "by_page":
         numbers = [page.page_number for page in parsed.pages]
         return strip_pieces(doc, page_pieces(doc, numbers, params["pages_per_chunk"]))
-    pieces = section_pieces(doc, params["section_headers"], params["include_header_in_chunk"])
-    return move_trailing_headings(doc, strip_pieces(doc, pieces))
+    if strategy == "block":
+        return block_pieces(doc, params["max_tokens"], params["encoding_name"])
+    if strategy == "variable":
+        return variable_pieces(
+            doc, params["chunk_size"], params["min_size"], params["encoding_name"]
+        )
+    if strategy == "disabled":
+        return whole_pieces(doc)
+    levels, include = params["section_headers"], params["include_header_in_chunk"]
+    if strategy == "page_sections":
+        return page_section_pieces(doc, levels, include)
+    return move_trailing_headings(doc, strip_pieces(doc, section_pieces(doc, levels, include)))
 
 
 def _boxes(spans: Sequence[Span]) -> list[dict[str, float]]:
@@ -74,7 +86,7 @@ def chunk_document(parsed: ParseResult, strategy: str, params: Mapping[str, obje
         index = len(chunks)
         count = piece.tokens
         if count is None:
-            count = len(encoding.encode(text, disallowed_special=()))
+            count = len(encoding.encode_ordinary(text))
         chunks.append(
             Chunk(
                 chunk_id=chunk_id_for(parsed.document_id, index, params_hash),
@@ -92,45 +104,3 @@ def chunk_document(parsed: ParseResult, strategy: str, params: Mapping[str, obje
             )
         )
     return chunks
-
-
-def _place(text: str, body: str, low: int, reach: int) -> int:
-    """Where `body` sits in `text`: its last occurrence starting in [low, reach] (the most
-    progress without a gap), else its first one from `low`; -1 if none."""
-    found = text.find(body, low)
-    best = -1
-    while 0 <= found <= reach:
-        best = found
-        found = text.find(body, found + 1)
-    return best if best >= 0 else text.find(body, low)
-
-
-def coverage(text: str, chunks: Sequence[Chunk | str]) -> float:
-    """Share of the text's non-whitespace characters that some chunk reproduces.
-
-    Chunks are placed in order, each after the previous one's start and as close after the
-    previous one's end as possible (overlaps count once); a chunk that starts with repeated
-    table header rows is placed by its remainder after those rows.
-    """
-    covered = bytearray(len(text))
-    previous_start, previous_end = -1, 0
-    for chunk in chunks:
-        body = chunk if isinstance(chunk, str) else chunk.text
-        found = -1
-        reach = skip_space(text, previous_end)
-        for _ in range(3):
-            low = max(previous_start + 1, 0)
-            found = _place(text, body, low, reach)
-            if found >= 0 or "\n" not in body:
-                break
-            body = body.split("\n", 1)[1]
-        if found < 0:
-            continue
-        covered[found : found + len(body)] = b"\x01" * len(body)
-        previous_start, previous_end = found, max(previous_end, found + len(body))
-    total = hit = 0
-    for char, flag in zip(text, covered, strict=True):
-        if not char.isspace():
-            total += 1
-            hit += flag
-    return 1.0 if total == 0 else hit / total

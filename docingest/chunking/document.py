@@ -150,6 +150,8 @@ def _fallback_fragments(markdown: str, width: float, height: float) -> list[Frag
 
 def _clean(content: str) -> str:
     # Lone surrogates cannot be tokenized or written as UTF-8: make them visible instead.
+    if content.isascii():
+        return content.strip()
     return content.encode("utf-8", errors="replace").decode("utf-8").strip()
 
 
@@ -158,6 +160,7 @@ def build_document(parsed: ParseResult) -> DocText:
     parts: list[str] = []
     spans: list[Span] = []
     stack: list[tuple[int, str]] = []
+    breadcrumb: tuple[str, ...] = ()
     position = 0
     for page in parsed.pages:
         fragments = page.fragments
@@ -175,6 +178,7 @@ def build_document(parsed: ParseResult) -> DocText:
                 while stack and stack[-1][0] >= level:
                     stack.pop()
                 stack.append((level, heading_text(content)))
+                breadcrumb = tuple(text for _, text in stack if text)
             if parts:
                 parts.append(SEPARATOR)
                 position += len(SEPARATOR)
@@ -187,7 +191,7 @@ def build_document(parsed: ParseResult) -> DocText:
                     bbox=fragment.bbox,
                     type=fragment.type,
                     level=level,
-                    headings=tuple(text for _, text in stack if text),
+                    headings=breadcrumb,
                 )
             )
             position += len(content)

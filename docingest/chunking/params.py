@@ -1,7 +1,10 @@
 """Chunking strategies and their parameters: defaults, coercion, validation, hashing.
 
 The parameter names and defaults follow the hosted API's chunking options (TokenSizeChunkingOptions,
-RecursiveChunkingOptions, PageChunkingOptions, SectionChunkingOptions). Values may arrive as
+RecursiveChunkingOptions, PageChunkingOptions, SectionChunkingOptions) and the hosted engines'
+chunk modes (block, page_sections, variable, disabled). Every strategy also takes
+`contextual_prefix`: embed the heading breadcrumb with the text (see `embedding_text`), which
+changes the vectors, not the chunks. Values may arrive as
 strings from the CLI (`--param chunk_size=512`, `--param separators='["\\n\\n", " "]'`), so every
 value is coerced to its declared type here, once, before any work starts.
 """
@@ -19,9 +22,18 @@ from docingest.tokenizer import SUPPORTED_ENCODINGS
 
 # Bump when the chunk boundaries a given (strategy, params) produces change: it is part of the
 # chunking hash, so chunk ids and point ids change with it and stale chunks get re-indexed.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 DEFAULT_ENCODING = "cl100k_base"
-STRATEGIES: tuple[str, ...] = ("token_size", "recursive", "by_page", "by_section")
+STRATEGIES: tuple[str, ...] = (
+    "token_size",
+    "recursive",
+    "by_page",
+    "by_section",
+    "block",
+    "page_sections",
+    "variable",
+    "disabled",
+)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "token_size": {"chunk_size": 512, "chunk_overlap": 50, "encoding_name": DEFAULT_ENCODING},
@@ -38,7 +50,17 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "include_header_in_chunk": True,
         "encoding_name": DEFAULT_ENCODING,
     },
+    "block": {"max_tokens": 512, "encoding_name": DEFAULT_ENCODING},
+    "page_sections": {
+        "section_headers": [1, 2],
+        "include_header_in_chunk": True,
+        "encoding_name": DEFAULT_ENCODING,
+    },
+    "variable": {"chunk_size": 512, "min_size": 128, "encoding_name": DEFAULT_ENCODING},
+    "disabled": {"encoding_name": DEFAULT_ENCODING},
 }
+# Accepted by every strategy; hashed only when on (see chunking_hash).
+_COMMON: dict[str, Any] = {"contextual_prefix": False}
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -124,11 +146,14 @@ _COERCE: dict[str, Callable[[str, object], Any]] = {
     "chunk_size": _as_int,
     "chunk_overlap": _as_int,
     "pages_per_chunk": _as_int,
+    "max_tokens": _as_int,
+    "min_size": _as_int,
     "encoding_name": _as_encoding,
     "separators": _as_separators,
     "keep_separator": _as_bool,
     "section_headers": _as_levels,
     "include_header_in_chunk": _as_bool,
+    "contextual_prefix": _as_bool,
 }
 
 
@@ -136,7 +161,8 @@ def validate_params(strategy: str, params: Mapping[str, object] | None = None) -
     """Normalize `params` for `strategy`: defaults filled in, values coerced to their types.
 
     Raises ConfigError on an unknown strategy or parameter, a value of the wrong type, a size
-    below 1, an overlap not smaller than the size, or an encoding that is not available offline.
+    below 1, an overlap not smaller than the size, a minimum above the size, or an encoding that
+    is not available offline.
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown chunking strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
@@ -144,7 +170,7 @@ def validate_params(strategy: str, params: Mapping[str, object] | None = None) -
     declared = given.pop("strategy", strategy)
     if declared != strategy:
         raise ConfigError(f"params name strategy {declared!r} but {strategy!r} was asked for")
-    defaults = _DEFAULTS[strategy]
+    defaults = {**_DEFAULTS[strategy], **_COMMON}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ConfigError(
@@ -155,9 +181,14 @@ def validate_params(strategy: str, params: Mapping[str, object] | None = None) -
     for name, default in defaults.items():
         value = given.get(name, default)
         result[name] = _COERCE[name](name, value)
-    for name in ("chunk_size", "pages_per_chunk"):
+    for name in ("chunk_size", "pages_per_chunk", "max_tokens"):
         if name in result and result[name] < 1:
             raise ConfigError(f"{name} must be at least 1, got {result[name]}")
+    if "min_size" in result and not 0 <= result["min_size"] <= result["chunk_size"]:
+        raise ConfigError(
+            f"min_size must be between 0 and chunk_size ({result['chunk_size']}), "
+            f"got {result['min_size']}"
+        )
     if "chunk_overlap" in result:
         if result["chunk_overlap"] < 0:
             raise ConfigError(f"chunk_overlap must be >= 0, got {result['chunk_overlap']}")
@@ -170,6 +201,13 @@ def validate_params(strategy: str, params: Mapping[str, object] | None = None) -
 
 
 def chunking_hash(strategy: str, params: Mapping[str, object] | None = None) -> str:
-    """Hash of (strategy, normalized params, CHUNKER_VERSION): equal settings, equal hash."""
+    """Hash of (strategy, normalized params, CHUNKER_VERSION): equal settings, equal hash.
+
+    `contextual_prefix` enters the hash only when on: turning it on changes chunk and point ids
+    (the vectors must be re-embedded), while settings from before the option keep their hash
+    (no needless re-index after an upgrade).
+    """
     normalized = validate_params(strategy, params)
+    if not normalized["contextual_prefix"]:
+        del normalized["contextual_prefix"]
     return options_hash({"strategy": strategy, "params": normalized, "version": CHUNKER_VERSION})

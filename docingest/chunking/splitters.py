@@ -1,4 +1,4 @@
-"""recursive, by_page and by_section, plus the fix-ups every strategy shares.
+"""recursive, by_page, by_section and page_sections, plus the fix-ups strategies share.
 
 All of them return `Piece`s: character spans of the document text (see `document.py`).
 """
@@ -111,6 +111,21 @@ def section_pieces(doc: DocText, levels: Sequence[int], include_header: bool) ->
         if first < stop:
             pieces.append(Piece(spans[first].start, spans[stop - 1].end))
     return pieces
+
+
+def page_section_pieces(doc: DocText, levels: Sequence[int], include_header: bool) -> list[Piece]:
+    """by_section's sections, cut again where the page changes: no piece spans two pages.
+
+    Trailing headings move to the next piece only on the same page: a heading that ends its
+    page stays the last line of that page's last piece (moving it would span two pages).
+    """
+    by_page: dict[int, list[Piece]] = {}
+    for piece in section_pieces(doc, levels, include_header):
+        spans = doc.overlapping(piece.start, piece.end)
+        for page, group in itertools.groupby(spans, key=lambda span: span.page):
+            run = list(group)
+            by_page.setdefault(page, []).append(Piece(run[0].start, run[-1].end))
+    return [moved for pieces in by_page.values() for moved in move_trailing_headings(doc, pieces)]
 
 
 def move_trailing_headings(doc: DocText, pieces: Sequence[Piece]) -> list[Piece]:

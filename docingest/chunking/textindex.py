@@ -79,3 +79,14 @@ def drop_zones(positions: list[int], zones: list[tuple[int, int]]) -> list[int]:
     index = np.searchsorted(starts, points, side="right") - 1
     inside = (index >= 0) & (points < reach[np.maximum(index, 0)])
     return points[~inside].tolist()
+
+
+def sorted_union(first: list[int], second: list[int]) -> list[int]:
+    """The sorted, distinct positions of both lists (numpy's union1d hashes: slower here)."""
+    merged = np.sort(np.concatenate((np.asarray(first, dtype=np.int64), second)))
+    if len(merged) == 0:
+        return []
+    keep = np.empty(len(merged), dtype=bool)
+    keep[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep].tolist()

@@ -14,7 +14,13 @@ import bisect
 import re
 
 from docingest.chunking.document import DocText, Piece, skip_space, trim_end
-from docingest.chunking.textindex import drop_zones, line_starts, token_offsets, word_starts
+from docingest.chunking.textindex import (
+    drop_zones,
+    line_starts,
+    sorted_union,
+    token_offsets,
+    word_starts,
+)
 from docingest.tokenizer import get_encoding
 
 # A boundary class is used when its last position in the window lies in the window's last
@@ -23,13 +29,15 @@ _LOOK_BACK = (0.5, 0.5, 0.5, 1.0)  # per class, the last resort excluded
 _SENTENCE_END = re.compile("[.!?][\"'\u201d\u2019)\\]]*\\s+")
 
 
-def boundary_classes(doc: DocText) -> tuple[list[list[int]], list[int]]:
+def boundary_classes(doc: DocText) -> tuple[list[list[int]], list[int], list[int]]:
     """Allowed cut positions per class (fragment, line, sentence, whitespace, then any
-    whitespace as the last resort) and the positions a chunk may start at.
+    whitespace as the last resort), the positions a chunk may start at, and the loose cuts.
 
     A cut at position p ends a chunk at text[:p]. Positions inside a heading or between a
     heading and the next fragment are never cuts (the heading would end the chunk), nor inside
-    a table's header rows; inside a table only line starts (row boundaries) are.
+    a table's header rows; inside a table only line starts (row boundaries) are. The loose cuts
+    (fragment and line starts, also right after a heading) are the fallback when nothing clean
+    fits: a heading may then end a chunk, so that a table is still not cut inside a row.
     """
     text, spans = doc.text, doc.spans
     heading_zones = []
@@ -40,16 +48,19 @@ def boundary_classes(doc: DocText) -> tuple[list[list[int]], list[int]]:
     tables = [span for span in spans if span.type == "table"]
     table_zones = [(span.start + 1, span.end) for span in tables]
     # Nor between a table's header rows and its first body row.
-    heading_zones += [(t.start + 1, t.start + doc.header_size(t) + 1) for t in tables]
-    heading_zones.sort()
+    header_zones = [(t.start + 1, t.start + doc.header_size(t) + 1) for t in tables]
+    heading_zones = sorted(heading_zones + header_zones)
     strict_zones = sorted(heading_zones + table_zones)
-    raw_space = word_starts(text)
+    raw_space, lines = word_starts(text), line_starts(text)
     fragment = drop_zones([s.start for s in spans[1:]], heading_zones)
-    line = drop_zones(line_starts(text), heading_zones)
+    line = drop_zones(lines, heading_zones)
     sentence = drop_zones([m.end() for m in _SENTENCE_END.finditer(text)], strict_zones)
     space = drop_zones(raw_space, strict_zones)
-    starts = sorted(set(line) | set(space))
-    return [fragment, line, sentence, space, raw_space], starts
+    starts = sorted_union(line, space)
+    # Loose cuts: still never inside a heading or a table's header rows.
+    inside = sorted(header_zones + [(s.start + 1, s.end) for s in spans if s.is_heading])
+    loose = drop_zones(sorted_union([s.start for s in spans[1:]], lines), inside)
+    return [fragment, line, sentence, space, raw_space], starts, loose
 
 
 def _pick_cut(classes: list[list[int]], start: int, floor: int, limit: int) -> int | None:
@@ -65,32 +76,42 @@ def _pick_cut(classes: list[list[int]], start: int, floor: int, limit: int) -> i
     return None
 
 
-class _Cutter:
-    """Token windows over one document text."""
+class Cutter:
+    """Token windows over one document text (encoded once, for every range cut from it)."""
 
     def __init__(self, doc: DocText, chunk_size: int, encoding_name: str) -> None:
         self.text, self.size = doc.text, chunk_size
         self.encoding = get_encoding(encoding_name)
-        self.ids = self.encoding.encode(self.text, disallowed_special=())
+        # Special-token text counts as ordinary text: the ids of encode(disallowed_special=()),
+        # without its scan for special tokens (a third faster).
+        self.ids = self.encoding.encode_ordinary(self.text)
         self.offsets = token_offsets(self.text, self.ids, encoding_name)
-        self.classes, self.starts = boundary_classes(doc)
+        self.classes, self.starts, self.loose = boundary_classes(doc)
 
     def tokens(self, value: str) -> int:
-        return len(self.encoding.encode(value, disallowed_special=()))
+        return len(self.encoding.encode_ordinary(value))
+
+    def estimate(self, start: int, end: int) -> int:
+        """Tokens of text[start:end] as the whole-text encoding cut them (off by a few at the
+        edges from encoding the slice alone)."""
+        return bisect.bisect_left(self.offsets, end) - bisect.bisect_left(self.offsets, start)
 
     def window(
-        self, start: int, floor: int, prefix: str, relaxed: bool
+        self, start: int, floor: int, prefix: str, relaxed: bool, stop: int
     ) -> tuple[int, int, int] | None:
-        """(end, cut, tokens) of the chunk starting at `start`, or None when there is no clean cut
-        beyond `floor` (with `relaxed`, any whitespace and at last the raw limit will do)."""
+        """(end, cut, tokens) of the chunk starting at `start` and ending by `stop`, or None when
+        there is no clean cut beyond `floor` (with `relaxed`, a loose cut, then any whitespace
+        and at last the raw limit will do)."""
         text, count = self.text, len(self.ids)
         first = max(0, bisect.bisect_right(self.offsets, start) - 1)
         last = first + self.size - (self.tokens(prefix) if prefix else 0)
         while True:
-            limit = len(text) if last >= count else max(self.offsets[last], start + 1)
-            cut = len(text) if limit >= len(text) else _pick_cut(self.classes, start, floor, limit)
+            limit = stop if last >= count else max(self.offsets[last], start + 1)
+            cut = stop if limit >= stop else _pick_cut(self.classes, start, floor, limit)
             if cut is None and not relaxed:
                 return None
+            if cut is None:
+                cut = _pick_cut([self.loose], start, floor, limit)
             if cut is None:
                 index = bisect.bisect_right(self.classes[-1], limit) - 1
                 fallback = self.classes[-1][index] if index >= 0 else limit
@@ -119,13 +140,19 @@ def token_pieces(
     doc: DocText, chunk_size: int, chunk_overlap: int, encoding_name: str
 ) -> list[Piece]:
     """Cut the document text into pieces of at most `chunk_size` tokens."""
-    cutter = _Cutter(doc, chunk_size, encoding_name)
+    cutter = Cutter(doc, chunk_size, encoding_name)
+    return cut_range(cutter, doc, 0, len(doc.text), chunk_overlap)
+
+
+def cut_range(cutter: Cutter, doc: DocText, low: int, stop: int, chunk_overlap: int) -> list[Piece]:
+    """Cut text[low:stop] into pieces of at most the cutter's size in tokens (stop is a
+    position where a chunk may end: a fragment end or the end of the text)."""
     text = doc.text
     pieces: list[Piece] = []
-    start = skip_space(text, 0)
+    start = skip_space(text, low)
     floor = start  # a cut must lie beyond the previous chunk's end: every chunk adds text
     resume = start  # where the next chunk starts without overlap
-    while start < len(text):
+    while start < stop:
         # Repeated table headers matter more than overlap: try with the header (with, then
         # without the overlap), then without the header, and at last relax the cut.
         begins = [start] if resume == start else [start, resume]
@@ -133,16 +160,16 @@ def token_pieces(
         attempts += [(begin, "") for begin, prefix in attempts if prefix]
         result = None
         for begin, prefix in attempts:
-            result = cutter.window(begin, floor, prefix, relaxed=False)
+            result = cutter.window(begin, floor, prefix, relaxed=False, stop=stop)
             if result is not None:
                 break
         if result is None:
             begin, prefix = resume, ""
-            result = cutter.window(begin, floor, prefix, relaxed=True)
+            result = cutter.window(begin, floor, prefix, relaxed=True, stop=stop)
         assert result is not None
         end, cut, tokens = result
         pieces.append(Piece(begin, end, prefix, tokens))
-        if cut >= len(text):
+        if cut >= stop:
             break
         floor = cut
         start = resume = skip_space(text, cut)

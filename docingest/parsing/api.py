@@ -3,44 +3,91 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from typing import Any
+
+import pymupdf
 
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_bytes
 from docingest.models import PageResult, ParseResult
-from docingest.parsing.detect import PDF_MIME, check_input, check_size
+from docingest.parsing.detect import MUPDF_TYPES, check_input
+from docingest.parsing.figures import render_figures
+from docingest.parsing.furniture import mark_repeated, printed_page_number
 from docingest.parsing.options import ParseOptions
-from docingest.parsing.pages import page_markdown, skipped_page
-from docingest.parsing.pdf_open import open_pdf, pdf_metadata
+from docingest.parsing.pages import fill_failed_page, page_markdown, skipped_page
+from docingest.parsing.pdf_open import open_document, pdf_metadata
+from docingest.parsing.tables import merge_continued_tables
 from docingest.parsing.text import markdown_fragments
 
 
-def _parse_pdf(
-    data: bytes, options: ParseOptions
+def _engine(doc: pymupdf.Document, indexes: list[int], options: ParseOptions) -> list[PageResult]:
+    if options.engine == "layout":
+        # Imported here: loading the layout model costs seconds the fast engine never needs.
+        from docingest.parsing.layout import parse_layout
+
+        return parse_layout(doc, indexes, options)
+    from docingest.parsing.fast import parse_fast
+
+    return parse_fast(doc, indexes, options)
+
+
+def _check_failures(pages: list[PageResult], options: ParseOptions) -> None:
+    """Fail the document when more than `page_error_tolerance` of its parsed pages failed."""
+    failed = [page for page in pages if page.status == "error"]
+    if not failed or not pages:
+        return
+    if len(failed) == len(pages) or len(failed) / len(pages) > options.page_error_tolerance:
+        first = failed[0].error or {}
+        code = ErrorCode(first.get("code", ErrorCode.CORRUPT_FILE.value))
+        raise DocIngestError(
+            code,
+            f"{len(failed)} of {len(pages)} pages failed (tolerance "
+            f"{options.page_error_tolerance:.0%}); {first.get('message', '')}",
+        )
+
+
+def _finish_pages(
+    doc: pymupdf.Document, pages: list[PageResult], options: ParseOptions, document_id: str
+) -> dict[str, Any]:
+    """Furniture, figures, tables across pages, failed-page text and markdown; metadata."""
+    mark_repeated(pages)
+    images: list[str] = []
+    numbers: dict[str, str] = {}
+    for page in pages:
+        if page.status != "ok":
+            fill_failed_page(doc, page, options.failed_page_mode)
+            continue
+        images.extend(render_figures(doc, page, options, document_id))
+        if (printed := printed_page_number(page)) is not None:
+            numbers[str(page.page_number)] = printed
+    if options.merge_tables_across_pages:
+        merge_continued_tables(pages, options.table_format)
+    for page in pages:
+        if page.status == "ok":
+            page.markdown = page_markdown(page.fragments, options.include_headers_footers)
+    metadata: dict[str, Any] = {}
+    if numbers:
+        metadata["printed_page_numbers"] = numbers
+    if images:
+        metadata["images"] = images
+    return metadata
+
+
+def _parse_document(
+    data: bytes, mime: str, options: ParseOptions, document_id: str
 ) -> tuple[int, list[PageResult], dict[str, float], dict]:
     started = time.perf_counter()
-    doc = open_pdf(data, options.password)
+    doc = open_document(data, MUPDF_TYPES[mime], options.password)
     try:
         opened = time.perf_counter()
         page_count = doc.page_count
-        limit = page_count if options.max_pages is None else min(page_count, options.max_pages)
-        indexes = list(range(limit))
-        if options.engine == "layout":
-            # Imported here: loading the layout model costs seconds the fast engine never needs.
-            from docingest.parsing.layout import parse_layout
-
-            pages = parse_layout(doc, indexes, options)
-        else:
-            from docingest.parsing.fast import parse_fast
-
-            pages = parse_fast(doc, indexes, options.include_headers_footers)
-        if pages and all(page.status == "error" for page in pages):
-            first = pages[0].error or {}
-            raise DocIngestError(
-                ErrorCode.CORRUPT_FILE, f"no page could be parsed; {first.get('message', '')}"
-            )
-        pages.extend(skipped_page(doc, index) for index in range(limit, page_count))
-        metadata = pdf_metadata(doc)
+        indexes = options.page_indexes(page_count)
+        pages = _engine(doc, indexes, options) if indexes else []
+        _check_failures(pages, options)
+        metadata = pdf_metadata(doc) | _finish_pages(doc, pages, options, document_id)
+        parsed = {page.page_number for page in pages}
+        pages.extend(skipped_page(doc, i) for i in range(page_count) if i + 1 not in parsed)
+        pages.sort(key=lambda page: page.page_number)
     finally:
         doc.close()
     timings = {
@@ -53,10 +100,22 @@ def _parse_pdf(
 def _parse_text(data: bytes, options: ParseOptions) -> tuple[list[PageResult], dict[str, float]]:
     started = time.perf_counter()
     text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    fragments = markdown_fragments(text)
+    fragments = markdown_fragments(text, options.table_format)
     markdown = page_markdown(fragments, options.include_headers_footers)
     page = PageResult(1, 0.0, 0.0, markdown, fragments)
     return [page], {"open_s": 0.0, "parse_s": round(time.perf_counter() - started, 4)}
+
+
+def _join_pages(pages: list[PageResult], separator: str | None) -> str:
+    parts = [page for page in pages if page.markdown.strip()]
+    if separator is None:
+        return "\n\n".join(page.markdown for page in parts)
+    out = ""
+    for index, page in enumerate(parts):
+        if index:
+            out += separator.replace("{page_number}", str(page.page_number))
+        out += page.markdown
+    return out
 
 
 def parse_bytes(
@@ -67,12 +126,14 @@ def parse_bytes(
     filename: str,
     options: ParseOptions = ParseOptions(),  # noqa: B008 - frozen, so a shared default is safe
 ) -> ParseResult:
-    """Parse one document's bytes; every failure is a DocIngestError with a code."""
+    """Parse one document's bytes in this process; every failure is a DocIngestError."""
     try:
         mime = check_input(data, filename, options.max_file_size_bytes)
         metadata: dict = {}
-        if mime == PDF_MIME:
-            page_count, pages, timings, metadata = _parse_pdf(data, options)
+        if mime in MUPDF_TYPES:
+            page_count, pages, timings, metadata = _parse_document(
+                data, mime, options, document_id
+            )
         else:
             pages, timings = _parse_text(data, options)
             page_count = 1
@@ -82,7 +143,6 @@ def parse_bytes(
         raise DocIngestError(
             ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}"
         ) from exc
-    markdown = "\n\n".join(page.markdown for page in pages if page.markdown.strip())
     return ParseResult(
         document_id=document_id,
         source=source,
@@ -91,39 +151,13 @@ def parse_bytes(
         page_count=page_count,
         engine=options.engine_label,
         options_hash=options.options_hash(),
-        markdown=markdown,
+        markdown=_join_pages(pages, options.page_separator),
         pages=pages,
         usage={
             "pages": sum(1 for page in pages if page.status == "ok"),
             "ocr_pages": sum(1 for page in pages if page.ocr),
+            "failed_pages": sum(1 for page in pages if page.status == "error"),
             "timings": timings,
         },
         metadata=metadata,
-    )
-
-
-def parse_file(
-    path: Path,
-    *,
-    document_id: str | None = None,
-    options: ParseOptions = ParseOptions(),  # noqa: B008 - frozen, so a shared default is safe
-) -> ParseResult:
-    """Parse the file at `path`; the document id defaults to the file name."""
-    path = Path(path)
-    try:
-        # Refuse an oversize file before reading it into memory.
-        check_size(path.stat().st_size, options.max_file_size_bytes)
-        data = path.read_bytes()
-    except DocIngestError:
-        raise
-    except OSError as exc:
-        raise DocIngestError(
-            ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {path}: {exc.strerror or exc}"
-        ) from exc
-    return parse_bytes(
-        data,
-        document_id=document_id if document_id is not None else path.name,
-        source=str(path),
-        filename=path.name,
-        options=options,
     )

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import codecs
+import io
+import zipfile
 from pathlib import PurePath
 
 from docingest.errors import DocIngestError, ErrorCode
 
 PDF_MIME = "application/pdf"
 TEXT_MIMES: frozenset[str] = frozenset({"text/plain", "text/markdown"})
-SUPPORTED_MIMES: frozenset[str] = frozenset({PDF_MIME, *TEXT_MIMES})
+# What MuPDF opens, by MIME type: the `filetype` to open it as.
+MUPDF_TYPES: dict[str, str] = {
+    PDF_MIME: "pdf",
+    "application/oxps": "xps",
+    "application/epub+zip": "epub",
+    "application/x-mobipocket-ebook": "mobi",
+    "application/x-fictionbook+xml": "fb2",
+    "application/vnd.comicbook+zip": "cbz",
+    "image/svg+xml": "svg",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/tiff": "tiff",
+}
+SUPPORTED_MIMES: frozenset[str] = frozenset({*MUPDF_TYPES, *TEXT_MIMES})
+_SUPPORTED_NAMES = "PDF, XPS, EPUB, MOBI, FB2, CBZ, SVG, PNG/JPEG/TIFF, plain text, markdown"
+_COMIC_IMAGES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 TEXT_EXTENSIONS: frozenset[str] = frozenset({"", ".txt", ".text", ".md", ".markdown"})
 _MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown"})
 _TEXT_ONLY_EXTENSIONS = TEXT_EXTENSIONS - {""}
@@ -40,6 +57,36 @@ _OOXML = {
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 _NAMES = {m: n for _, m, n in _MAGIC} | {m: "Office document" for m in _OOXML.values()}
+
+
+def _zip_kind(data: bytes, ext: str) -> str:
+    """EPUB, XPS, comic book (CBZ) or Office document, from the archive's entries."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            if "mimetype" in names and archive.read("mimetype").strip() == b"application/epub+zip":
+                return "application/epub+zip"
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        return _OOXML.get(ext, "application/zip")
+    lowered = [n.lower() for n in names]
+    if any(n.endswith(".fdseq") or n.endswith(".fpage") for n in lowered):
+        return "application/oxps"
+    if lowered and all(n.endswith("/") or n.endswith(_COMIC_IMAGES) for n in lowered):
+        return "application/vnd.comicbook+zip"
+    if any(n.startswith(("word/", "xl/", "ppt/")) for n in lowered):
+        return _OOXML.get(ext, "application/vnd.openxmlformats-officedocument")
+    return _OOXML.get(ext, "application/zip")
+
+
+def _xml_kind(sample: bytes) -> str | None:
+    head = sample[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<"):
+        return None
+    if b"<FictionBook" in head:
+        return "application/x-fictionbook+xml"
+    if b"<svg" in head:
+        return "image/svg+xml"
+    return None
 
 
 def _extension(filename: str) -> str:
@@ -74,11 +121,15 @@ def detect_mime(data: bytes, filename: str) -> str:
     for prefix, mime, _ in _MAGIC:
         if data.startswith(prefix):
             if mime == "application/zip":
-                return _OOXML.get(ext, mime)
+                return _zip_kind(data, ext)
             if mime == "image/bmp" and _looks_like_text(data[:_SAMPLE_BYTES]):
                 continue  # "BM" is also how plenty of text files start
             return mime
+    if data[60:68] == b"BOOKMOBI":
+        return "application/x-mobipocket-ebook"
     sample = data[:_SAMPLE_BYTES]
+    if xml := _xml_kind(sample):
+        return xml
     if sample and _looks_like_text(sample):
         return "text/markdown" if ext in _MARKDOWN_EXTENSIONS else "text/plain"
     return "application/octet-stream"
@@ -120,6 +171,6 @@ def check_input(data: bytes, filename: str, max_size_bytes: int) -> str:
     if mime not in SUPPORTED_MIMES:
         raise DocIngestError(
             ErrorCode.FILE_TYPE_NOT_SUPPORTED,
-            f"detected {describe_mime(mime)}; supported: PDF, plain text, markdown",
+            f"detected {describe_mime(mime)}; supported: {_SUPPORTED_NAMES}",
         )
     return mime

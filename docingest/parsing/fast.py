@@ -8,8 +8,11 @@ from dataclasses import dataclass
 
 import pymupdf
 
+from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import BBox, Fragment, PageResult
-from docingest.parsing.pages import FIGURE_PLACEHOLDER, page_markdown, per_page
+from docingest.parsing.ocr import ocr_textpage, text_layer_is_unusable
+from docingest.parsing.options import ParseOptions
+from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
 
 # No image payloads (figures come from get_image_info), ligatures expanded to letters.
 _FLAGS = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES & ~pymupdf.TEXT_PRESERVE_LIGATURES
@@ -77,8 +80,8 @@ def _line(raw: dict) -> _Line | None:
     return _Line(text, tuple(raw["bbox"]), size, bold)
 
 
-def _extract(page: pymupdf.Page) -> _Page:
-    data = page.get_text("dict", sort=True, flags=_FLAGS)
+def _extract(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> _Page:
+    data = page.get_text("dict", sort=True, flags=_FLAGS, textpage=textpage)
     blocks = []
     for raw in data["blocks"]:
         if raw.get("type", 0) != 0:
@@ -204,22 +207,34 @@ def _page_fragments(page: _Page, styles: _Styles) -> list[Fragment]:
     return fragments
 
 
+def _read(page: pymupdf.Page, options: ParseOptions) -> tuple[_Page, bool]:
+    """The page's text blocks, from Tesseract when its text layer is missing or garbage."""
+    if options.ocr_mode == "force" or (
+        options.ocr_mode == "auto" and text_layer_is_unusable(page)
+    ):
+        return _extract(page, ocr_textpage(page, options.ocr_languages)), True
+    return _extract(page), False
+
+
 def parse_fast(
-    doc: pymupdf.Document, indexes: list[int], include_headers_footers: bool
+    doc: pymupdf.Document, indexes: list[int], options: ParseOptions
 ) -> list[PageResult]:
-    """Parse pages `indexes` (0-based) of `doc` from MuPDF's text blocks."""
-    extracted: dict[int, _Page | Exception] = {}
+    """Parse pages `indexes` (0-based) of `doc` from MuPDF's text blocks (markdown left empty)."""
+    extracted: dict[int, tuple[_Page, bool] | Exception] = {}
     for index in indexes:
         try:
-            extracted[index] = _extract(doc[index])
+            extracted[index] = _read(doc[index], options)
         except Exception as exc:
             extracted[index] = exc
-    styles = _Styles([p for p in extracted.values() if isinstance(p, _Page)])
+    styles = _Styles([p[0] for p in extracted.values() if isinstance(p, tuple)])
 
     def build(index: int) -> PageResult:
-        page = extracted[index]
-        if isinstance(page, Exception):
-            raise page
+        item = extracted[index]
+        if isinstance(item, DocIngestError) and item.code == ErrorCode.OCR_ERROR:
+            return ocr_error_page(doc, index, item)
+        if isinstance(item, Exception):
+            raise item
+        page, ocr = item
         fragments = _page_fragments(page, styles)
         if index == indexes[0]:
             # The first top-level heading on the first parsed page is the document's title.
@@ -227,7 +242,6 @@ def parse_fast(
                 if fragment.level == 1:
                     fragment.type = "title"
                     break
-        markdown = page_markdown(fragments, include_headers_footers)
-        return PageResult(index + 1, page.width, page.height, markdown, fragments)
+        return PageResult(index + 1, page.width, page.height, "", fragments, ocr=ocr)
 
     return per_page(doc, indexes, build)

@@ -1,10 +1,14 @@
-"""The layout engine: pymupdf4llm with PyMuPDF's layout model, one fragment per layout box."""
+"""The layout engine: PyMuPDF's layout model (through pymupdf4llm), one fragment per layout box.
+
+Tables come from the layout model's table boxes as HTML with colspan/rowspan; pages without a
+usable text layer are OCR'd with Tesseract (see `ocr.py`); each box's markdown is made plain
+(`clean.py`) and headings get levels from their numbering, else from their font size rank.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import re
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -12,9 +16,11 @@ from typing import Any
 import pymupdf
 
 from docingest.models import BBox, Fragment, PageResult
+from docingest.parsing.clean import clean_block, heading_level, heading_text
+from docingest.parsing.ocr import OCR_DPI, OcrRecorder
 from docingest.parsing.options import ParseOptions
-from docingest.parsing.pages import FIGURE_PLACEHOLDER, page_markdown, per_page
-from docingest.parsing.tables import markdown_table_to_html
+from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
+from docingest.parsing.tables import html_table_to_markdown, markdown_table_to_html
 
 _CLASS_TO_TYPE = {
     "title": "title",
@@ -29,13 +35,12 @@ _CLASS_TO_TYPE = {
     "page-header": "page_header",
     "page-footer": "page_footer",
 }
-_HEADING = re.compile(r"^(#{1,6})\s")
 _TO_MARKDOWN_ARGS: dict[str, Any] = {
     "page_chunks": True,
     "header": True,  # headers/footers are always fragments; page_markdown() drops them
     "footer": True,
-    "use_ocr": False,
-    "force_ocr": False,
+    "table_output": "html",
+    "ocr_dpi": OCR_DPI,
     "write_images": False,
     "embed_images": False,
     "show_progress": False,
@@ -52,33 +57,47 @@ def _pymupdf4llm() -> ModuleType:
     return pymupdf4llm
 
 
-def _heading_level(content: str) -> int:
-    match = _HEADING.match(content)
-    return len(match.group(1)) if match else 1
+def _font_level(content: str) -> int:
+    stripped = content.lstrip()
+    return len(stripped) - len(stripped.lstrip("#")) or 1
+
+
+def _table(content: str, bbox: BBox, options: ParseOptions) -> Fragment:
+    if "<table" in content:
+        html = content[content.index("<table") :]
+        markdown = html_table_to_markdown(html)
+    else:
+        markdown = clean_block(content)
+        html = markdown_table_to_html(markdown) or ""
+    shown = html if options.table_format == "html" else markdown
+    return Fragment("table", shown or markdown, bbox, html=html or None)
 
 
 def _fragment(box: dict[str, Any], text: str, options: ParseOptions) -> Fragment | None:
     start, stop = box["pos"]
-    content = text[start:stop].strip()
+    raw = text[start:stop].strip()
     kind = _CLASS_TO_TYPE.get(box["class"], "text")
-    x0, y0, x1, y1 = (float(v) for v in box["bbox"])
-    bbox = BBox(x0, y0, x1, y1)
-    if kind == "figure" and not content:
-        return Fragment(kind, FIGURE_PLACEHOLDER, bbox)
-    if not content:
-        return None
+    bbox = BBox(*(float(v) for v in box["bbox"]))
+    if kind == "table" and raw:
+        return _table(raw, bbox, options)
     if kind in ("title", "section_header"):
-        return Fragment(kind, content, bbox, level=_heading_level(content))
-    if kind == "table":
-        html = markdown_table_to_html(content) if "|" in content else None
-        if html and options.table_format == "html":
-            return Fragment(kind, html, bbox, html=html)
-        return Fragment(kind, content, bbox, html=html)
-    return Fragment(kind, content, bbox)
+        words = heading_text(raw)
+        if not words:
+            return None
+        level = 1 if kind == "title" else heading_level(words, _font_level(raw))
+        return Fragment(kind, f"{'#' * level} {words}", bbox, level=level)
+    content = clean_block(raw)
+    if kind == "figure":
+        return Fragment(kind, content or FIGURE_PLACEHOLDER, bbox)
+    return Fragment(kind, content, bbox) if content else None
 
 
-def _page_result(doc: pymupdf.Document, chunk: dict[str, Any], options: ParseOptions) -> PageResult:
+def _page_result(
+    doc: pymupdf.Document, chunk: dict[str, Any], options: ParseOptions, ocr: OcrRecorder
+) -> PageResult:
     number = int(chunk["metadata"]["page_number"])
+    if number - 1 in ocr.failed:
+        return ocr_error_page(doc, number - 1, ocr.failed[number - 1])
     rect = doc[number - 1].rect
     text = chunk["text"] or ""
     fragments = [
@@ -86,24 +105,37 @@ def _page_result(doc: pymupdf.Document, chunk: dict[str, Any], options: ParseOpt
         for box in chunk.get("page_boxes") or []
         if (fragment := _fragment(box, text, options)) is not None
     ]
-    markdown = page_markdown(fragments, options.include_headers_footers)
-    return PageResult(number, float(rect.width), float(rect.height), markdown, fragments)
+    page = PageResult(number, float(rect.width), float(rect.height), "", fragments)
+    page.ocr = number - 1 in ocr.done
+    return page
 
 
-def _convert(doc: pymupdf.Document, indexes: list[int]) -> list[dict[str, Any]]:
-    return _pymupdf4llm().to_markdown(doc, pages=indexes, **_TO_MARKDOWN_ARGS)
+def _convert(doc: pymupdf.Document, indexes: list[int], options: ParseOptions, ocr: OcrRecorder):
+    with contextlib.redirect_stdout(io.StringIO()):  # it reports OCR and warnings on stdout
+        return _pymupdf4llm().to_markdown(
+            doc,
+            pages=indexes,
+            use_ocr=options.ocr_mode != "off",
+            force_ocr=options.ocr_mode == "force",
+            ocr_language=options.ocr_languages,
+            ocr_function=ocr,
+            **_TO_MARKDOWN_ARGS,
+        )
 
 
 def parse_layout(
     doc: pymupdf.Document, indexes: list[int], options: ParseOptions
 ) -> list[PageResult]:
-    """Parse pages `indexes` (0-based) of `doc` with the layout model."""
+    """Parse pages `indexes` (0-based) of `doc` with the layout model (markdown left empty)."""
+    ocr = OcrRecorder(options.ocr_languages)
     try:
-        chunks = _convert(doc, indexes)
-        return [_page_result(doc, chunk, options) for chunk in chunks]
+        chunks = _convert(doc, indexes, options, ocr)
+        return [_page_result(doc, chunk, options, ocr) for chunk in chunks]
     except Exception:
         pass  # parse page by page below, to isolate the failing page(s)
-    return per_page(doc, indexes, lambda i: _page_result(doc, _convert(doc, [i])[0], options))
+    return per_page(
+        doc, indexes, lambda i: _page_result(doc, _convert(doc, [i], options, ocr)[0], options, ocr)
+    )
 
 
 def warm_up() -> None:

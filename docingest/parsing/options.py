@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -11,9 +12,16 @@ from docingest.errors import ConfigError
 from docingest.ids import options_hash
 
 ENGINES: tuple[str, ...] = ("layout", "fast")
-TABLE_FORMATS: tuple[str, ...] = ("markdown", "html")
+TABLE_FORMATS: tuple[str, ...] = ("html", "markdown")
+OCR_MODES: tuple[str, ...] = ("auto", "force", "off")
+IMAGE_MODES: tuple[str, ...] = ("skip", "placeholder", "save")
+FAILED_PAGE_MODES: tuple[str, ...] = ("raw_text", "blank_page", "error_message")
 # Bump when this package's own output changes for the same input and options.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
+# Options that decide whether and where parsing runs, never what it produces.
+_NOT_HASHED = ("max_file_size_mb", "isolate", "timeout_s", "memory_limit_mb")
+_PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+_LANGUAGE = re.compile(r"^[a-z_]{3,}(?:\+[a-z_]{3,})*$", re.IGNORECASE)
 
 
 @cache
@@ -33,29 +41,66 @@ def engine_version(engine: str) -> str:
     return ";".join(parts)
 
 
+def parse_page_ranges(spec: str) -> list[int]:
+    """1-based page numbers of a spec like "1,3,5-7", sorted and unique."""
+    pages: set[int] = set()
+    for part in spec.split(","):
+        match = _PAGE_RANGE.match(part)
+        if match is None:
+            raise ConfigError(f"target_pages: {part.strip()!r} is not N or N-M (1-based)")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        if first < 1 or last < first:
+            raise ConfigError(f"target_pages: bad range {part.strip()!r}")
+        pages.update(range(first, last + 1))
+    return sorted(pages)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; expected one of {allowed}")
+
+
+def _positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class ParseOptions:
     """How to parse a document; `password` is excluded from repr, dict and hash."""
 
     engine: str = "layout"
     include_headers_footers: bool = False
-    table_format: str = "markdown"
+    table_format: str = "html"
     max_file_size_mb: float = 100.0
     max_pages: int | None = None
     password: str | None = field(default=None, repr=False, compare=False)
+    target_pages: str | None = None  # 1-based, e.g. "1,3,5-7"
+    page_separator: str | None = None  # between pages; "{page_number}" is replaced
+    ocr_mode: str = "auto"
+    ocr_languages: str = "eng"  # Tesseract codes joined by "+", e.g. "eng+deu"
+    image_mode: str = "skip"
+    image_dir: str | None = None  # where image_mode="save" writes the image files
+    failed_page_mode: str = "raw_text"
+    page_error_tolerance: float = 0.05  # fraction of pages that may fail
+    merge_tables_across_pages: bool = False
+    isolate: bool = False  # parse in a child process under the limits below
+    timeout_s: float = 300.0
+    memory_limit_mb: int = 4096
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ConfigError(f"unknown engine {self.engine!r}; expected one of {ENGINES}")
-        if self.table_format not in TABLE_FORMATS:
-            raise ConfigError(
-                f"unknown table_format {self.table_format!r}; expected one of {TABLE_FORMATS}"
-            )
-        if not isinstance(self.include_headers_footers, bool):
-            raise ConfigError("include_headers_footers must be a bool")
-        size = self.max_file_size_mb
-        if isinstance(size, bool) or not isinstance(size, int | float) or not size > 0:
-            raise ConfigError(f"max_file_size_mb must be a positive number, got {size!r}")
+        _choice("engine", self.engine, ENGINES)
+        _choice("table_format", self.table_format, TABLE_FORMATS)
+        _choice("ocr_mode", self.ocr_mode, OCR_MODES)
+        _choice("image_mode", self.image_mode, IMAGE_MODES)
+        _choice("failed_page_mode", self.failed_page_mode, FAILED_PAGE_MODES)
+        for name in ("include_headers_footers", "merge_tables_across_pages", "isolate"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be a bool")
+        _positive("max_file_size_mb", self.max_file_size_mb)
+        _positive("timeout_s", self.timeout_s)
+        _positive("memory_limit_mb", self.memory_limit_mb)
         pages = self.max_pages
         if pages is not None and (isinstance(pages, bool) or not isinstance(pages, int)):
             raise ConfigError(f"max_pages must be an integer or None, got {pages!r}")
@@ -63,6 +108,19 @@ class ParseOptions:
             raise ConfigError(f"max_pages must be >= 1, got {pages}")
         if self.password is not None and not isinstance(self.password, str):
             raise ConfigError("password must be a string or None")
+        if self.target_pages is not None:
+            parse_page_ranges(self.target_pages)
+        if not isinstance(self.ocr_languages, str) or not _LANGUAGE.match(self.ocr_languages):
+            raise ConfigError(
+                f"ocr_languages must be Tesseract codes joined by '+', got {self.ocr_languages!r}"
+            )
+        tolerance = self.page_error_tolerance
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+            raise ConfigError("page_error_tolerance must be a number between 0 and 1")
+        if not 0 <= tolerance <= 1:
+            raise ConfigError(f"page_error_tolerance must be between 0 and 1, got {tolerance}")
+        if self.image_mode == "save" and not self.image_dir:
+            raise ConfigError("image_mode='save' needs image_dir")
 
     @property
     def engine_label(self) -> str:
@@ -74,14 +132,22 @@ class ParseOptions:
         """The size limit in bytes."""
         return int(self.max_file_size_mb * 1024 * 1024)
 
+    def page_indexes(self, page_count: int) -> list[int]:
+        """0-based indexes of the pages to parse: target_pages, then at most max_pages."""
+        if self.target_pages is None:
+            indexes = list(range(page_count))
+        else:
+            indexes = [n - 1 for n in parse_page_ranges(self.target_pages) if n <= page_count]
+        return indexes if self.max_pages is None else indexes[: self.max_pages]
+
     def to_dict(self) -> dict[str, Any]:
         """The options as a plain mapping, without the password."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "password"}
 
     def options_hash(self) -> str:
-        """Hash of everything that changes the output (not the password, not the size limit)."""
+        """Hash of everything that changes the output (not the password, not the limits)."""
         relevant = self.to_dict()
-        # The size limit decides whether to parse, never what parsing produces.
-        relevant.pop("max_file_size_mb")
+        for name in _NOT_HASHED:
+            relevant.pop(name)
         relevant["engine_version"] = engine_version(self.engine)
         return options_hash(relevant)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 import pymupdf
 
-from docingest.errors import ErrorCode
+from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import Fragment, PageResult
 
 HEADER_FOOTER = frozenset({"page_header", "page_footer"})
@@ -36,10 +36,7 @@ def page_size(doc: pymupdf.Document, index: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
-def error_page(doc: pymupdf.Document, index: int, exc: Exception) -> PageResult:
-    """A page whose extraction failed: status error, empty markdown."""
-    # MuPDF errors describe the file, anything else is on our side and may pass on a retry.
-    code = ErrorCode.CORRUPT_FILE if isinstance(exc, RuntimeError) else ErrorCode.INTERNAL_ERROR
+def _failed(doc: pymupdf.Document, index: int, code: ErrorCode, message: str) -> PageResult:
     width, height = page_size(doc, index)
     return PageResult(
         page_number=index + 1,
@@ -47,16 +44,37 @@ def error_page(doc: pymupdf.Document, index: int, exc: Exception) -> PageResult:
         height=height,
         markdown="",
         status="error",
-        error={
-            "code": code.value,
-            "message": f"page {index + 1}: {type(exc).__name__}: {exc}",
-            "retryable": code.retryable,
-        },
+        error={"code": code.value, "message": message, "retryable": code.retryable},
     )
 
 
+def error_page(doc: pymupdf.Document, index: int, exc: Exception) -> PageResult:
+    """A page whose extraction failed: status error, empty markdown."""
+    # MuPDF errors describe the file, anything else is on our side and may pass on a retry.
+    code = ErrorCode.CORRUPT_FILE if isinstance(exc, RuntimeError) else ErrorCode.INTERNAL_ERROR
+    return _failed(doc, index, code, f"page {index + 1}: {type(exc).__name__}: {exc}")
+
+
+def ocr_error_page(doc: pymupdf.Document, index: int, error: DocIngestError) -> PageResult:
+    """A page that needed OCR which could not run: status error with OCR_ERROR."""
+    return _failed(doc, index, error.code, f"page {index + 1}: {error.message}")
+
+
+def fill_failed_page(doc: pymupdf.Document, page: PageResult, mode: str) -> None:
+    """Give a failed page the markdown `mode` asks for: raw text, nothing, or the error."""
+    error = page.error or {}
+    if mode == "error_message":
+        page.markdown = f"[page {page.page_number} failed: {error.get('code')}]"
+        return
+    if mode == "raw_text":
+        try:
+            page.markdown = doc[page.page_number - 1].get_text("text").strip()
+        except Exception:  # the page is broken: a blank page is the most we can say
+            page.markdown = ""
+
+
 def skipped_page(doc: pymupdf.Document, index: int) -> PageResult:
-    """A page beyond max_pages."""
+    """A page not parsed: beyond max_pages or outside target_pages."""
     width, height = page_size(doc, index)
     return PageResult(index + 1, width, height, "", status="skipped")
 

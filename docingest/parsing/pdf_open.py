@@ -1,4 +1,8 @@
-"""Opening PDF bytes with MuPDF: corrupt and encrypted files become classified errors."""
+"""Opening documents with MuPDF: corrupt and encrypted files become classified errors.
+
+Every format MuPDF reads (XPS, EPUB, MOBI, FB2, CBZ, SVG, images) is converted to PDF first,
+so both engines, OCR included, see one kind of document.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +51,24 @@ def open_pdf(data: bytes, password: str | None) -> pymupdf.Document:
         doc.close()
         raise DocIngestError(ErrorCode.CORRUPT_FILE, "PDF has no pages")
     return doc
+
+
+def open_document(data: bytes, filetype: str, password: str | None) -> pymupdf.Document:
+    """Open `data` (of MuPDF `filetype`) as a PDF document."""
+    if filetype == "pdf":
+        return open_pdf(data, password)
+    try:
+        with pymupdf.open(stream=data, filetype=filetype) as source:
+            if source.page_count < 1:
+                raise DocIngestError(ErrorCode.CORRUPT_FILE, f"{filetype} document has no pages")
+            converted = source.convert_to_pdf()
+    except DocIngestError:
+        raise
+    except Exception as exc:  # MuPDF's errors for unreadable input
+        raise DocIngestError(
+            ErrorCode.FAILED_TO_CONVERT_TO_PDF, f"cannot convert {filetype} to PDF: {exc}"
+        ) from None
+    return open_pdf(converted, None)
 
 
 def pdf_metadata(doc: pymupdf.Document) -> dict[str, Any]:

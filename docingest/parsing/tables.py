@@ -1,9 +1,12 @@
-"""Markdown pipe tables to HTML (first row as header cells)."""
+"""Tables: markdown pipe tables to HTML, and HTML (with spans) to grids and pipe tables."""
 
 from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
+
+from docingest.models import Fragment, PageResult
 
 _RULE_CELL = re.compile(r"^:?-{1,}:?$")
 _SPLIT = re.compile(r"(?<!\\)\|")
@@ -55,3 +58,114 @@ def markdown_table_to_html(markdown: str) -> str | None:
         out.append("<tr>" + "".join(f"<{tag}>{_cell_html(c)}</{tag}>" for c in padded) + "</tr>")
     out.append("</table>")
     return "".join(out)
+
+
+class _Grid(HTMLParser):
+    """Rows of (text, colspan, rowspan, header) cells from one HTML table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[tuple[str, int, int, bool]]] = []
+        self._cell: list[str] | None = None
+        self._span = (1, 1, False)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            values = dict(attrs)
+            self._cell = []
+            self._span = (_int(values.get("colspan")), _int(values.get("rowspan")), tag == "th")
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            if not self.rows:
+                self.rows.append([])
+            text = " ".join("".join(self._cell).split())
+            self.rows[-1].append((text, *self._span))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
+
+
+def html_table_grid(markup: str) -> list[list[str]]:
+    """The table as a rectangular grid; a spanning cell's text fills its first slot only."""
+    parser = _Grid()
+    parser.feed(markup)
+    grid: dict[tuple[int, int], str] = {}
+    for r, row in enumerate(parser.rows):
+        c = 0
+        for text, colspan, rowspan, _ in row:
+            while (r, c) in grid:
+                c += 1
+            for dr in range(rowspan):
+                for dc in range(colspan):
+                    grid[(r + dr, c + dc)] = text if dr == dc == 0 else ""
+            c += colspan
+    if not grid:
+        return []
+    height = max(r for r, _ in grid) + 1
+    width = max(c for _, c in grid) + 1
+    return [[grid.get((r, c), "") for c in range(width)] for r in range(height)]
+
+
+def html_table_to_markdown(markup: str) -> str:
+    """A pipe table for `markup` (first row as the header); spans become empty cells."""
+    grid = html_table_grid(markup)
+    if not grid:
+        return ""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    rows = [line(grid[0]), line(["---"] * len(grid[0]))]
+    rows.extend(line(cells) for cells in grid[1:])
+    return "\n".join(rows)
+
+
+_ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_BODY_TYPES = frozenset({"page_header", "page_footer", "footnote"})
+
+
+def _row_text(row: str) -> str:
+    return " ".join(_TAG.sub(" ", row).split())
+
+
+def _edge_table(fragments: list[Fragment], last: bool) -> Fragment | None:
+    body = [f for f in fragments if f.type not in _BODY_TYPES]
+    if not body:
+        return None
+    edge = body[-1] if last else body[0]
+    return edge if edge.type == "table" and edge.html else None
+
+
+def merge_continued_tables(pages: list[PageResult], table_format: str) -> None:
+    """Join a table that ends a page to one with as many columns that starts the next page."""
+    for before, after in zip(pages, pages[1:], strict=False):
+        if before.status != "ok" or after.status != "ok":
+            continue
+        first, second = _edge_table(before.fragments, True), _edge_table(after.fragments, False)
+        if first is None or second is None or first.html is None or second.html is None:
+            continue
+        if len(html_table_grid(first.html)[0]) != len(html_table_grid(second.html)[0]):
+            continue
+        rows = _ROW.findall(second.html)
+        head = _ROW.findall(first.html)[:1]
+        if rows and head and _row_text(rows[0]) == _row_text(head[0]):
+            rows = rows[1:]  # the header row repeated on the next page
+        end = first.html.lower().rindex("</table>")
+        first.html = first.html[:end] + "".join(rows) + first.html[end:]
+        first.content = first.html if table_format == "html" else html_table_to_markdown(first.html)
+        after.fragments.remove(second)

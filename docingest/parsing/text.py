@@ -55,7 +55,7 @@ class _Builder:
             self.fragments.append(Fragment(kind, content, ZERO_BOX, html=html))
 
 
-def markdown_fragments(text: str) -> list[Fragment]:
+def markdown_fragments(text: str, table_format: str = "markdown") -> list[Fragment]:
     """Fragments of a markdown (or plain text) document, in order."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out = _Builder()
@@ -80,7 +80,8 @@ def markdown_fragments(text: str) -> list[Fragment]:
             while i < n and lines[i].strip() and split_row(lines[i]) is not None:
                 i += 1
             table = "\n".join(lines[start:i])
-            out.add("table", table, html=markdown_table_to_html(table))
+            html = markdown_table_to_html(table)
+            out.add("table", html if html and table_format == "html" else table, html=html)
         elif _THEMATIC.match(line):
             i += 1
         elif _LIST_ITEM.match(line) or _QUOTE.match(line):

@@ -1,4 +1,10 @@
-"""Rules every strategy keeps, checked on real PDFs (corpus pages and a built 6-page PDF)."""
+"""Rules every strategy keeps, checked on real PDFs (corpus pages and a built 6-page PDF).
+
+Exceptions to "a heading never ends a chunk", by design: by_page and page_sections never span
+pages, so a heading that is the last fragment of a page may end that page's chunk; and under a
+token limit, a heading may end a chunk when the table after it (heading, header rows and first
+body row) does not fit in one chunk: the table is then not cut inside a row.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,33 @@ CASES = [
     ("by_page", {"pages_per_chunk": 2}),
     ("by_section", {}),
     ("by_section", {"section_headers": [1]}),
+    ("block", {}),
+    ("block", {"max_tokens": 40}),
+    ("block", {"max_tokens": 64, "encoding_name": "o200k_base"}),
+    ("page_sections", {}),
+    ("page_sections", {"section_headers": [1]}),
+    ("page_sections", {"section_headers": [1, 2, 3]}),
+    ("variable", {}),
+    ("variable", {"chunk_size": 100, "min_size": 50}),
+    ("variable", {"chunk_size": 48, "min_size": 0, "encoding_name": "o200k_base"}),
+    ("disabled", {}),
+    ("token_size", {"contextual_prefix": True}),
+    ("by_section", {"contextual_prefix": True}),
 ]
+# The strategies with a token limit, and the parameter that sets it.
+LIMITS = {
+    "token_size": ("chunk_size", 512),
+    "variable": ("chunk_size", 512),
+    "block": ("max_tokens", 512),
+}
+PAGE_BOUND = {"by_page", "page_sections"}
+
+
+def token_limit(strategy: str, params: dict[str, object]) -> int | None:
+    if strategy not in LIMITS:
+        return None
+    name, default = LIMITS[strategy]
+    return int(str(params.get(name, default)))
 
 
 def _ids(case: tuple[str, dict[str, object]]) -> str:
@@ -69,6 +101,22 @@ def check_rows(
         assert too_big(lines[0]), f"table piece without its header: {lines[0]!r}"
 
 
+def heading_may_end(
+    strategy: str,
+    chunk: Chunk,
+    following: Chunk,
+    limit: int | None,
+    encoding: str,
+) -> bool:
+    """Whether a page or size limit forbids moving the heading that ends `chunk` onward."""
+    if strategy in PAGE_BOUND:
+        return following.page_start > chunk.page_end
+    if limit is None or following.fragment_types[0] != "table":
+        return False
+    head = "\n".join(following.text.split("\n")[:3])  # header, separator, first body row
+    return count_tokens(f"{chunk.text}\n\n{head}", encoding) > limit
+
+
 def check_common(parsed: ParseResult, strategy: str, params: dict, chunks: list[Chunk]) -> None:
     doc = build_document(parsed)
     params_hash = chunking_hash(strategy, params)
@@ -77,7 +125,7 @@ def check_common(parsed: ParseResult, strategy: str, params: dict, chunks: list[
     rows = table_rows(doc)
     assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
     assert coverage(doc.text, chunks) >= 0.99
-    for chunk in chunks:
+    for chunk, following in zip(chunks, [*chunks[1:], None], strict=True):
         assert chunk.text.strip() and chunk.text == chunk.text.strip()
         assert chunk.chunk_id == chunk_id_for(parsed.document_id, chunk.chunk_index, params_hash)
         assert (chunk.strategy, chunk.params_hash) == (strategy, params_hash)
@@ -91,12 +139,16 @@ def check_common(parsed: ParseResult, strategy: str, params: dict, chunks: list[
             chunk.fragment_types
         )
         lines = chunk.text.split("\n")
-        limit = int(params.get("chunk_size", 512)) if strategy == "token_size" else None
+        limit = token_limit(strategy, params)
         check_rows(lines, rows, limit, encoding)
-        last_is_heading = lines[-1].strip() in headings
-        is_last = chunk.chunk_index == len(chunks) - 1
-        if not is_last and strategy != "by_page":
-            assert not last_is_heading, f"chunk {chunk.chunk_index} ends with a heading"
+        if limit is not None:
+            assert chunk.token_count <= limit
+        if strategy == "page_sections":
+            assert chunk.page_start == chunk.page_end
+        if following is not None and lines[-1].strip() in headings:
+            assert heading_may_end(strategy, chunk, following, limit, encoding), (
+                f"chunk {chunk.chunk_index} ends with a heading"
+            )
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
@@ -108,10 +160,11 @@ def test_invariants(case: tuple[str, dict], all_docs: list[ParseResult]) -> None
         check_common(parsed, strategy, params, chunks)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "token_size"], ids=_ids)
-def test_token_size_limits_and_exact_text(case: tuple[str, dict], all_docs: list) -> None:
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in LIMITS], ids=_ids)
+def test_token_limits_and_exact_text(case: tuple[str, dict], all_docs: list) -> None:
     strategy, params = case
-    size = int(params.get("chunk_size", 512))
+    size = token_limit(strategy, params)
+    assert size is not None
     for parsed in all_docs:
         text = build_document(parsed).text
         position = 0
@@ -140,3 +193,19 @@ def test_deterministic_ids(multipage: ParseResult) -> None:
     assert [c.to_dict() for c in first] == [c.to_dict() for c in again]
     assert {c.chunk_id for c in first}.isdisjoint({c.chunk_id for c in other})
     assert len({c.chunk_id for c in first}) == len(first)
+
+
+@pytest.mark.parametrize("levels", [[1], [1, 2], [1, 2, 3]])
+def test_page_sections_never_span_two_pages(levels: list[int], book: ParseResult) -> None:
+    chunks = chunk_document(book, "page_sections", {"section_headers": levels})
+    sections = chunk_document(book, "by_section", {"section_headers": levels})
+    assert all(chunk.page_start == chunk.page_end for chunk in chunks)
+    assert {chunk.page_start for chunk in chunks} == set(range(1, book.page_count + 1))
+    assert len(chunks) >= len(sections)
+
+
+def test_disabled_is_the_whole_document(all_docs: list[ParseResult]) -> None:
+    for parsed in all_docs:
+        (chunk,) = chunk_document(parsed, "disabled", {})
+        assert chunk.text == build_document(parsed).text
+        assert (chunk.page_start, chunk.page_end) == (1, parsed.page_count)

@@ -8,8 +8,10 @@ from docingest.chunking import CHUNKER_VERSION, STRATEGIES, chunking_hash, valid
 from docingest.errors import ConfigError
 
 
-def test_strategies_cover_the_four_of_the_api() -> None:
-    assert set(STRATEGIES) >= {"token_size", "recursive", "by_page", "by_section"}
+def test_strategies_cover_the_api_and_the_hosted_chunk_modes() -> None:
+    api = {"token_size", "recursive", "by_page", "by_section"}
+    hosted = {"block", "page_sections", "variable", "disabled"}
+    assert set(STRATEGIES) == api | hosted
 
 
 @pytest.mark.parametrize(
@@ -35,10 +37,21 @@ def test_strategies_cover_the_four_of_the_api() -> None:
                 "encoding_name": "cl100k_base",
             },
         ),
+        ("block", {"max_tokens": 512, "encoding_name": "cl100k_base"}),
+        (
+            "page_sections",
+            {
+                "section_headers": [1, 2],
+                "include_header_in_chunk": True,
+                "encoding_name": "cl100k_base",
+            },
+        ),
+        ("variable", {"chunk_size": 512, "min_size": 128, "encoding_name": "cl100k_base"}),
+        ("disabled", {"encoding_name": "cl100k_base"}),
     ],
 )
 def test_defaults(strategy: str, expected: dict[str, object]) -> None:
-    assert validate_params(strategy, {}) == expected
+    assert validate_params(strategy, {}) == {**expected, "contextual_prefix": False}
 
 
 @pytest.mark.parametrize(
@@ -59,6 +72,13 @@ def test_defaults(strategy: str, expected: dict[str, object]) -> None:
         ("by_section", {"section_headers": None}, "section_headers", [1, 2]),
         ("by_section", {"include_header_in_chunk": "0"}, "include_header_in_chunk", False),
         ("by_section", {"strategy": "by_section"}, "include_header_in_chunk", True),
+        ("block", {"max_tokens": "64"}, "max_tokens", 64),
+        ("page_sections", {"section_headers": "#"}, "section_headers", [1]),
+        ("variable", {"min_size": "0"}, "min_size", 0),
+        ("variable", {"chunk_size": 100, "min_size": 100}, "min_size", 100),
+        ("disabled", {"encoding_name": "o200k_base"}, "encoding_name", "o200k_base"),
+        ("recursive", {"contextual_prefix": "true"}, "contextual_prefix", True),
+        ("disabled", {"contextual_prefix": 1}, "contextual_prefix", True),
     ],
 )
 def test_coercion(strategy: str, given: dict[str, object], key: str, value: object) -> None:
@@ -92,6 +112,19 @@ def test_coercion(strategy: str, given: dict[str, object], key: str, value: obje
         ("by_section", {"section_headers": [7]}, "outside 1-6"),
         ("by_section", {"section_headers": []}, "at least one"),
         ("by_section", {"include_header_in_chunk": "sometimes"}, "boolean"),
+        ("block", {"max_tokens": 0}, "at least 1"),
+        ("block", {"chunk_size": 100}, "unknown parameter"),
+        ("block", {"encoding_name": "p50k_base"}, "unknown encoding"),
+        ("page_sections", {"section_headers": [0]}, "outside 1-6"),
+        ("page_sections", {"pages_per_chunk": 1}, "unknown parameter"),
+        ("variable", {"chunk_size": 0}, "at least 1"),
+        ("variable", {"min_size": 600}, "min_size must be between"),
+        ("variable", {"min_size": -1}, "min_size must be between"),
+        ("variable", {"chunk_overlap": 10}, "unknown parameter"),
+        ("disabled", {"chunk_size": 512}, "unknown parameter"),
+        ("disabled", {"encoding_name": "gpt2"}, "unknown encoding"),
+        ("token_size", {"contextual_prefix": "maybe"}, "boolean"),
+        ("page", {}, "unknown chunking strategy"),
     ],
 )
 def test_refusals(strategy: str, given: dict[str, object], message: str) -> None:
@@ -105,6 +138,13 @@ def test_hash_depends_on_normalized_params_only() -> None:
     assert chunking_hash("by_page", {}) != chunking_hash("by_section", {})
     assert len(chunking_hash("recursive", {})) == 16
     assert CHUNKER_VERSION
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_contextual_prefix_changes_the_hash_only_when_on(strategy: str) -> None:
+    plain = chunking_hash(strategy, {})
+    assert chunking_hash(strategy, {"contextual_prefix": False}) == plain
+    assert chunking_hash(strategy, {"contextual_prefix": "yes"}) != plain
 
 
 def test_hash_refuses_invalid_params() -> None:
