@@ -33,7 +33,9 @@ chunks = dg.AssetSpec(
     ),
 )
 chunks_checks = [
-    check_spec(TOKEN_LIMIT_CHECK, "chunks", "token_size chunks stay within chunk_size tokens."),
+    check_spec(
+        TOKEN_LIMIT_CHECK, "chunks", "Size-bounded strategies stay within their token limit."
+    ),
     check_spec(EMPTY_CHECK, "chunks", "No empty or whitespace-only chunk."),
     check_spec(
         COVERAGE_CHECK, "chunks", "The chunks, overlaps removed, hold >= 99% of the document text."
@@ -41,15 +43,19 @@ chunks_checks = [
 ]
 
 
+# The strategies that promise a token limit, and the parameter that sets it.
+TOKEN_LIMITS = {"token_size": "chunk_size", "variable": "chunk_size", "block": "max_tokens"}
+
+
 def _limit_check(chunks: list[Chunk], strategy: str, params: Mapping[str, object]) -> CheckOutcome:
-    """token_size promises a hard token limit; the other strategies bound sections, pages or
-    characters (widened to whole table rows), so their largest chunk is reported, not judged."""
+    """token_size, variable and block promise a hard token limit; the other strategies bound
+    sections, pages or characters, so their largest chunk is reported, not judged."""
     largest = max((c.token_count for c in chunks), default=0)
-    if strategy != "token_size":
+    if strategy not in TOKEN_LIMITS:
         return CheckOutcome(
             TOKEN_LIMIT_CHECK, True, {"limit": f"none for {strategy}", "largest_tokens": largest}
         )
-    limit = int(str(params["chunk_size"]))
+    limit = int(str(params[TOKEN_LIMITS[strategy]]))
     over = sum(1 for c in chunks if c.token_count > limit)
     return CheckOutcome(
         TOKEN_LIMIT_CHECK,
@@ -74,7 +80,7 @@ def chunk_parsed_document(
             ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
         ) from error
     result = chunker.chunk(parsed, strategy, params)
-    store.write_chunks(document_id, result)
+    store.write_chunks(document_id, result, params={"strategy": strategy, **params})
     record_stage(store, document_id, "chunk", chunks=len(result), chunking_hash=params_hash)
     tokens = np.array([c.token_count for c in result] or [0])
     empty = sum(1 for c in result if not c.text.strip())

@@ -15,6 +15,17 @@ from docingest.webhooks import DeliveryResult, WebhookDispatcher
 # The pipeline's stages in order (the values of assets.pipeline.STAGES).
 PIPELINE_STAGES = ("source", "parse", "chunk", "index")
 _PARSE = PIPELINE_STAGES.index("parse")
+# Materialization metadata worth a receiver's attention, as plain integers.
+COUNT_KEYS = ("pages", "ocr_pages", "failed_pages", "tables", "chunks", "tokens_total", "points")
+
+
+def stage_counts(metadata: Mapping[str, Any]) -> dict[str, int]:
+    """The integer counts among a stage's materialization metadata (pages, chunks, points...)."""
+    return {
+        key: int(value)
+        for key, value in metadata.items()
+        if key in COUNT_KEYS and isinstance(value, int) and not isinstance(value, bool)
+    }
 
 
 def _log_failures(results: list[DeliveryResult]) -> list[DeliveryResult]:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
+from assets.notify import notify_batch, notify_document, stage_counts
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import (
     BATCH_SIZE,
@@ -40,6 +41,7 @@ from resources import (
     QdrantResource,
     SourceResource,
     StorageResource,
+    WebhookResource,
 )
 
 # Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
@@ -166,10 +168,18 @@ def document_pipeline(
     embedder: EmbedderResource,
     qdrant: QdrantResource,
     storage: StorageResource,
+    webhooks: WebhookResource,
 ) -> Iterator[dg.AssetMaterialization]:
     """Runs the selected stages for each document of the run, in order."""
     store = storage.store
     selected = [a for a in STAGES if dg.AssetKey(a) in context.selected_asset_keys]
+    stages = [STAGES[a] for a in selected]
+    try:
+        hooks = webhooks.dispatcher()
+    except ConfigError as error:
+        raise dg.Failure(
+            description=f"invalid webhook configuration: {error}", allow_retries=False
+        ) from error
     strategy, params, params_hash = "", dict[str, object](), ""
     if "chunks" in selected:
         try:
@@ -196,9 +206,11 @@ def document_pipeline(
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
         }
         failures: dict[str, DocIngestError] = {}
+        succeeded = 0
         for document_id in context.partition_keys:
             if _finished_in_this_run(read_state(store, document_id), context.run_id):
                 continue
+            counts: dict[str, int] = {}
             for asset in selected:
                 outcome = _attempt(context, runners[asset], document_id)
                 if isinstance(outcome, DocIngestError):
@@ -209,10 +221,30 @@ def document_pipeline(
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
                     )
+                    notify_document(
+                        hooks, stage_failed=STAGES[asset], document_id=document_id,
+                        error=outcome, run_id=context.run_id, counts=counts, stages=stages,
+                    )  # fmt: skip
                     break
+                counts.update(stage_counts(outcome.metadata))
                 yield _record(context, asset, document_id, outcome)
             else:
                 note_run(store, document_id, context.run_id)
+                succeeded += 1
+                notify_document(
+                    hooks, stage_failed=None, document_id=document_id, error=None,
+                    run_id=context.run_id, counts=counts, stages=stages,
+                )  # fmt: skip
+    notify_batch(
+        hooks,
+        run_id=context.run_id,
+        counts={
+            "documents": len(context.partition_keys),
+            "succeeded": succeeded,
+            "failed": len(failures),
+        },
+        error_codes=dict(Counter(error.code.value for error in failures.values())),
+    )
     if failures:
         codes = Counter(error.code.value for error in failures.values())
         summary = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))

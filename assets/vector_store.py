@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.chunking import chunks
 from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from docingest.chunking import embedding_text
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import point_id_for
 from docingest.models import Chunk
@@ -82,7 +83,12 @@ def index_document(
         model_name=embedder.model,
         index_keys=sorted((registered.get("vector_store_metadata") or {}).keys()),
     )
-    texts = [c.text for c in records]
+    # With `contextual_prefix` the heading breadcrumb is embedded with the text; the stored
+    # text stays exact.
+    contextual = (
+        bool(store.read_chunk_params(document_id).get("contextual_prefix")) if records else False
+    )
+    texts = [embedding_text(c, contextual) for c in records]
     keys = [embedding_key(embedder.model, text) for text in texts]
     # Re-chunking often reproduces chunks it had before: their vectors are reused, not recomputed.
     cached = vectors.document_vectors(document_id, EMBED_KEY) if records else {}

@@ -192,11 +192,19 @@ class DocumentStore:
         return dict(json.loads(metadata[_META_KEY])) if _META_KEY in metadata else None
 
     # -- chunks -----------------------------------------------------------------------------
-    def write_chunks(self, document_id: str, chunks: Sequence[Chunk]) -> Path:
+    def write_chunks(
+        self, document_id: str, chunks: Sequence[Chunk], params: dict[str, Any] | None = None
+    ) -> Path:
+        """The chunk records, with the strategy parameters that made them in the file footer."""
         table = pa.Table.from_pylist([c.to_dict() for c in chunks], schema=CHUNKS_SCHEMA)
+        table = table.replace_schema_metadata({_META_KEY: json.dumps(params or {}, default=str)})
         path = self.chunks_path(document_id)
         _atomic_write_table(path, table)
         return path
+
+    def read_chunk_params(self, document_id: str) -> dict[str, Any]:
+        metadata = pq.read_schema(self.chunks_path(document_id)).metadata or {}
+        return dict(json.loads(metadata[_META_KEY])) if _META_KEY in metadata else {}
 
     def read_chunks(self, document_id: str) -> list[Chunk]:
         table = pq.read_table(self.chunks_path(document_id))

@@ -13,6 +13,8 @@ from docingest.models import Chunk, ParseResult
 # embedded by their beginning only. `docingest chunk` keeps the strategies' own defaults.
 PIPELINE_DEFAULTS: dict[str, dict[str, str]] = {
     "token_size": {"chunk_size": "200", "chunk_overlap": "30"},
+    "variable": {"chunk_size": "200", "min_size": "64"},
+    "block": {"max_tokens": "200"},
 }
 
 

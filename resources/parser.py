@@ -7,6 +7,7 @@ from pydantic import Field
 
 from docingest.models import ParseResult
 from docingest.parsing import ParseOptions, parse_file
+from docingest.paths import docingest_home
 
 
 class ParserResource(dg.ConfigurableResource):
@@ -14,25 +15,89 @@ class ParserResource(dg.ConfigurableResource):
 
     engine: str = Field(
         default="layout",
-        description="'layout' (PyMuPDF layout model, best quality) or 'fast' (no model).",
+        description="'layout' (PyMuPDF layout model, best quality) or 'fast' (no model, ~30x).",
     )
     include_headers_footers: bool = Field(
-        default=False, description="Keep page headers/footers in the markdown."
+        default=False,
+        description="Keep page headers/footers in the markdown (always kept as fragments).",
     )
-    table_format: str = Field(default="markdown", description="'markdown' or 'html'.")
+    table_format: str = Field(
+        default="html",
+        description="Tables in the markdown: 'html' (keeps colspan/rowspan) or 'markdown'.",
+    )
+    merge_tables_across_pages: bool = Field(
+        default=False,
+        description="Join a table continued on the next page (same column count) into one.",
+    )
     max_file_size_mb: float = Field(default=100.0, description="Larger files are refused.")
     max_pages: int | None = Field(default=None, description="Parse at most this many pages.")
+    target_pages: str | None = Field(
+        default=None, description="Only these pages, 1-based, e.g. '1,3,5-7'."
+    )
+    page_separator: str | None = Field(
+        default=None,
+        description="Put between pages in the document markdown; '{page_number}' is replaced.",
+    )
+    ocr_mode: str = Field(
+        default="auto",
+        description="'auto': OCR pages without a usable text layer; 'force': every page; 'off'.",
+    )
+    ocr_languages: str = Field(
+        default="eng",
+        description="Tesseract languages joined by '+', e.g. 'eng+deu' (Debian tesseract-ocr-*).",
+    )
+    image_mode: str = Field(
+        default="skip",
+        description="Figures in the markdown: 'skip', 'placeholder' (with caption), or 'save' "
+        "(PNG files under image_dir, referenced from the markdown).",
+    )
+    image_dir: str | None = Field(
+        default=None,
+        description="Where image_mode='save' writes; default $DOCINGEST_HOME/images.",
+    )
+    failed_page_mode: str = Field(
+        default="raw_text",
+        description="Markdown of a page that failed: 'raw_text', 'blank_page' or 'error_message'.",
+    )
+    page_error_tolerance: float = Field(
+        default=0.05, description="Fraction of pages that may fail before the document fails."
+    )
+    isolate: bool = Field(
+        default=True,
+        description="Parse each document in a worker process under the time/memory limits.",
+    )
+    timeout_s: float = Field(
+        default=300.0, description="Per-document time limit (isolated): PARSE_TIMEOUT after."
+    )
+    memory_limit_mb: int = Field(
+        default=4096, description="Per-worker address-space limit in MiB (isolated)."
+    )
     password: str | None = Field(
         default=None, description="Password for encrypted PDFs (bind with dg.EnvVar)."
     )
 
     def options(self) -> ParseOptions:
+        image_dir = self.image_dir
+        if image_dir is None and self.image_mode == "save":
+            image_dir = str(docingest_home() / "images")
         return ParseOptions(
             engine=self.engine,
             include_headers_footers=self.include_headers_footers,
             table_format=self.table_format,
+            merge_tables_across_pages=self.merge_tables_across_pages,
             max_file_size_mb=self.max_file_size_mb,
             max_pages=self.max_pages,
+            target_pages=self.target_pages,
+            page_separator=self.page_separator,
+            ocr_mode=self.ocr_mode,
+            ocr_languages=self.ocr_languages,
+            image_mode=self.image_mode,
+            image_dir=image_dir,
+            failed_page_mode=self.failed_page_mode,
+            page_error_tolerance=self.page_error_tolerance,
+            isolate=self.isolate,
+            timeout_s=self.timeout_s,
+            memory_limit_mb=self.memory_limit_mb,
             password=self.password,
         )
 

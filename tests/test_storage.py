@@ -171,8 +171,10 @@ def test_writes_leave_no_temporary_files(tmp_path: Path) -> None:
         store.write_chunks(DOCUMENT_ID, _chunks())
         store.write_json("state", DOCUMENT_ID, {"status": "pending"})
     stem = "reports%2Fannual%20report%202024.pdf"
+    result = _parse_result([_page_one()])
     assert _files(tmp_path) == [
         f"chunks/{stem}.parquet",
+        f"parse_index/{result.sha256}-{result.options_hash}.json",
         f"parsed/{stem}.parquet",
         f"state/{stem}.json",
     ]

@@ -89,12 +89,11 @@ def snap_to_table_rows(doc: DocText, pieces: Sequence[Piece]) -> list[Piece]:
 
 def page_pieces(doc: DocText, page_numbers: Sequence[int], pages_per_chunk: int) -> list[Piece]:
     """One piece per `pages_per_chunk` consecutive pages (pages without text give nothing)."""
+    group_of = {number: index // pages_per_chunk for index, number in enumerate(page_numbers)}
     pieces = []
-    for first in range(0, len(page_numbers), pages_per_chunk):
-        group = set(page_numbers[first : first + pages_per_chunk])
-        spans = [span for span in doc.spans if span.page in group]
-        if spans:
-            pieces.append(Piece(spans[0].start, spans[-1].end))
+    for _, group in itertools.groupby(doc.spans, key=lambda span: group_of[span.page]):
+        spans = list(group)
+        pieces.append(Piece(spans[0].start, spans[-1].end))
     return pieces
 
 

@@ -63,6 +63,26 @@ def word_starts(text: str) -> list[int]:
     return ends.tolist()
 
 
+def pretoken_boundaries(text: str) -> list[int]:
+    """Positions no pre-token of cl100k_base or o200k_base can straddle, whatever the text
+    before: after a non-space before a space or tab (no pattern runs from a non-space into
+    whitespace other than newlines), and after a newline before a non-space other than '/'
+    (newlines only end pre-tokens; o200k lets '/' follow them). Plus both ends of the text.
+
+    BPE works inside pre-tokens, so a slice of the text that starts and ends on such
+    positions encodes to exactly the tokens the whole text has there.
+    """
+    points = _code_points(text)
+    if len(points) < 2:
+        return sorted({0, len(points)})
+    space = np.isin(points, _WHITESPACE)
+    newline = (points == 10) | (points == 13)
+    word_end = ~space[:-1] & space[1:] & ~newline[1:]
+    line_start = (points[:-1] == 10) & ~space[1:] & (points[1:] != 47)
+    inner = np.flatnonzero(word_end | line_start) + 1
+    return [0, *inner.tolist(), len(points)]
+
+
 def line_starts(text: str) -> list[int]:
     """Position after every newline."""
     return (np.flatnonzero(_code_points(text) == 10) + 1).tolist()

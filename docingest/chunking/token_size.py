@@ -6,6 +6,8 @@ the window (fragment > line > sentence > whitespace; only row boundaries inside 
 right after or inside a heading), so words, table rows and heading/body pairs stay together.
 Chunks are slices of the source string, never decoded token slices, so a multi-byte character is
 never split and the text is exactly the source; each is re-counted and shrunk if over the limit.
+The re-count is exact without re-encoding the chunk: tiktoken's pre-tokens never straddle certain
+positions (see `pretoken_boundaries`), so only the slice's two edges are encoded alone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from docingest.chunking.document import DocText, Piece, skip_space, trim_end
 from docingest.chunking.textindex import (
     drop_zones,
     line_starts,
+    pretoken_boundaries,
     sorted_union,
     token_offsets,
     word_starts,
@@ -86,15 +89,30 @@ class Cutter:
         # without its scan for special tokens (a third faster).
         self.ids = self.encoding.encode_ordinary(self.text)
         self.offsets = token_offsets(self.text, self.ids, encoding_name)
+        self.safe = pretoken_boundaries(self.text)
         self.classes, self.starts, self.loose = boundary_classes(doc)
 
     def tokens(self, value: str) -> int:
         return len(self.encoding.encode_ordinary(value))
 
-    def estimate(self, start: int, end: int) -> int:
-        """Tokens of text[start:end] as the whole-text encoding cut them (off by a few at the
-        edges from encoding the slice alone)."""
-        return bisect.bisect_left(self.offsets, end) - bisect.bisect_left(self.offsets, start)
+    def count(self, start: int, end: int, prefix: str = "") -> int:
+        """Exact token count of prefix + text[start:end], as encoding it alone gives: the
+        whole-text tokens between the first and last pre-token boundary inside the slice, plus
+        the two edges encoded alone (a prefix, repeated table rows, ends with a newline and the
+        slice starts with '|', so they meet on a boundary too)."""
+        text = self.text
+        if prefix and not (prefix.endswith("\n") and start < end and text[start] not in " \t/"):
+            return self.tokens(prefix + text[start:end])
+        extra = self.tokens(prefix) if prefix else 0
+        low = bisect.bisect_left(self.safe, start)
+        high = bisect.bisect_right(self.safe, end) - 1
+        if low > high or self.safe[low] >= self.safe[high]:
+            return extra + self.tokens(text[start:end])
+        first, last = self.safe[low], self.safe[high]
+        inner = bisect.bisect_left(self.offsets, last) - bisect.bisect_left(self.offsets, first)
+        head = self.tokens(text[start:first]) if first > start else 0
+        tail = self.tokens(text[last:end]) if end > last else 0
+        return extra + head + inner + tail
 
     def window(
         self, start: int, floor: int, prefix: str, relaxed: bool, stop: int
@@ -117,7 +135,7 @@ class Cutter:
                 fallback = self.classes[-1][index] if index >= 0 else limit
                 cut = fallback if fallback > max(start, floor) else limit
             end = trim_end(text, start, cut)
-            tokens = self.tokens(prefix + text[start:end])
+            tokens = self.count(start, end, prefix)
             over = tokens - self.size
             if over <= 0 or end - start <= 1:
                 return end, cut, tokens

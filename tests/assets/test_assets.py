@@ -22,6 +22,7 @@ from resources import (
     QdrantResource,
     SourceResource,
     StorageResource,
+    WebhookResource,
 )
 from tests.conftest import corpus_pdf
 
@@ -86,6 +87,7 @@ def _resources(uploads: Path) -> dict[str, object]:
         "embedder": EmbedderResource(),
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),
+        "webhooks": WebhookResource(),
     }
 
 

@@ -102,3 +102,28 @@ def test_invalid_rechunk_options_fail_before_any_run(
     with pytest.raises(ConfigError):
         rechunk_all(instance, "token_size", {"chunk_size": "10", "chunk_overlap": "10"})
     assert len(instance.get_runs()) == runs
+
+
+def test_contextual_prefix_embeds_breadcrumb_but_stores_exact_text(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    from docingest.chunking import embedding_text
+    from docingest.embedding import get_embedder
+    from tests.conftest import build_pdf
+
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    build_pdf(folder / "guide.pdf", [
+        "<h1>Turbines</h1><h2>Maintenance</h2><p>Inspect the blades every spring.</p>"
+    ])  # fmt: skip
+    ingest_folder(instance, folder, strategy="by_section", params={"contextual_prefix": "true"})
+    store = DocumentStore(home)
+    chunk = next(c for c in store.read_chunks("guide.pdf") if "Inspect" in c.text)
+    assert chunk.headings and not chunk.text.startswith(" > ".join(chunk.headings))
+    vectors = VectorStore(collection="documents", path=str(home / "qdrant"))
+    stored = vectors.document_vectors("guide.pdf", "chunk_id")[chunk.chunk_id]
+    embedder = get_embedder()
+    expected = embedder.embed([embedding_text(chunk, True)])[0]
+    plain = embedder.embed([chunk.text])[0]
+    assert sum(a * b for a, b in zip(stored, expected, strict=True)) > 0.999
+    assert sum(a * b for a, b in zip(stored, plain, strict=True)) < 0.999

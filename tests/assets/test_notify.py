@@ -1,0 +1,112 @@
+"""Which webhook events a document's outcome raises, and what they carry, on a real receiver."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from assets.notify import document_events, notify_batch, notify_document, stage_counts
+from docingest.errors import DocIngestError, ErrorCode
+from docingest.webhooks import Endpoint, WebhookDispatcher
+from tests.webhook_server import Receiver, closed_port_url, receiver
+
+ALL = ("source", "parse", "chunk", "index")
+
+
+@pytest.fixture
+def server() -> Iterator[Receiver]:
+    with receiver() as state:
+        yield state
+
+
+@pytest.mark.parametrize(
+    ("stage_failed", "stages", "events"),
+    [
+        (None, ALL, ["parse.success", "ingest.success"]),
+        ("source", ALL, ["parse.error", "ingest.error"]),
+        ("parse", ALL, ["parse.error", "ingest.error"]),
+        ("chunk", ALL, ["parse.success", "ingest.error"]),
+        ("index", ALL, ["parse.success", "ingest.error"]),
+        # A re-chunk run parses nothing: no parse.* events; indexed = ingested.
+        (None, ("chunk", "index"), ["ingest.success"]),
+        ("chunk", ("chunk", "index"), ["ingest.error"]),
+        # A parse-only run does not index: the document is parsed, not ingested.
+        (None, ("source", "parse"), ["parse.success"]),
+        ("parse", ("source", "parse"), ["parse.error", "ingest.error"]),
+    ],
+)
+def test_document_events(
+    stage_failed: str | None, stages: tuple[str, ...], events: list[str]
+) -> None:
+    assert document_events(stage_failed, stages) == events
+
+
+def test_unknown_stage_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="parsed_pages"):
+        document_events("parsed_pages", ALL)
+
+
+def test_failed_document_notifies_parse_and_ingest_errors(server: Receiver) -> None:
+    dispatcher = WebhookDispatcher([Endpoint(server.url, secret="s")])
+    error = DocIngestError(ErrorCode.PASSWORD_PROTECTED_FILE, "needs a password")
+    results = notify_document(
+        dispatcher,
+        stage_failed="parse",
+        document_id="a/b.pdf",
+        error=error,
+        run_id="run-9",
+        counts={"pages": 0},
+    )
+    assert [r.ok for r in results] == [True, True]
+    bodies = [json.loads(r.body) for r in server.requests]
+    assert [b["event"] for b in bodies] == ["parse.error", "ingest.error"]
+    for body in bodies:
+        assert body["document_id"] == "a/b.pdf" and body["status"] == "failed"
+        assert body["error_code"] == "PASSWORD_PROTECTED_FILE"
+        assert body["error_message"] == "needs a password"
+        assert body["run_id"] == "run-9" and body["counts"] == {"pages": 0}
+        assert body["stage"] == "parse" and body["retryable"] is False
+
+
+def test_succeeded_document_and_batch(server: Receiver) -> None:
+    dispatcher = WebhookDispatcher([Endpoint(server.url)])
+    notify_document(
+        dispatcher,
+        stage_failed=None,
+        document_id="c.pdf",
+        error=None,
+        run_id="r",
+        counts={"chunks": 3, "points": 3},
+    )
+    notify_batch(
+        dispatcher,
+        run_id="r",
+        counts={"documents": 2, "succeeded": 1, "failed": 1},
+        error_codes={"CORRUPT_FILE": 1},
+    )
+    bodies = [json.loads(r.body) for r in server.requests]
+    assert [(b["event"], b["status"]) for b in bodies] == [
+        ("parse.success", "succeeded"),
+        ("ingest.success", "succeeded"),
+        ("batch.completed", "partial"),
+    ]
+    assert bodies[1]["error_code"] is None and bodies[1]["counts"] == {"chunks": 3, "points": 3}
+    assert bodies[2]["counts"] == {"documents": 2, "succeeded": 1, "failed": 1}
+    assert bodies[2]["error_codes"] == {"CORRUPT_FILE": 1} and bodies[2]["document_id"] is None
+
+
+def test_an_unreachable_receiver_never_raises(caplog: pytest.LogCaptureFixture) -> None:
+    dispatcher = WebhookDispatcher(
+        [Endpoint(closed_port_url(), secret="never-logged", max_attempts=1)]
+    )
+    [result] = notify_batch(
+        dispatcher, run_id="r", counts={"documents": 1, "succeeded": 0, "failed": 1}, error_codes={}
+    )
+    assert not result.ok
+    assert "batch.completed" in caplog.text and "not delivered" in caplog.text
+    assert "never-logged" not in caplog.text
+
+
+def test_stage_counts_keep_integer_counts_only() -> None:
+    metadata = {"pages": 3, "chunks": 7, "points": 7, "engine": "fast", "reused_cached_parse": True}
+    assert stage_counts(metadata) == {"pages": 3, "chunks": 7, "points": 7}
