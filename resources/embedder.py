@@ -16,9 +16,16 @@ class EmbedderResource(dg.ConfigurableResource):
         description="Embedding model; its vector size is taken from the model registry.",
     )
     batch_size: int = Field(default=32, description="Texts per forward pass.")
+    backend: str = Field(
+        default="onnx",
+        description=(
+            "'onnx' (onnxruntime, exported from the model's weights on first use and checked "
+            "against them; same vectors, less CPU) or 'torch' (sentence-transformers)."
+        ),
+    )
 
     def embedder(self) -> Embedder:
-        return get_embedder(self.model, batch_size=self.batch_size)
+        return get_embedder(self.model, batch_size=self.batch_size, backend=self.backend)
 
     @property
     def dimension(self) -> int:
