@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.pipeline import document_pipeline, with_code_versions
+from pipelines.executors import build_executor
 from pipelines.jobs import delete_documents_job, ingest_job, rechunk_job
 from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
@@ -20,7 +21,8 @@ defs = dg.Definitions(
     sensors=[upload_folder_sensor],
     schedules=[reconcile_schedule],
     resources=resources,
-    # Steps of one run execute in its own process, one after another: Qdrant local mode
-    # admits a single process per store, and per-step subprocesses cost seconds each.
-    executor=dg.in_process_executor,
+    # By default steps of one run execute in its own process, one after another: Qdrant local
+    # mode admits a single process per store, and per-step subprocesses cost seconds each.
+    # DOCINGEST_EXECUTOR=multiprocess or celery (with a Qdrant server) scales out instead.
+    executor=build_executor(),
 )
