@@ -93,6 +93,6 @@ def write_bad_inputs(folder: Path) -> dict[str, str]:
     build_pdf(folder / "encrypted.pdf", ["<p>secret</p>"], password="s3cret")
     (folder / "empty.pdf").write_bytes(b"")
     (folder / "text-named.pdf").write_text("just some text pretending to be a PDF\n" * 20)
-    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 32, 32), False)
-    (folder / "image-named.pdf").write_bytes(pixmap.tobytes("png"))
+    # PNG and the other image types PyMuPDF opens are parsed (through OCR); a GIF is not.
+    (folder / "image-named.pdf").write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
     return dict(BAD_INPUTS)

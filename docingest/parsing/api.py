@@ -12,7 +12,7 @@ from docingest.ids import sha256_bytes
 from docingest.models import PageResult, ParseResult
 from docingest.parsing.detect import MUPDF_TYPES, check_input
 from docingest.parsing.figures import render_figures
-from docingest.parsing.furniture import mark_repeated, printed_page_number
+from docingest.parsing.furniture import mark_repeated, printed_page_numbers
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import fill_failed_page, page_markdown, skipped_page
 from docingest.parsing.pdf_open import open_document, pdf_metadata
@@ -52,14 +52,12 @@ def _finish_pages(
     """Furniture, figures, tables across pages, failed-page text and markdown; metadata."""
     mark_repeated(pages)
     images: list[str] = []
-    numbers: dict[str, str] = {}
+    numbers = printed_page_numbers(pages)
     for page in pages:
         if page.status != "ok":
             fill_failed_page(doc, page, options.failed_page_mode)
             continue
         images.extend(render_figures(doc, page, options, document_id))
-        if (printed := printed_page_number(page)) is not None:
-            numbers[str(page.page_number)] = printed
     if options.merge_tables_across_pages:
         merge_continued_tables(pages, options.table_format)
     for page in pages:
@@ -131,9 +129,7 @@ def parse_bytes(
         mime = check_input(data, filename, options.max_file_size_bytes)
         metadata: dict = {}
         if mime in MUPDF_TYPES:
-            page_count, pages, timings, metadata = _parse_document(
-                data, mime, options, document_id
-            )
+            page_count, pages, timings, metadata = _parse_document(data, mime, options, document_id)
         else:
             pages, timings = _parse_text(data, options)
             page_count = 1

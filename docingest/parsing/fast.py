@@ -10,6 +10,7 @@ import pymupdf
 
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import BBox, Fragment, PageResult
+from docingest.parsing.clean import refine_headings
 from docingest.parsing.ocr import ocr_textpage, text_layer_is_unusable
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
@@ -209,9 +210,7 @@ def _page_fragments(page: _Page, styles: _Styles) -> list[Fragment]:
 
 def _read(page: pymupdf.Page, options: ParseOptions) -> tuple[_Page, bool]:
     """The page's text blocks, from Tesseract when its text layer is missing or garbage."""
-    if options.ocr_mode == "force" or (
-        options.ocr_mode == "auto" and text_layer_is_unusable(page)
-    ):
+    if options.ocr_mode == "force" or (options.ocr_mode == "auto" and text_layer_is_unusable(page)):
         return _extract(page, ocr_textpage(page, options.ocr_languages)), True
     return _extract(page), False
 
@@ -235,7 +234,7 @@ def parse_fast(
         if isinstance(item, Exception):
             raise item
         page, ocr = item
-        fragments = _page_fragments(page, styles)
+        fragments = refine_headings(_page_fragments(page, styles))
         if index == indexes[0]:
             # The first top-level heading on the first parsed page is the document's title.
             for fragment in fragments:

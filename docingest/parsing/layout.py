@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pymupdf
 
 from docingest.models import BBox, Fragment, PageResult
-from docingest.parsing.clean import clean_block, heading_level, heading_text
+from docingest.parsing.clean import clean_block, heading_level, heading_text, refine_headings
 from docingest.parsing.ocr import OCR_DPI, OcrRecorder
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
@@ -47,6 +48,17 @@ _TO_MARKDOWN_ARGS: dict[str, Any] = {
 }
 
 
+_RULED_PATHS = 16  # vector paths on a page from which it may hold a ruled table
+
+
+def _may_have_table(page: pymupdf.Page) -> bool:
+    """The layout model saw a table, or enough vector strokes for a ruled one it missed."""
+    boxes = getattr(page, "layout_information", None) or []
+    if any(isinstance(b, dict) and b.get("class_name") == "table" for b in boxes):
+        return True
+    return len(page.get_cdrawings()) >= _RULED_PATHS
+
+
 @cache
 def _pymupdf4llm() -> ModuleType:
     # pymupdf.layout must be imported first for pymupdf4llm to use the layout model; both
@@ -54,6 +66,18 @@ def _pymupdf4llm() -> ModuleType:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         import pymupdf.layout  # noqa: F401
         import pymupdf4llm
+        from pymupdf4llm.helpers import table_html
+
+    # The HTML table pass runs PyMuPDF's table finder on every page, about a quarter of the
+    # parse time; skip it on pages with no table box and too few strokes for a ruled table.
+    render = table_html.page_html_tables
+    if not getattr(render, "_docingest_guard", False):
+
+        def guarded(page: pymupdf.Page) -> list:
+            return render(page) if _may_have_table(page) else []
+
+        guarded._docingest_guard = True  # type: ignore[attr-defined]
+        table_html.page_html_tables = guarded
     return pymupdf4llm
 
 
@@ -100,19 +124,37 @@ def _page_result(
         return ocr_error_page(doc, number - 1, ocr.failed[number - 1])
     rect = doc[number - 1].rect
     text = chunk["text"] or ""
-    fragments = [
-        fragment
-        for box in chunk.get("page_boxes") or []
-        if (fragment := _fragment(box, text, options)) is not None
-    ]
+    fragments = refine_headings(
+        [
+            fragment
+            for box in chunk.get("page_boxes") or []
+            if (fragment := _fragment(box, text, options)) is not None
+        ]
+    )
     page = PageResult(number, float(rect.width), float(rect.height), "", fragments)
     page.ocr = number - 1 in ocr.done
     return page
 
 
-def _convert(doc: pymupdf.Document, indexes: list[int], options: ParseOptions, ocr: OcrRecorder):
-    with contextlib.redirect_stdout(io.StringIO()):  # it reports OCR and warnings on stdout
-        return _pymupdf4llm().to_markdown(
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence pymupdf4llm: it reports OCR runs on stdout/stderr and through pymupdf.message."""
+    sink = io.StringIO()
+    saved = getattr(pymupdf, "_g_out_message", None)
+    pymupdf._g_out_message = sink
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        pymupdf._g_out_message = saved
+
+
+def _convert(
+    doc: pymupdf.Document, indexes: list[int], options: ParseOptions, ocr: OcrRecorder
+) -> list[dict[str, Any]]:
+    engine = _pymupdf4llm()
+    with _quiet():
+        return engine.to_markdown(
             doc,
             pages=indexes,
             use_ocr=options.ocr_mode != "off",

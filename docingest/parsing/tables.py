@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 
 from docingest.models import Fragment, PageResult
 
@@ -153,7 +154,7 @@ def _edge_table(fragments: list[Fragment], last: bool) -> Fragment | None:
 
 def merge_continued_tables(pages: list[PageResult], table_format: str) -> None:
     """Join a table that ends a page to one with as many columns that starts the next page."""
-    for before, after in zip(pages, pages[1:], strict=False):
+    for before, after in pairwise(pages):
         if before.status != "ok" or after.status != "ok":
             continue
         first, second = _edge_table(before.fragments, True), _edge_table(after.fragments, False)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pymupdf
 import pytest
 
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.parsing import ParseOptions, detect_mime
 from docingest.parsing.detect import check_input
-from docingest.parsing.tables import markdown_table_to_html
+from docingest.parsing.tables import (
+    html_table_grid,
+    html_table_to_markdown,
+    markdown_table_to_html,
+)
 from docingest.parsing.text import markdown_fragments
 
 
@@ -67,11 +74,12 @@ def test_check_input_rejects(data: bytes, filename: str, code: ErrorCode, needle
     assert info.value.retryable is False
 
 
-def test_png_named_pdf_names_the_type() -> None:
+def test_type_comes_from_content_not_name() -> None:
+    assert check_input(_png(), "x.pdf", max_size_bytes=1 << 20) == "image/png"
     with pytest.raises(DocIngestError) as info:
-        check_input(_png(), "x.pdf", max_size_bytes=1 << 20)
+        check_input(b"GIF89a\x01\x00", "x.png", max_size_bytes=1 << 20)
     assert info.value.code == ErrorCode.FILE_TYPE_NOT_SUPPORTED
-    assert "PNG" in info.value.message
+    assert "GIF" in info.value.message and "EPUB" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -84,6 +92,18 @@ def test_png_named_pdf_names_the_type() -> None:
         {"max_file_size_mb": 0},
         {"max_file_size_mb": "big"},
         {"include_headers_footers": "yes"},
+        {"ocr_mode": "sometimes"},
+        {"ocr_languages": "english!"},
+        {"image_mode": "inline"},
+        {"image_mode": "save"},
+        {"failed_page_mode": "skip"},
+        {"page_error_tolerance": 1.5},
+        {"target_pages": "3-1"},
+        {"target_pages": "0"},
+        {"target_pages": "one"},
+        {"timeout_s": 0},
+        {"memory_limit_mb": -1},
+        {"isolate": 1},
     ],
 )
 def test_options_validate(kwargs: dict) -> None:
@@ -101,7 +121,10 @@ def test_options_hash_and_password_privacy() -> None:
     assert ParseOptions(max_file_size_mb=5).options_hash() == base.options_hash()
     assert ParseOptions(engine="fast").options_hash() != base.options_hash()
     assert ParseOptions(max_pages=3).options_hash() != base.options_hash()
-    assert ParseOptions(table_format="html").options_hash() != base.options_hash()
+    assert ParseOptions(table_format="markdown").options_hash() != base.options_hash()
+    assert ParseOptions(ocr_mode="off").options_hash() != base.options_hash()
+    for limits in ({"isolate": True}, {"timeout_s": 9.0}, {"memory_limit_mb": 512}):
+        assert ParseOptions(**limits).options_hash() == base.options_hash()  # type: ignore[arg-type]
     assert ParseOptions(include_headers_footers=True).options_hash() != base.options_hash()
     assert base.to_dict()["engine"] == "layout"
 
@@ -141,3 +164,60 @@ def test_markdown_table_to_html_escapes() -> None:
         "<table><tr><th>A</th><th>&lt;b&gt;</th></tr><tr><td>1<br>2</td><td>a|b</td></tr></table>"
     )
     assert markdown_table_to_html("no table here") is None
+
+
+def test_page_indexes() -> None:
+    assert ParseOptions().page_indexes(3) == [0, 1, 2]
+    assert ParseOptions(target_pages="2, 4-6,9").page_indexes(6) == [1, 3, 4, 5]
+    assert ParseOptions(target_pages="2-6", max_pages=2).page_indexes(10) == [1, 2]
+
+
+def test_html_tables_keep_spans() -> None:
+    markup = (
+        '<table><tr><th rowspan="2">Port</th><th colspan="2">Calls</th></tr>'
+        "<tr><th>Foreign</th><th>Domestic</th></tr><tr><td>Manila</td><td>2454</td>"
+        "<td>6,125</td></tr></table>"
+    )
+    assert html_table_grid(markup) == [
+        ["Port", "Calls", ""],
+        ["", "Foreign", "Domestic"],
+        ["Manila", "2454", "6,125"],
+    ]
+    assert html_table_to_markdown(markup).splitlines()[:2] == [
+        "| Port | Calls |  |",
+        "| --- | --- | --- |",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+        (
+            b"<?xml version='1.0'?><FictionBook xmlns='x'></FictionBook>",
+            "application/x-fictionbook+xml",
+        ),
+        (b"\0" * 60 + b"BOOKMOBI" + b"\0" * 8, "application/x-mobipocket-ebook"),
+    ],
+)
+def test_detect_ebook_and_vector_formats(data: bytes, mime: str) -> None:
+    assert detect_mime(data, "file.bin") == mime
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, payload in entries.items():
+            archive.writestr(name, payload)
+    return buffer.getvalue()
+
+
+def test_detect_zip_based_formats() -> None:
+    epub = _zip({"mimetype": b"application/epub+zip", "META-INF/container.xml": b"<x/>"})
+    assert detect_mime(epub, "book.zip") == "application/epub+zip"
+    xps = _zip({"FixedDocSeq.fdseq": b"<x/>", "Documents/1/Pages/1.fpage": b"<x/>"})
+    assert detect_mime(xps, "a.bin") == "application/oxps"
+    assert detect_mime(_zip({"01.png": _png(), "02.png": _png()}), "a") == (
+        "application/vnd.comicbook+zip"
+    )
+    assert detect_mime(_zip({"notes.txt": b"x"}), "a.zip") == "application/zip"

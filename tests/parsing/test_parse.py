@@ -86,17 +86,17 @@ def test_built_report(report_pdf: bytes, engine: str) -> None:
     if engine == "layout":
         table = next(f for f in first.fragments if f.type == "table")
         assert table.html is not None and "<th>Region</th>" in table.html
-        assert "|" in table.content
+        assert table.content == table.html  # tables are HTML in the markdown by default
         assert 180 < table.bbox.y0 < table.bbox.y1 < 270
     assert result.to_dict()["pages"][0]["fragments"]
 
 
 def test_layout_options(report_pdf: bytes) -> None:
-    result = _parse(report_pdf, table_format="html", include_headers_footers=True, max_pages=1)
+    result = _parse(report_pdf, table_format="markdown", include_headers_footers=True, max_pages=1)
     assert [p.status for p in result.pages] == ["ok", "skipped"]
     assert result.page_count == 2 and result.usage["pages"] == 1
     table = next(f for f in result.pages[0].fragments if f.type == "table")
-    assert table.content == table.html and table.content.startswith("<table>")
+    assert table.content.startswith("| Region") and table.html and "<table>" in table.html
     assert "Page 1 of 2" in result.pages[0].markdown
     assert "Outlook" not in result.markdown
 
@@ -161,8 +161,7 @@ def test_encrypted_pdf() -> None:
 
 
 def test_bad_inputs() -> None:
-    png = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 4, 4), False).tobytes("png")
-    assert "PNG" in _assert_error(ErrorCode.FILE_TYPE_NOT_SUPPORTED, png)
+    assert "GIF" in _assert_error(ErrorCode.FILE_TYPE_NOT_SUPPORTED, b"GIF89a\x01\x00")
     assert ".pdf" in _assert_error(ErrorCode.FILE_TYPE_NOT_SUPPORTED, b"just some text\n")
     assert "empty" in _assert_error(ErrorCode.CORRUPT_FILE, b"")
     big = b"%PDF-1.4\n" + b"0" * 4096
@@ -191,21 +190,30 @@ def test_failing_page_is_isolated(report_pdf: bytes, monkeypatch: pytest.MonkeyP
             raise RuntimeError("damaged content stream")
         return real_extract(page)
 
-    def convert(doc: pymupdf.Document, indexes: list[int]) -> list[dict]:
+    def convert(doc: pymupdf.Document, indexes: list[int], *args: object) -> list[dict]:
         if 1 in indexes:
             raise ValueError("model failure")
-        return real_convert(doc, indexes)
+        return real_convert(doc, indexes, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fast, "_extract", extract)
     monkeypatch.setattr(layout, "_convert", convert)
     for engine, code in (("fast", "CORRUPT_FILE"), ("layout", "INTERNAL_ERROR")):
-        result = _parse(report_pdf, engine=engine)
+        result = _parse(
+            report_pdf, engine=engine, page_error_tolerance=0.5, failed_page_mode="blank_page"
+        )
         ok, bad = result.pages
         assert ok.status == "ok" and "Quarterly Report" in ok.markdown
         assert bad.status == "error" and bad.markdown == "" and bad.width > 0
         assert bad.error is not None and bad.error["code"] == code
         assert bad.error["retryable"] is ErrorCode(code).retryable
-        assert result.usage["pages"] == 1
+        assert result.usage["pages"] == 1 and result.usage["failed_pages"] == 1
+        assert "Outlook" in _parse(report_pdf, engine=engine, page_error_tolerance=0.5).markdown
+        shown = _parse(
+            report_pdf, engine=engine, page_error_tolerance=0.5, failed_page_mode="error_message"
+        )
+        assert f"[page 2 failed: {code}]" in shown.markdown
+        # one page of two failing is over the default tolerance (5 %): the document fails
+        assert "1 of 2 pages failed" in _assert_error(ErrorCode(code), report_pdf, engine=engine)
 
 
 def test_all_pages_failing_is_corrupt(report_pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,7 +229,7 @@ def test_all_pages_failing_is_corrupt(report_pdf: bytes, monkeypatch: pytest.Mon
 def test_unexpected_failure_is_internal(monkeypatch: pytest.MonkeyPatch) -> None:
     from docingest.parsing import api
 
-    def boom(text: str) -> list:
+    def boom(*args: object) -> list:
         raise KeyError("bug")
 
     monkeypatch.setattr(api, "markdown_fragments", boom)

@@ -1,0 +1,101 @@
+"""OCR with Tesseract through PyMuPDF: availability checks, and the per-page OCR callback."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import pymupdf
+
+from docingest.errors import DocIngestError, ErrorCode
+
+OCR_DPI = 150
+_INSTALL = "apt-get install -y tesseract-ocr tesseract-ocr-eng"
+_REPLACEMENT = "\ufffd"
+_GARBAGE_RATIO = 0.3  # of a page's characters unmapped (U+FFFD): its text layer is garbage
+_MIN_IMAGE_COVER = 0.1  # of the page covered by images: worth OCR when there is no text
+
+
+@cache
+def _tessdata(prefix: str | None) -> str | None:
+    # `prefix` (TESSDATA_PREFIX) is the cache key, so a changed environment is seen.
+    try:
+        return str(pymupdf.get_tessdata(prefix))
+    except RuntimeError:
+        return None
+
+
+def tessdata_for(languages: str) -> str:
+    """The tessdata folder holding every language of `languages` ("eng+deu")."""
+    folder = _tessdata(os.environ.get("TESSDATA_PREFIX"))
+    if folder is None or not Path(folder).is_dir():
+        raise DocIngestError(
+            ErrorCode.OCR_ERROR,
+            f"this page needs OCR but Tesseract is not installed; install it with `{_INSTALL}`",
+        )
+    for language in languages.split("+"):
+        if not (Path(folder) / f"{language}.traineddata").is_file():
+            package = f"tesseract-ocr-{language.lower().replace('_', '-')}"
+            raise DocIngestError(
+                ErrorCode.OCR_ERROR,
+                f"Tesseract has no data for language {language!r} in {folder}; "
+                f"install it with `apt-get install -y {package}`",
+            )
+    return folder
+
+
+def text_layer_is_unusable(page: pymupdf.Page) -> bool:
+    """No text but images worth reading, or text that is mostly unmapped glyphs."""
+    text = page.get_text("text")
+    chars = [c for c in text if not c.isspace()]
+    if chars:
+        return sum(c == _REPLACEMENT for c in chars) / len(chars) >= _GARBAGE_RATIO
+    area = abs(page.rect) or 1.0
+    covered = sum(abs(pymupdf.Rect(info["bbox"]) & page.rect) for info in page.get_image_info())
+    return covered / area >= _MIN_IMAGE_COVER or bool(page.get_drawings())
+
+
+def ocr_textpage(page: pymupdf.Page, languages: str) -> pymupdf.TextPage:
+    """A text page of `page` read by Tesseract (the whole page, at OCR_DPI)."""
+    tessdata = tessdata_for(languages)
+    try:
+        return page.get_textpage_ocr(language=languages, dpi=OCR_DPI, full=True, tessdata=tessdata)
+    except RuntimeError as exc:
+        raise DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}") from exc
+
+
+class OcrRecorder:
+    """The `ocr_function` handed to pymupdf4llm: OCRs a page and remembers what happened."""
+
+    def __init__(self, languages: str) -> None:
+        self.languages = languages
+        self.done: set[int] = set()  # 0-based numbers of the pages OCR'd
+        self.failed: dict[int, DocIngestError] = {}
+
+    def __call__(
+        self,
+        page: pymupdf.Page,
+        dpi: int = OCR_DPI,
+        language: str = "eng",
+        keep_ocr_text: bool = False,
+        **_: object,
+    ) -> None:
+        """OCR `page` in place (pymupdf4llm's callback signature)."""
+        try:
+            tessdata = tessdata_for(self.languages)
+            # Imported lazily: pymupdf4llm is the layout engine's dependency, not the fast one's.
+            from pymupdf4llm.ocr import tesseract_api
+
+            # It looks for Tesseract once, at import; tell it what we found since.
+            tesseract_api.TESSDATA = tesseract_api.TESSDATA or tessdata
+            tesseract_api.exec_ocr(
+                page, dpi=dpi, language=self.languages, keep_ocr_text=keep_ocr_text
+            )
+            self.done.add(page.number)
+        except DocIngestError as exc:
+            self.failed[page.number] = exc
+        except RuntimeError as exc:
+            self.failed[page.number] = DocIngestError(
+                ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}"
+            )

@@ -1,0 +1,217 @@
+"""parse_file, parse_many: each document parsed in a child process under a time and memory limit.
+
+A file that hangs MuPDF or crashes it fails only itself: the parent waits `timeout_s` for the
+child's answer, then kills it (PARSE_TIMEOUT); a child that dies by a signal or runs out of its
+address-space limit (`resource.setrlimit(RLIMIT_AS)`) fails the document with CORRUPT_FILE.
+Workers are long-lived (the layout model loads once per worker) and replaced after a failure.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import queue
+import resource
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from docingest.errors import DocIngestError, ErrorCode
+from docingest.models import ParseResult
+from docingest.parsing.api import parse_bytes
+from docingest.parsing.detect import check_size
+from docingest.parsing.options import ParseOptions
+
+DEFAULT_WORKERS = 2
+_MIB = 1024 * 1024
+
+
+def parse_in_process(path: Path, document_id: str | None, options: ParseOptions) -> ParseResult:
+    """Read and parse the file in this process."""
+    path = Path(path)
+    try:
+        # Refuse an oversize file before reading it into memory.
+        check_size(path.stat().st_size, options.max_file_size_bytes)
+        data = path.read_bytes()
+    except DocIngestError:
+        raise
+    except OSError as exc:
+        raise DocIngestError(
+            ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {path}: {exc.strerror or exc}"
+        ) from exc
+    return parse_bytes(
+        data,
+        document_id=document_id if document_id is not None else path.name,
+        source=str(path),
+        filename=path.name,
+        options=options,
+    )
+
+
+def _serve(conn: Connection, memory_limit_mb: int) -> None:
+    """The child: parse each (path, document_id, options) it is sent, answer with the result."""
+    limit = memory_limit_mb * _MIB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        path, document_id, options = job
+        try:
+            result = parse_in_process(Path(path), document_id, options)
+            conn.send(("ok", result.to_dict()))
+        except DocIngestError as exc:
+            conn.send(("error", exc.code.value, exc.message))
+        except MemoryError:
+            message = f"parsing needed more than the memory limit of {memory_limit_mb} MiB"
+            conn.send(("error", ErrorCode.CORRUPT_FILE.value, message))
+
+
+class _Worker:
+    """One child process and the pipe to it."""
+
+    def __init__(self, memory_limit_mb: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(child, memory_limit_mb), daemon=True, name="docingest-parser"
+        )
+        self.process.start()
+        child.close()
+
+    def _died(self) -> DocIngestError:
+        self.process.join(5)
+        code = self.process.exitcode
+        self.stop()
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return DocIngestError(
+            ErrorCode.CORRUPT_FILE, f"the parser process died on this file ({how})"
+        )
+
+    def parse(self, path: Path, document_id: str | None, options: ParseOptions) -> ParseResult:
+        try:
+            self.conn.send((str(path), document_id, options))
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        if not self.conn.poll(options.timeout_s):
+            self.stop()
+            raise DocIngestError(
+                ErrorCode.PARSE_TIMEOUT, f"parsing took longer than {options.timeout_s:g} s"
+            )
+        try:
+            reply: tuple[Any, ...] = self.conn.recv()
+        except (EOFError, OSError):
+            raise self._died() from None
+        if reply[0] == "error":
+            raise DocIngestError(ErrorCode(reply[1]), reply[2])
+        return ParseResult.from_dict(reply[1])
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class ParserPool:
+    """Up to `workers` child processes, each parsing one document at a time."""
+
+    def __init__(self, workers: int = DEFAULT_WORKERS, memory_limit_mb: int = 4096) -> None:
+        self.workers = max(1, workers)
+        self.memory_limit_mb = memory_limit_mb
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._started = 0
+        self._lock = threading.Lock()
+        self._all: list[_Worker] = []
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._idle.empty() and self._started < self.workers:
+                self._started += 1
+                worker = _Worker(self.memory_limit_mb)
+                self._all.append(worker)
+                return worker
+        return self._idle.get()
+
+    def parse(self, path: Path, document_id: str | None, options: ParseOptions) -> ParseResult:
+        """Parse one file in a worker; a worker that timed out or died is replaced."""
+        worker = self._take()
+        try:
+            return worker.parse(path, document_id, options)
+        finally:
+            if worker.alive:
+                self._idle.put(worker)
+            else:
+                with self._lock:
+                    self._started -= 1
+                    self._all.remove(worker)
+
+    def parse_many(
+        self, paths: Iterable[Path], options: ParseOptions
+    ) -> Iterator[tuple[Path, ParseResult | DocIngestError]]:
+        """(path, result or error) for every path, in input order, all workers busy."""
+
+        def one(path: Path) -> tuple[Path, ParseResult | DocIngestError]:
+            try:
+                return path, self.parse(path, Path(path).name, options)
+            except DocIngestError as error:
+                return path, error
+
+        with ThreadPoolExecutor(self.workers) as executor:
+            yield from executor.map(one, list(paths))
+
+    def close(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            for worker in self._all:
+                worker.stop()
+            self._all.clear()
+            self._started = 0
+
+
+@cache
+def shared_pool(workers: int, memory_limit_mb: int) -> ParserPool:
+    """One pool per (size, memory limit) for the whole process, closed at exit."""
+    pool = ParserPool(workers, memory_limit_mb)
+    atexit.register(pool.close)
+    return pool
+
+
+def parse_file(
+    path: Path,
+    *,
+    document_id: str | None = None,
+    options: ParseOptions = ParseOptions(),  # noqa: B008 - frozen, so a shared default is safe
+) -> ParseResult:
+    """Parse the file at `path` (isolated in a worker when `options.isolate`); id: file name.
+
+    A daemonic process (a multiprocessing pool child) may not start children: there the file
+    is parsed in-process, without the limits.
+    """
+    if not options.isolate or multiprocessing.current_process().daemon:
+        return parse_in_process(path, document_id, options)
+    return shared_pool(DEFAULT_WORKERS, options.memory_limit_mb).parse(
+        Path(path), document_id, options
+    )
+
+
+def parse_many(
+    paths: Iterable[Path], options: ParseOptions, workers: int = DEFAULT_WORKERS
+) -> Iterator[tuple[Path, ParseResult | DocIngestError]]:
+    """Parse many files with `workers` isolated processes; (path, result or error) in order."""
+    pool = ParserPool(workers, options.memory_limit_mb)
+    try:
+        yield from pool.parse_many(paths, options)
+    finally:
+        pool.close()

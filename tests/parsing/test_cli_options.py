@@ -1,0 +1,62 @@
+"""The parse flags of the CLI become ParseOptions (and the resource fields too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+from click.testing import CliRunner
+
+from pipelines.cli import main
+from resources.parser import ParserResource
+
+
+def _pdf(path: Path) -> Path:
+    doc = pymupdf.open()
+    for number in range(1, 4):
+        doc.new_page().insert_text((72, 100), f"Text of page {number}.", fontsize=12)
+    doc.save(path)
+    return path
+
+
+def test_parse_flags(tmp_path: Path) -> None:
+    pdf = _pdf(tmp_path / "three.pdf")
+    args = [
+        "parse", str(pdf), "--out", str(tmp_path / "out"), "--engine", "fast",
+        "--target-pages", "1,3", "--page-separator", "\n\n<<{page_number}>>\n\n",
+        "--ocr", "off", "--ocr-languages", "eng", "--images", "placeholder",
+        "--failed-page", "blank_page", "--page-error-tolerance", "0.5",
+        "--table-format", "markdown", "--merge-tables-across-pages", "--include-headers-footers",
+        "--timeout-s", "60", "--memory-limit-mb", "2048",
+    ]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "out" / "three.md").read_text()
+    assert text == "Text of page 1.\n\n<<3>>\n\nText of page 3."
+
+
+def test_parse_flag_errors(tmp_path: Path) -> None:
+    pdf = _pdf(tmp_path / "three.pdf")
+    out = str(tmp_path / "out")
+    bad = CliRunner().invoke(main, ["parse", str(pdf), "--out", out, "--target-pages", "x"])
+    assert bad.exit_code == 2 and "target_pages" in bad.output
+    save = CliRunner().invoke(main, ["parse", str(pdf), "--out", out, "--images", "save"])
+    assert save.exit_code == 2 and "image_dir" in save.output
+
+
+def test_resource_fields_reach_the_options(tmp_path: Path) -> None:
+    resource = ParserResource(
+        engine="fast",
+        target_pages="2",
+        ocr_mode="off",
+        image_mode="save",
+        image_dir=str(tmp_path),
+        isolate=False,
+        page_separator="---",
+    )
+    options = resource.options()
+    assert options.target_pages == "2" and options.image_dir == str(tmp_path)
+    assert options.isolate is False and options.ocr_mode == "off"
+    assert ParserResource().options().isolate is True  # the pipeline isolates by default
+    result = resource.parse(_pdf(tmp_path / "r.pdf"), "r")
+    assert result.markdown == "Text of page 2."
