@@ -2,6 +2,7 @@
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,28 @@ def _params(items: tuple[str, ...]) -> dict[str, str]:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+class _ParsedEach:
+    """Parses each path in turn, yielding (path, result); a failure writes
+    DIR/<stem>.error.json, is counted in `failed`, and the next path goes on."""
+
+    def __init__(self, paths: tuple[Path, ...], out_dir: Path, options: Any) -> None:
+        self.paths, self.out_dir, self.options, self.failed = paths, out_dir, options, 0
+
+    def __iter__(self) -> Iterator[tuple[Path, Any]]:
+        from docingest.parsing import parse_file
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for path in self.paths:
+            try:
+                result = parse_file(path, document_id=path.name, options=self.options)
+            except DocIngestError as error:
+                self.failed += 1
+                _write_json(self.out_dir / f"{path.stem}.error.json", error.to_dict())
+                console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
+                continue
+            yield path, result
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,27 +188,17 @@ def _build_parse_options(kwargs: dict[str, Any]) -> Any:
 @parse_options
 def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> None:
     """Parse documents to DIR/<stem>.md or .json; failures to DIR/<stem>.error.json."""
-    from docingest.parsing import parse_file
-
     try:
         options = _build_parse_options(kwargs)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
-    out_dir.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for path in paths:
-        try:
-            result = parse_file(path, document_id=path.name, options=options)
-        except DocIngestError as error:
-            failed += 1
-            _write_json(out_dir / f"{path.stem}.error.json", error.to_dict())
-            console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
-            continue
+    parsed = _ParsedEach(paths, out_dir, options)
+    for path, result in parsed:
         if fmt == "markdown":
             (out_dir / f"{path.stem}.md").write_text(result.markdown)
         else:
             _write_json(out_dir / f"{path.stem}.json", result.to_dict())
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if parsed.failed else 0)
 
 
 @main.command()
@@ -203,29 +216,20 @@ def chunk(
 ) -> None:
     """Parse and chunk documents to DIR/<stem>.jsonl (one chunk record per line)."""
     from docingest.chunking import chunk_document, validate_params
-    from docingest.parsing import parse_file
 
     try:
         params = validate_params(strategy, _params(param_items))
         options = _build_parse_options(kwargs)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
-    out_dir.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for path in paths:
-        try:
-            parsed = parse_file(path, document_id=path.name, options=options)
-        except DocIngestError as error:
-            failed += 1
-            _write_json(out_dir / f"{path.stem}.error.json", error.to_dict())
-            console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
-            continue
+    each = _ParsedEach(paths, out_dir, options)
+    for path, parsed in each:
         lines = [
             json.dumps(c.to_dict(), ensure_ascii=False)
             for c in chunk_document(parsed, strategy, params)
         ]
         (out_dir / f"{path.stem}.jsonl").write_text("".join(f"{line}\n" for line in lines))
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if each.failed else 0)
 
 
 def _progress() -> Progress:
