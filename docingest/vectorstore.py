@@ -239,51 +239,42 @@ class VectorStore:
                 self._client.delete(self.collection, points_selector=selector, wait=True)
         return existing
 
-    def document_point_ids(self, document_id: str) -> set[str]:
-        """The ids of the document's points now in the collection."""
+    def _document_records(
+        self, document_id: str, action: str, with_payload: Any, with_vectors: bool
+    ) -> Iterator[Any]:
+        """Every point of the document, page by page."""
         if not self._exists():
-            return set()
-        ids: set[str] = set()
+            return
         offset: Any = None
         doc_filter = _document_filter(document_id)
-        with self._calling(f"list the points of {document_id!r}"):
+        with self._calling(f"{action} {document_id!r}"):
             while True:
                 records, offset = self._client.scroll(
                     self.collection,
                     scroll_filter=doc_filter,
                     limit=4 * BATCH,
                     offset=offset,
-                    with_payload=False,
+                    with_payload=with_payload,
+                    with_vectors=with_vectors,
                 )
-                ids.update(str(record.id) for record in records)
+                yield from records
                 if offset is None:
-                    return ids
+                    return
+
+    def document_point_ids(self, document_id: str) -> set[str]:
+        """The ids of the document's points now in the collection."""
+        records = self._document_records(document_id, "list the points of", False, False)
+        return {str(record.id) for record in records}
 
     def document_vectors(self, document_id: str, key: str) -> dict[str, list[float]]:
         """The document's stored vectors by the payload value under `key` (an embedding cache:
         a chunk whose embedded text and model are unchanged needs no new forward pass)."""
-        if not self._exists():
-            return {}
         found: dict[str, list[float]] = {}
-        offset: Any = None
-        doc_filter = _document_filter(document_id)
-        with self._calling(f"read the vectors of {document_id!r}"):
-            while True:
-                records, offset = self._client.scroll(
-                    self.collection,
-                    scroll_filter=doc_filter,
-                    limit=4 * BATCH,
-                    offset=offset,
-                    with_payload=[key],
-                    with_vectors=True,
-                )
-                for record in records:
-                    value = (record.payload or {}).get(key)
-                    vector = record.vector
-                    if isinstance(value, str) and isinstance(vector, list):
-                        found[value] = [float(x) for x in vector if isinstance(x, (int, float))]
-                if offset is None:
-                    return found
+        for record in self._document_records(document_id, "read the vectors of", [key], True):
+            value, vector = (record.payload or {}).get(key), record.vector
+            if isinstance(value, str) and isinstance(vector, list):
+                found[value] = [float(x) for x in vector if isinstance(x, (int, float))]
+        return found
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, of one document or of the whole collection."""
