@@ -12,7 +12,7 @@ from docingest.chunking import embedding_text
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import point_id_for
 from docingest.models import Chunk
-from docingest.state import record_stage
+from docingest.state import read_state, record_stage
 from docingest.storage import DocumentStore
 from docingest.vectorstore import PointData, VectorStore
 from resources import EmbedderResource
@@ -91,7 +91,9 @@ def index_document(
     texts = [embedding_text(c, contextual) for c in records]
     keys = [embedding_key(embedder.model, text) for text in texts]
     # Re-chunking often reproduces chunks it had before: their vectors are reused, not recomputed.
-    cached = vectors.document_vectors(document_id, EMBED_KEY) if records else {}
+    # A document never indexed has nothing to reuse: skip the scroll (a full scan in local mode).
+    indexed_before = bool(read_state(store, document_id).get("points"))
+    cached = vectors.document_vectors(document_id, EMBED_KEY) if records and indexed_before else {}
     missing = sorted({i for i, key in enumerate(keys) if key not in cached})
     fresh = embedder.embed([texts[i] for i in missing]) if missing else []
     cached.update({keys[i]: vector for i, vector in zip(missing, fresh, strict=True)})
