@@ -6,9 +6,9 @@ import re
 from collections import Counter
 
 from docingest.models import PageResult
-from docingest.parsing.pages import HEADER_FOOTER
+from docingest.parsing.pages import HEADER_FOOTER, MARGIN_BAND
 
-_BAND = 0.12  # of the page height: where running headers and footers live
+_BAND = MARGIN_BAND
 _MIN_PAGES = 3
 _REPEAT_RATIO = 0.5
 _DIGITS = re.compile(r"\d+")

@@ -20,7 +20,13 @@ from docingest.models import BBox, Fragment, PageResult
 from docingest.parsing.clean import clean_block, heading_level, heading_text, refine_headings
 from docingest.parsing.ocr import OCR_DPI, OcrRecorder
 from docingest.parsing.options import ParseOptions
-from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
+from docingest.parsing.pages import (
+    FIGURE_PLACEHOLDER,
+    HEADER_FOOTER,
+    MARGIN_BAND,
+    ocr_error_page,
+    per_page,
+)
 from docingest.parsing.tables import html_table_to_markdown, markdown_table_to_html
 
 _CLASS_TO_TYPE = {
@@ -97,11 +103,22 @@ def _table(content: str, bbox: BBox, options: ParseOptions) -> Fragment:
     return Fragment("table", shown or markdown, bbox, html=html or None)
 
 
-def _fragment(box: dict[str, Any], text: str, options: ParseOptions) -> Fragment | None:
+def _in_margin(kind: str, bbox: BBox, height: float) -> bool:
+    """A header starts in the top band of the page, a footer ends in the bottom one."""
+    if kind == "page_header":
+        return bbox.y0 <= height * MARGIN_BAND
+    return bbox.y1 >= height * (1 - MARGIN_BAND)
+
+
+def _fragment(
+    box: dict[str, Any], text: str, options: ParseOptions, height: float
+) -> Fragment | None:
     start, stop = box["pos"]
     raw = text[start:stop].strip()
     kind = _CLASS_TO_TYPE.get(box["class"], "text")
     bbox = BBox(*(float(v) for v in box["bbox"]))
+    if kind in HEADER_FOOTER and not _in_margin(kind, bbox, height):
+        kind = "text"  # the model's header/footer class far from the page's edges
     if kind == "table" and raw:
         return _table(raw, bbox, options)
     if kind in ("title", "section_header"):
@@ -124,13 +141,12 @@ def _page_result(
         return ocr_error_page(doc, number - 1, ocr.failed[number - 1])
     rect = doc[number - 1].rect
     text = chunk["text"] or ""
-    fragments = refine_headings(
-        [
-            fragment
-            for box in chunk.get("page_boxes") or []
-            if (fragment := _fragment(box, text, options)) is not None
-        ]
-    )
+    fragments = [
+        fragment
+        for box in chunk.get("page_boxes") or []
+        if (fragment := _fragment(box, text, options, float(rect.height))) is not None
+    ]
+    fragments = refine_headings(fragments)
     page = PageResult(number, float(rect.width), float(rect.height), "", fragments)
     page.ocr = number - 1 in ocr.done
     return page

@@ -10,6 +10,8 @@ from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import Fragment, PageResult
 
 HEADER_FOOTER = frozenset({"page_header", "page_footer"})
+# Of the page height: where running headers (top) and footers (bottom) live.
+MARGIN_BAND = 0.12
 # Figure fragments without text carry this in `content`; it is left out of page markdown.
 FIGURE_PLACEHOLDER = "<!-- image -->"
 
@@ -48,10 +50,22 @@ def _failed(doc: pymupdf.Document, index: int, code: ErrorCode, message: str) ->
     )
 
 
+def _raised_by_mupdf(exc: Exception) -> bool:
+    """MuPDF's errors (FzErrorFormat "cycle in page tree", FzErrorLimit, ... derive from
+    FzErrorBase, not RuntimeError), and what PyMuPDF or pymupdf4llm raise from their own code
+    on data MuPDF read (ValueError "bad image data" for an image bomb)."""
+    if isinstance(exc, RuntimeError | pymupdf.mupdf.FzErrorBase):
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith("pymupdf")
+
+
 def error_page(doc: pymupdf.Document, index: int, exc: Exception) -> PageResult:
     """A page whose extraction failed: status error, empty markdown."""
     # MuPDF errors describe the file, anything else is on our side and may pass on a retry.
-    code = ErrorCode.CORRUPT_FILE if isinstance(exc, RuntimeError) else ErrorCode.INTERNAL_ERROR
+    code = ErrorCode.CORRUPT_FILE if _raised_by_mupdf(exc) else ErrorCode.INTERNAL_ERROR
     return _failed(doc, index, code, f"page {index + 1}: {type(exc).__name__}: {exc}")
 
 

@@ -1,0 +1,114 @@
+"""The rules that fix layout-model output: headings, drop caps, captions, header bands."""
+
+from __future__ import annotations
+
+import pytest
+
+from docingest.models import BBox, Fragment
+from docingest.parsing.clean import numbering_depth, refine_headings
+from docingest.parsing.layout import _in_margin
+
+
+def _heading(text: str, bbox: tuple[float, float, float, float], level: int = 1) -> Fragment:
+    return Fragment("section_header", f"{'#' * level} {text}", BBox(*bbox), level=level)
+
+
+def _text(text: str, bbox: tuple[float, float, float, float]) -> Fragment:
+    return Fragment("text", text, BBox(*bbox))
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("3.2.1 Methods", 3),
+        ("4 Results", 1),
+        ("III. Findings", 1),
+        ("B. Appendix", 2),
+        ("B.1 Large Language Models", 2),
+        ("A.2.3 Details", 3),
+        ("Results", None),
+    ],
+)
+def test_numbering_depth(text: str, depth: int | None) -> None:
+    assert numbering_depth(text) == depth
+
+
+def test_drop_cap_is_joined_to_its_paragraph() -> None:
+    fragments = [
+        _heading("Executive Summary", (100, 100, 250, 170), level=2),
+        _heading("I", (303, 99, 336, 155)),
+        _text("ndia suffers from a problem getting in I the way.", (306, 114, 500, 267)),
+    ]
+    out = refine_headings(fragments)
+    assert [f.type for f in out] == ["section_header", "text"]
+    assert out[1].content == "India suffers from a problem getting in the way."
+    assert out[1].bbox == BBox(303, 99, 500, 267)
+
+
+def test_a_one_letter_heading_before_a_capitalised_paragraph_stays() -> None:
+    fragments = [_heading("A", (50, 50, 70, 70)), _text("Apples are red.", (50, 80, 300, 100))]
+    assert [f.type for f in refine_headings(fragments)] == ["section_header", "text"]
+
+
+def test_heading_broken_over_two_boxes_is_joined() -> None:
+    # Two columns: each title's second line comes after the other column's first line.
+    fragments = [
+        _heading("Model E2E performance", (37, 121, 288, 133), level=2),
+        _heading("Model performance details: Document", (361, 121, 687, 133), level=2),
+        _heading("evaluation", (37, 142, 94, 153), level=2),
+        _heading("criteria", (361, 143, 398, 153), level=2),
+        _text("Body.", (37, 170, 687, 300)),
+    ]
+    out = refine_headings(fragments)
+    assert [f.content for f in out] == [
+        "## Model E2E performance evaluation",
+        "## Model performance details: Document criteria",
+        "Body.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("Chapter title", 1), ("Subtitle set smaller", 2)),  # different size ranks
+        (("B Related Works", 1), ("B.1 Language Models", 1)),  # the next one is numbered
+        (("Summary:", 1), ("Details", 1)),  # the first one ends like a run-in head
+    ],
+)
+def test_distinct_headings_stay_apart(first: tuple[str, int], second: tuple[str, int]) -> None:
+    fragments = [
+        _heading(first[0], (50, 100, 300, 112), level=first[1]),
+        _heading(second[0], (50, 116, 300, 128), level=second[1]),
+    ]
+    assert len(refine_headings(fragments)) == 2
+
+
+@pytest.mark.parametrize(
+    ("caption", "is_caption"),
+    [
+        ("Table 2: Results by region", True),
+        ("Figure 4 Distribution of content (2019-2020)", True),
+        ("Diagram 4 Distribution of Instagram content", True),
+        ("Fig. 3. Overview", True),
+        ("Tables and their uses", False),
+        ("Figure skating in Canada", False),
+    ],
+)
+def test_numbered_captions_are_not_headings(caption: str, is_caption: bool) -> None:
+    (out,) = refine_headings([_heading(caption, (50, 50, 400, 62))])
+    assert (out.type == "caption") is is_caption
+
+
+@pytest.mark.parametrize(
+    ("kind", "y0", "y1", "kept"),
+    [
+        ("page_header", 30, 45, True),
+        ("page_header", 380, 395, False),  # mid-page: body text the model mislabelled
+        ("page_footer", 760, 780, True),
+        ("page_footer", 500, 520, False),
+    ],
+)
+def test_headers_and_footers_must_sit_in_the_margins(
+    kind: str, y0: float, y1: float, kept: bool
+) -> None:
+    assert _in_margin(kind, BBox(50, y0, 500, y1), 842.0) is kept
