@@ -89,6 +89,7 @@ _CAPTION = re.compile(
     rf"|^{_CAPTION_WORD}\s+\d+(?:[.\-]\d+)*\s+[A-Z]",
     re.IGNORECASE,
 )
+_CAPTION_WORD_ONLY = re.compile(rf"^(?:{_CAPTION_WORD}|source|note)s?\b", re.IGNORECASE)
 _NUMBER_ONLY = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,4}|[IVX]{1,5}|[A-H])\.?$")
 _HEADING_TYPES = frozenset({"title", "section_header"})
 _DROP_CAP = re.compile(r"^[A-Z]$")
@@ -100,6 +101,32 @@ _DROP_CAP_SEARCH = 400  # characters of the paragraph searched for the letter's 
 
 def _words(fragment: Fragment) -> str:
     return _HEADING.sub("", fragment.content).strip()
+
+
+_CHAPTER_LINE = re.compile(
+    r"^(?:chapter|part)\s+(?:\d{1,3}|[ivxlc]{1,6}|[a-z]+)\.?$", re.IGNORECASE
+)
+_BOLD_BLOCK = re.compile(r"^\*\*[^*]+\*\*$")
+_MAX_TITLE_WORDS = 8
+
+
+def is_title_line(raw: str, *, bold_only: bool) -> bool:
+    """A box the layout model did not call a heading that is one.
+
+    "Chapter 7" standing alone; or (for a caption box, `bold_only`) a short, unnumbered,
+    all-bold title: captions are numbered ("Figure 3") or sentences, not bold titles.
+    """
+    words = heading_text(raw)
+    if not bold_only:
+        return bool(_CHAPTER_LINE.match(words))
+    return (
+        bool(_BOLD_BLOCK.match(raw.strip()))
+        and 0 < len(words.split()) <= _MAX_TITLE_WORDS
+        and not words.endswith((".", ",", ";", ":", "!", "?"))
+        and not _CAPTION.match(words)
+        and not _CAPTION_WORD_ONLY.match(words)
+        and words[:1].isupper()
+    )
 
 
 def _overlaps(a: BBox, b: BBox) -> bool:

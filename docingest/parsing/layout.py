@@ -17,7 +17,13 @@ from typing import Any
 import pymupdf
 
 from docingest.models import BBox, Fragment, PageResult
-from docingest.parsing.clean import clean_block, heading_level, heading_text, refine_headings
+from docingest.parsing.clean import (
+    clean_block,
+    heading_level,
+    heading_text,
+    is_title_line,
+    refine_headings,
+)
 from docingest.parsing.ocr import OCR_DPI, OcrRecorder
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import (
@@ -27,6 +33,7 @@ from docingest.parsing.pages import (
     ocr_error_page,
     per_page,
 )
+from docingest.parsing.styles import PageStyles, split_leading_titles
 from docingest.parsing.tables import html_table_to_markdown, markdown_table_to_html
 
 _CLASS_TO_TYPE = {
@@ -119,6 +126,8 @@ def _fragment(
     bbox = BBox(*(float(v) for v in box["bbox"]))
     if kind in HEADER_FOOTER and not _in_margin(kind, bbox, height):
         kind = "text"  # the model's header/footer class far from the page's edges
+    elif kind in ("caption", "text") and is_title_line(raw, bold_only=kind == "caption"):
+        kind = "section_header"  # "Chapter 7" alone, or a bold unnumbered title by a picture
     if kind == "table" and raw:
         return _table(raw, bbox, options)
     if kind in ("title", "section_header"):
@@ -146,6 +155,8 @@ def _page_result(
         for box in chunk.get("page_boxes") or []
         if (fragment := _fragment(box, text, options, float(rect.height))) is not None
     ]
+    if number - 1 not in ocr.done:  # OCR'd text carries no font information
+        fragments = split_leading_titles(fragments, PageStyles(doc[number - 1]))
     fragments = refine_headings(fragments)
     page = PageResult(number, float(rect.width), float(rect.height), "", fragments)
     page.ocr = number - 1 in ocr.done

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pymupdf
 import pytest
 
 from docingest.models import BBox, Fragment
-from docingest.parsing.clean import numbering_depth, refine_headings
+from docingest.parsing.clean import is_title_line, numbering_depth, refine_headings
 from docingest.parsing.layout import _in_margin
+from docingest.parsing.styles import PageStyles, split_leading_titles
 
 
 def _heading(text: str, bbox: tuple[float, float, float, float], level: int = 1) -> Fragment:
@@ -112,3 +114,52 @@ def test_headers_and_footers_must_sit_in_the_margins(
     kind: str, y0: float, y1: float, kept: bool
 ) -> None:
     assert _in_margin(kind, BBox(50, y0, 500, y1), 842.0) is kept
+
+
+def _styled_page(title_size: float, body: list[str]) -> tuple[pymupdf.Page, Fragment]:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 100), "Comparison with Commerce Models", fontsize=title_size)
+    for index, line in enumerate(body):
+        page.insert_text((72, 120 + index * 12), line, fontsize=10)
+    content = " ".join(["Comparison with Commerce Models", *body])
+    return page, Fragment("text", content, BBox(60, 80, 500, 130 + len(body) * 12))
+
+
+def test_a_title_glued_to_its_paragraph_is_split_off() -> None:
+    body = ["Hit ratio of the recommendation models compared", "on three public data sets."]
+    page, fragment = _styled_page(12.5, body)
+    out = split_leading_titles([fragment], PageStyles(page))
+    assert [(f.type, f.content) for f in out] == [
+        ("section_header", "## Comparison with Commerce Models"),
+        ("text", " ".join(body)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("title_size", "body"),
+    [
+        (10, ["Hit ratio of the recommendation models compared", "on three sets."]),  # same size
+        (12.5, ["K+", "Na+", "Ca2+"]),  # a column of table cells, not prose
+    ],
+)
+def test_text_without_a_distinct_title_stays_whole(title_size: float, body: list[str]) -> None:
+    page, fragment = _styled_page(title_size, body)
+    assert split_leading_titles([fragment], PageStyles(page)) == [fragment]
+
+
+@pytest.mark.parametrize(
+    ("raw", "bold_only", "title"),
+    [
+        ("CHAPTER  7.", False, True),
+        ("Part IV", False, True),
+        ("Chapter 7 explains the method in detail.", False, False),
+        ("**Mitosis and Meiosis**", True, True),
+        ("**Figure 3: Results**", True, False),  # a numbered caption stays a caption
+        ("**Source: survey 2022**", True, False),
+        ("A step by step guide to growing a", True, False),  # not bold
+        ("**Similar processes with very different results!**", True, False),
+    ],
+)
+def test_title_lines_the_model_missed(raw: str, bold_only: bool, title: bool) -> None:
+    assert is_title_line(raw, bold_only=bold_only) is title
