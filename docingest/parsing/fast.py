@@ -11,8 +11,10 @@ import pymupdf
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import BBox, Fragment, PageResult
 from docingest.parsing.clean import refine_headings
+from docingest.parsing.grid import GridTable, find_grid_tables
 from docingest.parsing.ocr import ocr_textpage, text_layer_is_unusable
 from docingest.parsing.options import ParseOptions
+from docingest.parsing.order import reading_order
 from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
 
 # No image payloads (figures come from get_image_info), ligatures expanded to letters.
@@ -20,12 +22,21 @@ _FLAGS = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES & ~pymupdf.TEXT_
 _GLYPHS = "•●○◦▪■‣∙·*\\-\u2013"  # bullet glyphs, hyphen, en dash
 _BULLET = re.compile(rf"^\s*(?:([{_GLYPHS}])|(\(?\d{{1,3}}[.)]))\s+(?=\S)")
 _BULLET_ONLY = re.compile(rf"^\s*(?:[{_GLYPHS}]|\(?\d{{1,3}}[.)])\s*$")
+_SECTION_NUMBER = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,4}|[IVX]{1,5}|[A-H])\.?$")
 _HEADING_RATIO = 1.15
 _MAX_HEADING_CHARS = 200
 _MAX_BOLD_HEADING_CHARS = 80
 _MARGIN = 0.06
 _MAX_MARGIN_CHARS = 120
 _MIN_FIGURE_AREA = 0.01  # of the page
+# Bold by name where the font does not set the flag: "-Bold", "Black", "Heavy", "Semibold",
+# "Demi", and TeX's bold extended ("CMBX12").
+_BOLD_FONT = re.compile(r"bold|black|heavy|demi|^cmbx|[-,]bd\b", re.IGNORECASE)
+
+
+def _glyph_bulleted(text: str) -> bool:
+    match = _BULLET.match(text)
+    return match is not None and match.group(1) is not None
 
 
 def _join(lines: list[_Line]) -> str:
@@ -68,6 +79,7 @@ class _Page:
     height: float
     blocks: list[_Block]
     figures: list[tuple[float, float, float, float]]
+    tables: list[GridTable]
 
 
 def _line(raw: dict) -> _Line | None:
@@ -77,7 +89,7 @@ def _line(raw: dict) -> _Line | None:
     text = "".join(s["text"] for s in raw["spans"]).replace("\xad", "").strip()
     chars = sum(len(s["text"]) for s in spans)
     size = sum(s["size"] * len(s["text"]) for s in spans) / chars
-    bold = all(s["flags"] & pymupdf.TEXT_FONT_BOLD or "bold" in s["font"].lower() for s in spans)
+    bold = all(s["flags"] & pymupdf.TEXT_FONT_BOLD or _BOLD_FONT.search(s["font"]) for s in spans)
     return _Line(text, tuple(raw["bbox"]), size, bold)
 
 
@@ -96,7 +108,9 @@ def _extract(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> _P
         rect = pymupdf.Rect(info["bbox"]) & page.rect
         if not rect.is_empty and rect.width * rect.height / area >= _MIN_FIGURE_AREA:
             figures.append(tuple(rect))
-    return _Page(float(data["width"]), float(data["height"]), blocks, figures)
+    blocks = [blocks[i] for i in reading_order([b.bbox for b in blocks])]
+    tables = find_grid_tables(page, textpage)
+    return _Page(float(data["width"]), float(data["height"]), blocks, figures, tables)
 
 
 class _Styles:
@@ -120,6 +134,35 @@ class _Styles:
     def _large(self, block: _Block) -> bool:
         return self.body > 0 and block.size > self.body * _HEADING_RATIO
 
+    def heading_line(self, line: _Line) -> bool:
+        """A line set like a heading: bold or large, short, not a sentence, not a bullet."""
+        text = line.text
+        if _SECTION_NUMBER.match(text):
+            return True  # "4" set on its own line before the title: part of the heading
+        return (
+            (line.bold or (self.body > 0 and line.size > self.body * _HEADING_RATIO))
+            and len(text) <= _MAX_BOLD_HEADING_CHARS
+            and not text.endswith((".", ",", ";"))
+            and any(c.isalpha() for c in text)
+            and not _glyph_bulleted(text)
+        )
+
+    def split(self, block: _Block) -> list[_Block]:
+        """`block` cut where a heading's lines (at most 3) meet body lines: MuPDF often keeps
+        a section title in one block with the paragraph below it."""
+        if len(block.lines) < 2:
+            return [block]
+        runs: list[tuple[bool, list[_Line]]] = []
+        for line in block.lines:
+            flag = self.heading_line(line)
+            if runs and runs[-1][0] == flag:
+                runs[-1][1].append(line)
+            else:
+                runs.append((flag, [line]))
+        if len(runs) == 1 or any(flag and len(lines) > 3 for flag, lines in runs):
+            return [block]
+        return [_Block(lines, _line_box(lines)) for _, lines in runs]
+
     def heading_level(self, block: _Block) -> int | None:
         text = block.text
         if len(text) > _MAX_HEADING_CHARS or len(block.lines) > 3:
@@ -131,10 +174,15 @@ class _Styles:
             and len(text) <= _MAX_BOLD_HEADING_CHARS
             and not text.endswith((".", ",", ";"))
             and any(c.isalpha() for c in text)
-            and not _BULLET.match(text)
+            and not _glyph_bulleted(text)  # "5. Results" in bold is a heading; "• x" is not
         ):
             return min(len(self.ranks) + 1, 6)
         return None
+
+
+def _line_box(lines: list[_Line]) -> tuple[float, float, float, float]:
+    box = _box(lines)
+    return (box.x0, box.y0, box.x1, box.y1)
 
 
 def _box(lines: list[_Line]) -> BBox:
@@ -197,13 +245,28 @@ def _block_fragments(block: _Block, page: _Page, styles: _Styles) -> list[Fragme
     return fragments
 
 
-def _page_fragments(page: _Page, styles: _Styles) -> list[Fragment]:
+def _inside(block: _Block, box: BBox) -> bool:
+    x = (block.bbox[0] + block.bbox[2]) / 2
+    y = (block.bbox[1] + block.bbox[3]) / 2
+    return box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1
+
+
+def _page_fragments(page: _Page, styles: _Styles, table_format: str) -> list[Fragment]:
     fragments: list[Fragment] = []
     figures = sorted(page.figures, key=lambda r: (r[1], r[0]))
+    tables = list(page.tables)
     for block in page.blocks:
         while figures and figures[0][1] <= block.bbox[1]:
             fragments.append(Fragment("figure", FIGURE_PLACEHOLDER, BBox(*figures.pop(0))))
-        fragments.extend(_block_fragments(block, page, styles))
+        table = next((t for t in page.tables if _inside(block, t.bbox)), None)
+        if table is not None:  # the table's words are in its cells
+            if table in tables:
+                tables.remove(table)
+                shown = table.html if table_format == "html" else table.markdown
+                fragments.append(Fragment("table", shown, table.bbox, html=table.html))
+            continue
+        for part in styles.split(block):
+            fragments.extend(_block_fragments(part, page, styles))
     fragments.extend(Fragment("figure", FIGURE_PLACEHOLDER, BBox(*r)) for r in figures)
     return fragments
 
@@ -234,7 +297,7 @@ def parse_fast(
         if isinstance(item, Exception):
             raise item
         page, ocr = item
-        fragments = refine_headings(_page_fragments(page, styles))
+        fragments = refine_headings(_page_fragments(page, styles, options.table_format))
         if index == indexes[0]:
             # The first top-level heading on the first parsed page is the document's title.
             for fragment in fragments:
