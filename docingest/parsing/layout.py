@@ -24,6 +24,7 @@ from docingest.parsing.clean import (
     is_title_line,
     refine_headings,
 )
+from docingest.parsing.grid import find_grid_tables
 from docingest.parsing.ocr import OCR_DPI, OcrRecorder
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import (
@@ -65,11 +66,11 @@ _RULED_PATHS = 16  # vector paths on a page from which it may hold a ruled table
 
 
 def _may_have_table(page: pymupdf.Page) -> bool:
-    """The layout model saw a table, or enough vector strokes for a ruled one it missed."""
+    """The layout model saw a table, or the page's rules form a grid (a table it missed)."""
     boxes = getattr(page, "layout_information", None) or []
     if any(isinstance(b, dict) and b.get("class_name") == "table" for b in boxes):
         return True
-    return len(page.get_cdrawings()) >= _RULED_PATHS
+    return len(page.get_cdrawings()) >= _RULED_PATHS and bool(find_grid_tables(page))
 
 
 @cache
@@ -82,7 +83,7 @@ def _pymupdf4llm() -> ModuleType:
         from pymupdf4llm.helpers import table_html
 
     # The HTML table pass runs PyMuPDF's table finder on every page, about a quarter of the
-    # parse time; skip it on pages with no table box and too few strokes for a ruled table.
+    # parse time; skip it on pages with no table box and no grid of rules.
     render = table_html.page_html_tables
     if not getattr(render, "_docingest_guard", False):
 
