@@ -35,7 +35,12 @@ from docingest.parsing.pages import (
     per_page,
 )
 from docingest.parsing.styles import PageStyles, split_leading_titles
-from docingest.parsing.tables import html_table_to_markdown, markdown_table_to_html
+from docingest.parsing.tables import (
+    html_table_grid,
+    html_table_to_markdown,
+    markdown_table_to_html,
+    table_of_contents_lines,
+)
 
 _CLASS_TO_TYPE = {
     "title": "title",
@@ -107,6 +112,9 @@ def _table(content: str, bbox: BBox, options: ParseOptions) -> Fragment:
     else:
         markdown = clean_block(content)
         html = markdown_table_to_html(markdown) or ""
+    contents = table_of_contents_lines(html_table_grid(html)) if html else None
+    if contents is not None:
+        return Fragment("text", "\n".join(contents), bbox)
     shown = html if options.table_format == "html" else markdown
     return Fragment("table", shown or markdown, bbox, html=html or None)
 

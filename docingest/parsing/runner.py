@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import queue
 import resource
 import threading
@@ -52,8 +53,34 @@ def parse_in_process(path: Path, document_id: str | None, options: ParseOptions)
     )
 
 
-def _serve(conn: Connection, memory_limit_mb: int) -> None:
+def _share_cores(threads: int) -> None:
+    """Run every ONNX session this process creates (the layout model's) on `threads` threads.
+
+    ONNX Runtime starts one thread per core in each session; with one worker per core the
+    workers' threads would fight over the cores. PyMuPDF's layout package builds its sessions
+    with default options and offers no setting, so the options class is replaced before the
+    model loads.
+    """
+    import onnxruntime
+
+    base = onnxruntime.SessionOptions
+    if getattr(base, "_docingest_threads", None) is not None:
+        return
+
+    class SessionOptions(base):  # type: ignore[misc, valid-type]
+        _docingest_threads = threads
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.intra_op_num_threads = threads
+
+    onnxruntime.SessionOptions = SessionOptions
+
+
+def _serve(conn: Connection, memory_limit_mb: int, model_threads: int) -> None:
     """The child: parse each (path, document_id, options) it is sent, answer with the result."""
+    if model_threads:
+        _share_cores(model_threads)
     limit = memory_limit_mb * _MIB
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
@@ -77,11 +104,14 @@ def _serve(conn: Connection, memory_limit_mb: int) -> None:
 class _Worker:
     """One child process and the pipe to it."""
 
-    def __init__(self, memory_limit_mb: int) -> None:
+    def __init__(self, memory_limit_mb: int, model_threads: int = 0) -> None:
         context = multiprocessing.get_context("forkserver")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child, memory_limit_mb), daemon=True, name="docingest-parser"
+            target=_serve,
+            args=(child, memory_limit_mb, model_threads),
+            daemon=True,
+            name="docingest-parser",
         )
         self.process.start()
         child.close()
@@ -127,9 +157,12 @@ class _Worker:
 class ParserPool:
     """Up to `workers` child processes, each parsing one document at a time."""
 
-    def __init__(self, workers: int = DEFAULT_WORKERS, memory_limit_mb: int = 4096) -> None:
+    def __init__(
+        self, workers: int = DEFAULT_WORKERS, memory_limit_mb: int = 4096, model_threads: int = 0
+    ) -> None:
         self.workers = max(1, workers)
         self.memory_limit_mb = memory_limit_mb
+        self.model_threads = model_threads  # 0: ONNX Runtime's default, one per core
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._started = 0
         self._lock = threading.Lock()
@@ -139,7 +172,7 @@ class ParserPool:
         with self._lock:
             if self._idle.empty() and self._started < self.workers:
                 self._started += 1
-                worker = _Worker(self.memory_limit_mb)
+                worker = _Worker(self.memory_limit_mb, self.model_threads)
                 self._all.append(worker)
                 return worker
         return self._idle.get()
@@ -209,8 +242,12 @@ def parse_file(
 def parse_many(
     paths: Iterable[Path], options: ParseOptions, workers: int = DEFAULT_WORKERS
 ) -> Iterator[tuple[Path, ParseResult | DocIngestError]]:
-    """Parse many files with `workers` isolated processes; (path, result or error) in order."""
-    pool = ParserPool(workers, options.memory_limit_mb)
+    """Parse many files with `workers` isolated processes; (path, result or error) in order.
+
+    The workers parse at the same time, so each one's layout model gets its share of the cores.
+    """
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers)) if workers > 1 else 0
+    pool = ParserPool(workers, options.memory_limit_mb, threads)
     try:
         yield from pool.parse_many(paths, options)
     finally:

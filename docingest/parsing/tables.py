@@ -135,6 +135,54 @@ def html_table_to_markdown(markup: str) -> str:
     return "\n".join(rows)
 
 
+# A page number ends the cell, alone or after a space or leader dots (not a decimal's point).
+_PAGE_NUMBER = re.compile(r"(?:^|\s|(?<!\d)[.\u2026])(\d{1,4}|[ivxlc]{1,7})$", re.IGNORECASE)
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+_TOC_MIN_ROWS = 3
+_TOC_MAX_COLUMNS = 3
+_TOC_NUMBERED = 0.8  # share of entry rows that end in a page number
+
+
+def _page_number(cell: str) -> tuple[int, int] | None:
+    """(0, n) for an arabic page number ending `cell`, (1, n) for a roman one; else None."""
+    match = _PAGE_NUMBER.search(cell)
+    if match is None:
+        return None
+    token = match.group(1).lower()
+    if token.isdigit():
+        return 0, int(token)
+    values = [_ROMAN[c] for c in token]
+    return 1, sum(-v if v < w else v for v, w in zip(values, [*values[1:], 0], strict=True))
+
+
+def table_of_contents_lines(grid: list[list[str]]) -> list[str] | None:
+    """The lines of a table of contents laid out as a table, or None for a real table.
+
+    Contents pages come out of table finders as two or three columns: the entry, perhaps
+    dot leaders, the page number. That is not tabular data; as plain lines it reads (and
+    retrieves) as it is printed. A table counts as contents when nearly every row ends in a
+    page number (front matter's roman numbers, then arabic ones), the numbers of each kind
+    never go down, and the entries are words.
+    """
+    rows = [[cell.strip() for cell in row if cell.strip()] for row in grid]
+    rows = [row for row in rows if row]
+    if len(rows) < _TOC_MIN_ROWS or max(len(row) for row in grid) > _TOC_MAX_COLUMNS:
+        return None
+    numbers: list[tuple[int, int]] = []
+    for row in rows:
+        number = _page_number(row[-1])
+        entry = _PAGE_NUMBER.sub("", " ".join(row))
+        if number is not None and any(c.isalpha() for c in entry):
+            numbers.append(number)
+    if len(numbers) < max(_TOC_MIN_ROWS, _TOC_NUMBERED * len(rows)):
+        return None
+    for kind in (0, 1):
+        values = [value for k, value in numbers if k == kind]
+        if any(later < earlier for earlier, later in pairwise(values)):
+            return None
+    return [" ".join(row) for row in rows]
+
+
 _ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _BODY_TYPES = frozenset({"page_header", "page_footer", "footnote"})

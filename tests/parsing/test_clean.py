@@ -9,6 +9,7 @@ from docingest.models import BBox, Fragment
 from docingest.parsing.clean import is_title_line, numbering_depth, refine_headings
 from docingest.parsing.layout import _in_margin
 from docingest.parsing.styles import PageStyles, split_leading_titles
+from docingest.parsing.tables import table_of_contents_lines
 
 
 def _heading(text: str, bbox: tuple[float, float, float, float], level: int = 1) -> Fragment:
@@ -163,3 +164,52 @@ def test_text_without_a_distinct_title_stays_whole(title_size: float, body: list
 )
 def test_title_lines_the_model_missed(raw: str, bold_only: bool, title: bool) -> None:
     assert is_title_line(raw, bold_only=bold_only) is title
+
+
+@pytest.mark.parametrize(
+    ("grid", "lines"),
+    [
+        (  # entry and page number in their own columns, roman front matter first
+            [
+                ["Preface", "vii"],
+                ["About this book", "ix"],
+                ["Introduction", "1"],
+                ["Methods", "5"],
+            ],
+            ["Preface vii", "About this book ix", "Introduction 1", "Methods 5"],
+        ),
+        (  # number column beside entries that hold dot leaders and the page number
+            [
+                ["1.", "A Fountain . . . . 1"],
+                ["2.", "The Homeland . . . 5"],
+                ["3.", "Steinkirche .13"],
+            ],
+            ["1. A Fountain . . . . 1", "2. The Homeland . . . 5", "3. Steinkirche .13"],
+        ),
+    ],
+)
+def test_a_table_of_contents_is_read_as_lines(grid: list[list[str]], lines: list[str]) -> None:
+    assert table_of_contents_lines(grid) == lines
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        [["Region", "2021"], ["North", "1200"], ["South", "800"], ["East", "950"]],  # goes down
+        [
+            ["Item", "Q1", "Q2", "Q3"],
+            ["A", "1", "2", "3"],
+            ["B", "4", "5", "6"],
+            ["C", "7", "8", "9"],
+        ],
+        [["1", "2"], ["3", "4"], ["5", "6"]],  # no entries, only numbers
+        [["Intro", "1"], ["Body", "2"]],  # too short to tell
+    ],
+)
+def test_real_tables_stay_tables(grid: list[list[str]]) -> None:
+    assert table_of_contents_lines(grid) is None
+
+
+def test_prices_are_not_page_numbers() -> None:
+    grid = [["Item", "Qty", "Price"]] + [[f"item {i}", str(i), f"{i}.00"] for i in range(1, 6)]
+    assert table_of_contents_lines(grid) is None
