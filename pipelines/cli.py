@@ -32,20 +32,31 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 class _ParsedEach:
-    """Parses each path in turn, yielding (path, result); a failure writes
+    """Parses the paths (isolated: several at once), yielding (path, result); a failure writes
     DIR/<stem>.error.json, is counted in `failed`, and the next path goes on."""
 
     def __init__(self, paths: tuple[Path, ...], out_dir: Path, options: Any) -> None:
         self.paths, self.out_dir, self.options, self.failed = paths, out_dir, options, 0
 
-    def __iter__(self) -> Iterator[tuple[Path, Any]]:
+    def _one_by_one(self) -> Iterator[tuple[Path, Any]]:
         from docingest.parsing import parse_file
 
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         for path in self.paths:
             try:
-                result = parse_file(path, document_id=path.name, options=self.options)
+                yield path, parse_file(path, document_id=path.name, options=self.options)
             except DocIngestError as error:
+                yield path, error
+
+    def __iter__(self) -> Iterator[tuple[Path, Any]]:
+        from docingest.parsing import parse_many
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        # Isolated: a pool of workers parses several files at once, one per core.
+        many = self.options.isolate and len(self.paths) > 1
+        results = parse_many(self.paths, self.options) if many else self._one_by_one()
+        for path, result in results:
+            if isinstance(result, DocIngestError):
+                error = result
                 self.failed += 1
                 _write_json(self.out_dir / f"{path.stem}.error.json", error.to_dict())
                 console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
