@@ -102,6 +102,48 @@ def pool_throughput(pdfs: list[Path], workers: int) -> dict[str, float]:
     }
 
 
+def throughput_rounds(pdfs: list[Path], rounds: int, workers: int) -> dict[str, Any]:
+    """Pages/s of `docingest parse`'s path (isolated worker pool, layout engine) beside
+    pymupdf4llm.to_markdown (layout on, one process), alternating which runs first."""
+    from docingest.parsing import ParseOptions, parse_many
+
+    options = ParseOptions(isolate=True, **OPTIONS)
+    pages = 0
+    for pdf in pdfs:
+        import pymupdf
+
+        with pymupdf.open(pdf) as doc:
+            pages += doc.page_count
+    _run_one("pymupdf4llm", pdfs[0])  # warm-up
+
+    def ours() -> float:
+        started = time.perf_counter()
+        for _, result in parse_many(pdfs, options, workers=workers):
+            if not hasattr(result, "pages"):
+                print(f"docingest: {result}", file=sys.stderr)
+        return time.perf_counter() - started
+
+    def reference() -> float:
+        started = time.perf_counter()
+        for pdf in pdfs:
+            _run_one("pymupdf4llm", pdf)
+        return time.perf_counter() - started
+
+    seconds: dict[str, list[float]] = {"docingest_pool": [], "pymupdf4llm": []}
+    for index in range(rounds):
+        order = [("docingest_pool", ours), ("pymupdf4llm", reference)]
+        for name, run in order if index % 2 == 0 else reversed(order):
+            seconds[name].append(run())
+    medians = {name: sorted(values)[len(values) // 2] for name, values in seconds.items()}
+    return {
+        "pages": pages,
+        "workers": workers,
+        "seconds": {k: [round(v, 2) for v in values] for k, values in seconds.items()},
+        "pages_per_second": {k: round(pages / v, 2) for k, v in medians.items()},
+        "ratio": round(medians["pymupdf4llm"] / medians["docingest_pool"], 3),
+    }
+
+
 def score(folder: Path, corpus: Path) -> dict[str, dict[str, Any]]:
     """Per-document scores of `folder` from odl_score.py."""
     out = folder.with_suffix(".scores.json")
@@ -171,9 +213,23 @@ def main() -> None:
     parser.add_argument(
         "--pool", type=int, default=0, help="also time parse_many with this many workers"
     )
+    parser.add_argument(
+        "--speed-rounds",
+        type=int,
+        default=0,
+        help="only time docingest's worker pool against pymupdf4llm, this many rounds each",
+    )
     args = parser.parse_args()
     if args.include_headers_footers:
         OPTIONS["include_headers_footers"] = True
+    if args.speed_rounds:
+        pdfs = sorted(args.corpus.glob("*.pdf"))[: args.limit]
+        speed = throughput_rounds(pdfs, args.speed_rounds, args.pool or 2)
+        print(json.dumps(speed, indent=1))
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(speed, indent=1) + "\n")
+        return
     pdfs = sorted(args.corpus.glob("*.pdf"))[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
