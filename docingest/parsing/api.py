@@ -10,6 +10,7 @@ import pymupdf
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_bytes
 from docingest.models import PageResult, ParseResult
+from docingest.parsing.clean import plain_quotes
 from docingest.parsing.detect import MUPDF_TYPES, check_input
 from docingest.parsing.figures import render_figures
 from docingest.parsing.furniture import mark_repeated, printed_page_numbers
@@ -51,6 +52,11 @@ def _finish_pages(
 ) -> dict[str, Any]:
     """Furniture, figures, tables across pages, failed-page text and markdown; metadata."""
     mark_repeated(pages)
+    for page in pages:
+        for fragment in page.fragments:
+            fragment.content = plain_quotes(fragment.content)
+            if fragment.html:
+                fragment.html = plain_quotes(fragment.html)
     images: list[str] = []
     numbers = printed_page_numbers(pages)
     for page in pages:

@@ -44,6 +44,27 @@ def picture_text(text: str) -> str:
     return _OMITTED.sub("", text)
 
 
+# Typographic quotes as ASCII: what users type in queries, and one form for the same text
+# whichever typesetting a document had.
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+    }
+)
+
+
+def plain_quotes(text: str) -> str:
+    """`text` with curly single and double quotes made straight."""
+    return text.translate(_QUOTES)
+
+
 def clean_block(text: str) -> str:
     """One layout box's markdown made plain: no emphasis, no code fences, tidy lines."""
     text = _FENCE.sub("", picture_text(text))

@@ -6,7 +6,7 @@ import pymupdf
 import pytest
 
 from docingest.models import BBox, Fragment
-from docingest.parsing.clean import is_title_line, numbering_depth, refine_headings
+from docingest.parsing.clean import is_title_line, numbering_depth, plain_quotes, refine_headings
 from docingest.parsing.layout import _in_margin
 from docingest.parsing.styles import PageStyles, split_leading_titles
 from docingest.parsing.tables import table_of_contents_lines
@@ -213,3 +213,10 @@ def test_real_tables_stay_tables(grid: list[list[str]]) -> None:
 def test_prices_are_not_page_numbers() -> None:
     grid = [["Item", "Qty", "Price"]] + [[f"item {i}", str(i), f"{i}.00"] for i in range(1, 6)]
     assert table_of_contents_lines(grid) is None
+
+
+def test_typographic_quotes_become_ascii() -> None:
+    assert (
+        plain_quotes("\u201cvery often\u201d, it\u2019s \u2018fine\u2019")
+        == "\"very often\", it's 'fine'"
+    )
