@@ -13,9 +13,14 @@ from docingest.models import PageResult, ParseResult
 from docingest.parsing.clean import plain_quotes
 from docingest.parsing.detect import MUPDF_TYPES, check_input
 from docingest.parsing.figures import render_figures
-from docingest.parsing.furniture import mark_repeated, printed_page_numbers
+from docingest.parsing.furniture import MIN_REPEAT_PAGES, mark_repeated, printed_page_numbers
 from docingest.parsing.options import ParseOptions
-from docingest.parsing.pages import fill_failed_page, page_markdown, skipped_page
+from docingest.parsing.pages import (
+    HEADER_FOOTER,
+    fill_failed_page,
+    page_markdown,
+    skipped_page,
+)
 from docingest.parsing.pdf_open import open_document, pdf_metadata
 from docingest.parsing.tables import merge_continued_tables
 from docingest.parsing.text import markdown_fragments
@@ -47,11 +52,26 @@ def _check_failures(pages: list[PageResult], options: ParseOptions) -> None:
         )
 
 
+def _keep_lone_furniture(pages: list[PageResult]) -> None:
+    """A page of a short document whose only text the model calls header/footer keeps it.
+
+    With fewer pages than repetition needs, the model's call is all there is; a one-line page
+    would otherwise come out empty and index nothing.
+    """
+    if len(pages) >= MIN_REPEAT_PAGES:
+        return
+    for page in pages:
+        if page.fragments and all(f.type in HEADER_FOOTER for f in page.fragments):
+            for fragment in page.fragments:
+                fragment.type = "text"
+
+
 def _finish_pages(
     doc: pymupdf.Document, pages: list[PageResult], options: ParseOptions, document_id: str
 ) -> dict[str, Any]:
     """Furniture, figures, tables across pages, failed-page text and markdown; metadata."""
     mark_repeated(pages)
+    _keep_lone_furniture(pages)
     for page in pages:
         for fragment in page.fragments:
             fragment.content = plain_quotes(fragment.content)

@@ -9,7 +9,8 @@ from docingest.models import PageResult
 from docingest.parsing.pages import HEADER_FOOTER, MARGIN_BAND
 
 _BAND = MARGIN_BAND
-_MIN_PAGES = 3
+MIN_REPEAT_PAGES = 3  # pages a document needs before repetition marks furniture
+_MIN_PAGES = MIN_REPEAT_PAGES
 _REPEAT_RATIO = 0.5
 _DIGITS = re.compile(r"\d+")
 _PAGE_NUMBER = re.compile(

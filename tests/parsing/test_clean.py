@@ -6,6 +6,7 @@ import pymupdf
 import pytest
 
 from docingest.models import BBox, Fragment
+from docingest.parsing import ParseOptions, parse_bytes
 from docingest.parsing.clean import is_title_line, numbering_depth, plain_quotes, refine_headings
 from docingest.parsing.layout import _in_margin
 from docingest.parsing.styles import PageStyles, split_leading_titles
@@ -220,3 +221,17 @@ def test_typographic_quotes_become_ascii() -> None:
         plain_quotes("\u201cvery often\u201d, it\u2019s \u2018fine\u2019")
         == "\"very often\", it's 'fine'"
     )
+
+
+@pytest.mark.parametrize("engine", ["layout", "fast"])
+def test_a_one_line_page_is_not_all_furniture(engine: str) -> None:
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 60), "Quarterly report draft", fontsize=11)
+    result = parse_bytes(
+        doc.tobytes(),
+        document_id="one-line",
+        source="one-line.pdf",
+        filename="one-line.pdf",
+        options=ParseOptions(engine=engine),
+    )
+    assert result.markdown == "Quarterly report draft"
