@@ -146,6 +146,13 @@ def parse_options(func: Any) -> Any:
             help="Parse each file in a worker process under the time and memory limits.",
         ),
         click.option("--timeout-s", type=float, default=300.0, show_default=True),
+        click.option(
+            "--timeout-per-page-s",
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="Seconds added to --timeout-s for each page to parse.",
+        ),
         click.option("--memory-limit-mb", type=int, default=4096, show_default=True),
         click.option("--max-file-size-mb", type=float, default=100.0, show_default=True),
         click.option(
@@ -180,6 +187,7 @@ def _build_parse_options(kwargs: dict[str, Any]) -> Any:
         page_error_tolerance=kwargs["page_error_tolerance"],
         isolate=kwargs["isolate"],
         timeout_s=kwargs["timeout_s"],
+        timeout_per_page_s=kwargs["timeout_per_page_s"],
         memory_limit_mb=kwargs["memory_limit_mb"],
         max_file_size_mb=kwargs["max_file_size_mb"],
         password=kwargs["password"],

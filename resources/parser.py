@@ -69,11 +69,19 @@ class ParserResource(dg.ConfigurableResource):
     timeout_s: float = Field(
         default=300.0, description="Per-document time limit (isolated): PARSE_TIMEOUT after."
     )
+    timeout_per_page_s: float = Field(
+        default=2.0,
+        description="Seconds added to timeout_s for each page to parse (long documents).",
+    )
     memory_limit_mb: int = Field(
         default=4096, description="Per-worker address-space limit in MiB (isolated)."
     )
+    # repr=False keeps it out of reprs and logs; bound with dg.EnvVar (build_resources does,
+    # from DOCINGEST_PDF_PASSWORD), the UI shows the variable's name, not its value.
     password: str | None = Field(
-        default=None, description="Password for encrypted PDFs (bind with dg.EnvVar)."
+        default=None,
+        repr=False,
+        description="Password for encrypted PDFs (bind with dg.EnvVar).",
     )
 
     def options(self) -> ParseOptions:
@@ -97,6 +105,7 @@ class ParserResource(dg.ConfigurableResource):
             page_error_tolerance=self.page_error_tolerance,
             isolate=self.isolate,
             timeout_s=self.timeout_s,
+            timeout_per_page_s=self.timeout_per_page_s,
             memory_limit_mb=self.memory_limit_mb,
             password=self.password,
         )

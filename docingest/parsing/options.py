@@ -19,7 +19,13 @@ FAILED_PAGE_MODES: tuple[str, ...] = ("raw_text", "blank_page", "error_message")
 # Bump when this package's own output changes for the same input and options.
 PARSER_VERSION = "3"
 # Options that decide whether and where parsing runs, never what it produces.
-_NOT_HASHED = ("max_file_size_mb", "isolate", "timeout_s", "memory_limit_mb")
+_NOT_HASHED = (
+    "max_file_size_mb",
+    "isolate",
+    "timeout_s",
+    "timeout_per_page_s",
+    "memory_limit_mb",
+)
 _PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _LANGUAGE = re.compile(r"^[a-z_]{3,}(?:\+[a-z_]{3,})*$", re.IGNORECASE)
 
@@ -87,6 +93,7 @@ class ParseOptions:
     merge_tables_across_pages: bool = False
     isolate: bool = False  # parse in a child process under the limits below
     timeout_s: float = 300.0
+    timeout_per_page_s: float = 2.0  # added to timeout_s for each page to parse
     memory_limit_mb: int = 4096
 
     def __post_init__(self) -> None:
@@ -100,6 +107,8 @@ class ParseOptions:
                 raise ConfigError(f"{name} must be a bool")
         _positive("max_file_size_mb", self.max_file_size_mb)
         _positive("timeout_s", self.timeout_s)
+        if not isinstance(self.timeout_per_page_s, int | float) or self.timeout_per_page_s < 0:
+            raise ConfigError(f"timeout_per_page_s must be >= 0, got {self.timeout_per_page_s!r}")
         _positive("memory_limit_mb", self.memory_limit_mb)
         pages = self.max_pages
         if pages is not None and (isinstance(pages, bool) or not isinstance(pages, int)):

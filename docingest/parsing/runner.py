@@ -14,6 +14,7 @@ import os
 import queue
 import resource
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -35,9 +36,11 @@ def parse_in_process(path: Path, document_id: str | None, options: ParseOptions)
     """Read and parse the file in this process."""
     path = Path(path)
     try:
-        # Refuse an oversize file before reading it into memory.
+        # Refuse an oversize file before reading it into memory, and read no more than the
+        # limit allows if it grows meanwhile (parse_bytes then refuses it).
         check_size(path.stat().st_size, options.max_file_size_bytes)
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(options.max_file_size_bytes + 1)
     except DocIngestError:
         raise
     except OSError as exc:
@@ -77,6 +80,21 @@ def _share_cores(threads: int) -> None:
     onnxruntime.SessionOptions = SessionOptions
 
 
+def _pages_to_parse(path: Path, options: ParseOptions) -> int:
+    """How many pages the parse will cover (0 when the file cannot tell): the time limit grows
+    with it. Opening costs milliseconds; any trouble is the parse's to classify."""
+    import pymupdf
+
+    try:
+        check_size(path.stat().st_size, options.max_file_size_bytes)
+        with pymupdf.open(path) as doc:
+            if doc.needs_pass and not (options.password and doc.authenticate(options.password)):
+                return 0
+            return len(options.page_indexes(doc.page_count))
+    except Exception:
+        return 0
+
+
 def _serve(conn: Connection, memory_limit_mb: int, model_threads: int) -> None:
     """The child: parse each (path, document_id, options) it is sent, answer with the result."""
     if model_threads:
@@ -91,6 +109,7 @@ def _serve(conn: Connection, memory_limit_mb: int, model_threads: int) -> None:
         if job is None:
             return
         path, document_id, options = job
+        conn.send(("pages", _pages_to_parse(Path(path), options)))
         try:
             result = parse_in_process(Path(path), document_id, options)
             conn.send(("ok", result.to_dict()))
@@ -130,18 +149,28 @@ class _Worker:
             self.conn.send((str(path), document_id, options))
         except (BrokenPipeError, OSError):
             raise self._died() from None
-        if not self.conn.poll(options.timeout_s):
+        started = time.monotonic()
+        limit = options.timeout_s
+        reply = self._reply(limit, limit)
+        if reply[0] == "pages":  # the limit grows with the pages to parse
+            limit += reply[1] * options.timeout_per_page_s
+            reply = self._reply(limit - (time.monotonic() - started), limit)
+        if reply[0] == "error":
+            raise DocIngestError(ErrorCode(reply[1]), reply[2])
+        return ParseResult.from_dict(reply[1])
+
+    def _reply(self, seconds: float, limit: float) -> tuple[Any, ...]:
+        """The child's next message within `seconds`; PARSE_TIMEOUT (worker killed) if none."""
+        if not self.conn.poll(max(0.0, seconds)):
             self.stop()
             raise DocIngestError(
-                ErrorCode.PARSE_TIMEOUT, f"parsing took longer than {options.timeout_s:g} s"
+                ErrorCode.PARSE_TIMEOUT, f"parsing took longer than its limit of {limit:g} s"
             )
         try:
             reply: tuple[Any, ...] = self.conn.recv()
         except (EOFError, OSError):
             raise self._died() from None
-        if reply[0] == "error":
-            raise DocIngestError(ErrorCode(reply[1]), reply[2])
-        return ParseResult.from_dict(reply[1])
+        return reply
 
     @property
     def alive(self) -> bool:

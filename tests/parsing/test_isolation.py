@@ -49,7 +49,11 @@ def test_errors_cross_the_process_boundary(tmp_path: Path, pool: ParserPool) -> 
 def test_timeout_kills_the_worker(tmp_path: Path, pool: ParserPool) -> None:
     path = _pdf(tmp_path, "slow.pdf", "Takes longer than a microsecond.")
     with pytest.raises(DocIngestError) as info:
-        pool.parse(path, "slow", ParseOptions(engine="fast", isolate=True, timeout_s=1e-6))
+        pool.parse(
+            path,
+            "slow",
+            ParseOptions(engine="fast", isolate=True, timeout_s=1e-6, timeout_per_page_s=0.0),
+        )
     assert info.value.code == ErrorCode.PARSE_TIMEOUT and info.value.retryable
     assert "Takes longer" in pool.parse(path, "slow", FAST).markdown  # a fresh worker
 
@@ -106,3 +110,21 @@ def test_a_daemonic_process_parses_in_process(tmp_path: Path) -> None:
     child.start()
     assert queue.get(timeout=60) == "Parsed inside a daemon."
     child.join(10)
+
+
+def test_the_time_limit_grows_with_the_pages(tmp_path: Path, pool: ParserPool) -> None:
+    doc = pymupdf.open()
+    for index in range(20):
+        doc.new_page().insert_text((72, 72), f"Page {index} of a long report.", fontsize=14)
+    path = tmp_path / "long.pdf"
+    doc.save(path)
+    pool.parse(path, "warm", ParseOptions(engine="fast", isolate=True))  # a started worker
+    # OCR makes each page take ~0.1 s: over a 0.3 s limit, within 0.3 s + 20 x 1 s.
+    slow = {"engine": "fast", "isolate": True, "ocr_mode": "force", "timeout_s": 0.3}
+    with pytest.raises(DocIngestError) as caught:
+        pool.parse(path, "long", ParseOptions(**slow, timeout_per_page_s=0.0))
+    assert caught.value.code == ErrorCode.PARSE_TIMEOUT
+    assert "limit of 0.3 s" in caught.value.message
+    pool.parse(path, "warm", ParseOptions(engine="fast", isolate=True))  # replaces the killed one
+    result = pool.parse(path, "long", ParseOptions(**slow, timeout_per_page_s=1.0))
+    assert result.page_count == 20 and result.usage["ocr_pages"] == 20
