@@ -29,10 +29,28 @@ source_documents = dg.AssetSpec(
 
 
 def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
-    """The file behind a document id: under the configured root, else where it was registered."""
-    candidate = source.path_for(document_id)
+    """The file behind a document id: under the configured root, else where it was registered.
+
+    A partition key that would leave the root (`..`, an absolute path, a NUL byte), a link that
+    points outside it, a pipe or a device is refused for good, never read: the same rule as the
+    folder listing. A missing file may still arrive (retryable).
+    """
+    try:
+        candidate = source.path_for(document_id)
+    except ValueError as error:
+        raise DocIngestError(ErrorCode.FILE_TYPE_NOT_SUPPORTED, f"{error}; not read") from None
     if candidate.is_file():
+        if not candidate.resolve().is_relative_to(source.root_path().resolve()):
+            raise DocIngestError(
+                ErrorCode.FILE_TYPE_NOT_SUPPORTED,
+                f"{candidate} links outside the upload folder; not read",
+            )
         return candidate
+    if candidate.exists():
+        raise DocIngestError(
+            ErrorCode.FILE_TYPE_NOT_SUPPORTED,
+            f"{candidate} is not a regular file (a folder, pipe or device); not read",
+        )
     registered = store.read_json("sources", document_id)
     if registered and Path(registered["path"]).is_file():
         return Path(registered["path"])

@@ -63,6 +63,13 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
     if cached is None:
         reused_from = None
         result = parser.parse(Path(registered["path"]), document_id)
+        if result.sha256 != registered["sha256"]:
+            # Rewritten (or swapped for a link) since registration: never index content other
+            # than what was registered. The next run (the sensor sees the change) registers it.
+            raise DocIngestError(
+                ErrorCode.UNABLE_TO_DOWNLOAD_FILE,
+                "the file changed between registration and parsing; the next run takes it whole",
+            )
     else:
         reused_from = cached.document_id
         result = cached

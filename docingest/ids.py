@@ -29,7 +29,9 @@ def document_id_for(path: Path, root: Path) -> str:
     if not relative.parts or ".." in relative.parts:  # the root itself, or `root/..`
         raise ValueError(f"{path} does not name a file under {root}")
     posix = PurePosixPath(*relative.parts).as_posix()
-    encoded = quote(posix, safe=_SAFE)
+    # A name that is not UTF-8 (Latin-1 from an old share) holds its bytes as surrogates
+    # (os.fsdecode); they are percent-encoded as those bytes, and decoded back the same way.
+    encoded = quote(posix, safe=_SAFE, errors="surrogateescape")
     # "..." is reserved by Dagster for partition ranges: encode every dot that follows a dot.
     while ".." in encoded:
         encoded = encoded.replace("..", ".%2E")
@@ -38,7 +40,9 @@ def document_id_for(path: Path, root: Path) -> str:
 
 def path_for_document_id(document_id: str, root: Path) -> Path:
     """Inverse of `document_id_for`; refuses ids that would escape `root`."""
-    relative = PurePosixPath(unquote(document_id))
+    relative = PurePosixPath(unquote(document_id, errors="surrogateescape"))
+    if "\x00" in str(relative):
+        raise ValueError(f"document id {document_id!r} holds a NUL byte")
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
         raise ValueError(f"document id {document_id!r} does not name a file under the root")
     return root / Path(*relative.parts)

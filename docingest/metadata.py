@@ -7,8 +7,10 @@ same way, because the keys become payload keys that people filter on (`--filter 
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,25 +110,46 @@ def load_sidecar(path: Path) -> dict[str, Any]:
     """The validated sidecar metadata of the document at `path`; {} when it has none.
 
     An invalid sidecar is a property of the input, so it fails the document with CORRUPT_FILE
-    (not retryable) rather than being ignored.
+    (not retryable) rather than being ignored. It must be a regular file, not a link (which
+    could point outside the upload folder), a pipe or a device (which never end).
     """
     sidecar = sidecar_path(path)
     try:
-        size = sidecar.stat().st_size
+        info = sidecar.lstat()
     except FileNotFoundError:
         return {}
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            return {}  # a name at the file system's limit leaves no room for a sidecar's
+        raise DocIngestError(
+            ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {sidecar.name}: {e.strerror or e}"
+        ) from e
 
     def invalid(reason: str) -> DocIngestError:
         return DocIngestError(
             ErrorCode.CORRUPT_FILE, f"invalid sidecar metadata {sidecar.name}: {reason}"
         )
 
-    if size > MAX_SIDECAR_BYTES:
-        raise invalid(f"{size} bytes (at most {MAX_SIDECAR_BYTES})")
+    if not stat.S_ISREG(info.st_mode):
+        raise invalid("not a regular file (links, pipes and devices are not read)")
+    if info.st_size > MAX_SIDECAR_BYTES:
+        raise invalid(f"{info.st_size} bytes (at most {MAX_SIDECAR_BYTES})")
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        with sidecar.open("rb") as handle:
+            raw = handle.read(MAX_SIDECAR_BYTES + 1)  # it may have grown since lstat
+    except OSError as e:
+        raise DocIngestError(
+            ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {sidecar.name}: {e.strerror or e}"
+        ) from e
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise invalid(f"more than {MAX_SIDECAR_BYTES} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise invalid(f"not UTF-8 JSON ({e})") from e
+    except RecursionError:
+        # `[[[[...` 30,000 deep fits in the size limit and exhausts the decoder's recursion.
+        raise invalid("nested too deeply (an object of values or flat lists)") from None
     try:
         return validate_metadata(data)
     except InvalidMetadataError as e:

@@ -81,7 +81,20 @@ def upload_folder_sensor(
         if previous and previous[0] == file.size and previous[1] == file.mtime_ns:
             current[file.document_id] = previous
             continue
-        digest = sha256_file(file.path)
+        try:
+            digest = sha256_file(file.path)
+            after = file.path.stat()
+        except OSError as error:
+            # Vanished or unreadable since the listing: one file must not fail the tick.
+            context.log.warning(f"cannot read {file.path}: {error.strerror or error}")
+            if previous:
+                current[file.document_id] = previous
+            continue
+        if (after.st_size, after.st_mtime_ns) != (file.size, file.mtime_ns):
+            unsettled += 1  # written to while being hashed: the next tick takes it whole
+            if previous:
+                current[file.document_id] = previous
+            continue
         current[file.document_id] = [file.size, file.mtime_ns, digest]
         if previous and previous[2] == digest:
             continue  # touched, not changed

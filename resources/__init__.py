@@ -13,6 +13,8 @@ from resources.source import SourceResource
 from resources.storage import StorageResource
 from resources.webhooks import WebhookEndpointConfig, WebhookResource
 
+PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
+
 __all__ = [
     "ChunkerResource",
     "EmbedderResource",
@@ -32,7 +34,9 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     Embedded default: Qdrant local mode and Parquet under `$DOCINGEST_HOME`. Setting
     `QDRANT_URL` (and `QDRANT_API_KEY`) switches to a Qdrant server; nothing else changes.
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
-    webhook endpoint; without it, webhooks are a no-op.
+    webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
+    parse engine (`layout`, the default, or `fast`); `DOCINGEST_PDF_PASSWORD` opens encrypted
+    PDFs. Secrets are bound as dg.EnvVar: the UI and run config show their names, not values.
     """
     if os.environ.get("QDRANT_URL"):
         qdrant = QdrantResource(
@@ -44,7 +48,10 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
         qdrant = QdrantResource(collection=os.environ.get("DOCINGEST_COLLECTION", "documents"))
     resources: dict[str, Any] = {
         "source": SourceResource(),
-        "parser": ParserResource(),
+        "parser": ParserResource(
+            engine=os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout",
+            password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
+        ),
         "chunker": ChunkerResource(),
         "embedder": EmbedderResource(),
         "qdrant": qdrant,

@@ -14,7 +14,9 @@ class QdrantResource(dg.ConfigurableResource):
     """The vector store holding one point per chunk."""
 
     url: str | None = Field(default=None, description="Qdrant server URL; unset = local mode.")
-    api_key: str | None = Field(default=None, description="Qdrant API key (bind with EnvVar).")
+    api_key: str | None = Field(
+        default=None, repr=False, description="Qdrant API key (bind with EnvVar)."
+    )
     path: str | None = Field(
         default=None, description="Local-mode store folder; default $DOCINGEST_HOME/qdrant."
     )
