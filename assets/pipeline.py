@@ -86,6 +86,26 @@ def _finished_in_this_run(state: dict, run_id: str) -> bool:
     )
 
 
+def _materialized_in_this_run(context: dg.AssetExecutionContext) -> dict[tuple[str, str], dict]:
+    """On a step retry: what this run already materialized, (asset, document) -> metadata.
+
+    Those outputs are on disk; the retry neither redoes them nor records them twice (a document
+    whose index failed, or whose events could not be written, resumes at the stage it lost).
+    """
+    if context.retry_number == 0:
+        return {}
+    done: dict[tuple[str, str], dict] = {}
+    events = context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    for event in events:
+        materialization = event.asset_materialization
+        if materialization is not None and materialization.partition is not None:
+            key = (materialization.asset_key.to_user_string(), materialization.partition)
+            done[key] = {k: v.value for k, v in materialization.metadata.items()}
+    return done
+
+
 def _provenance_tags(instance: dg.DagsterInstance, asset: str, document_id: str) -> dict[str, str]:
     """The upstream materialization this one was made from, in Dagster's provenance tags, so
     the UI marks the partition stale when its upstream partition changes."""
@@ -207,11 +227,15 @@ def document_pipeline(
         }
         failures: dict[str, DocIngestError] = {}
         succeeded = 0
+        earlier = _materialized_in_this_run(context)
         for document_id in context.partition_keys:
             if _finished_in_this_run(read_state(store, document_id), context.run_id):
                 continue
             counts: dict[str, int] = {}
             for asset in selected:
+                if (asset, document_id) in earlier:
+                    counts.update(stage_counts(earlier[asset, document_id]))
+                    continue
                 outcome = _attempt(context, runners[asset], document_id)
                 if isinstance(outcome, DocIngestError):
                     failures[document_id] = outcome

@@ -45,5 +45,7 @@ def plan_reconciliation(
                 plan.retry.append(document_id)
         elif state.get("status") == "pending" and state.get("stage") != "index":
             plan.retry.append(document_id)
+        elif state.get("status") == "succeeded" and not state.get("run_id"):
+            plan.retry.append(document_id)  # indexed, but its run died before recording it
     plan.delete = sorted(d for d in owned if d not in files)
     return plan

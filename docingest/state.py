@@ -26,9 +26,13 @@ def read_state(store: DocumentStore, document_id: str) -> dict[str, Any]:
 
 
 def record_stage(store: DocumentStore, document_id: str, stage: str, **fields: Any) -> None:
-    """A stage succeeded: the document is pending until it is indexed."""
+    """A stage succeeded: the document is pending until it is indexed, and unfinished until
+    its run has recorded it (`note_run`)."""
     state = read_state(store, document_id)
     state.update(fields)
+    # Killed between here and note_run, Dagster would lack the document's materializations:
+    # without a run id it is not current, and the next run does it again.
+    state.pop("run_id", None)
     state.update(
         stage=stage,
         status="succeeded" if stage == "index" else "pending",
@@ -56,9 +60,11 @@ def record_failure(
 
 
 def is_current(state: dict[str, Any], **expected: Any) -> bool:
-    """True when the document was indexed with exactly these hashes and model."""
-    return state.get("status") == "succeeded" and all(
-        state.get(key) == value for key, value in expected.items()
+    """True when a finished run indexed the document with exactly these hashes and model."""
+    return (
+        state.get("status") == "succeeded"
+        and bool(state.get("run_id"))
+        and all(state.get(key) == value for key, value in expected.items())
     )
 
 

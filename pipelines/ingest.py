@@ -21,6 +21,7 @@ from docingest.source import iter_source_files
 from docingest.state import is_current, read_state
 from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import defs
+from pipelines.recovery import OPERATION_TAG, PROCESS_TAG, process_tag, release_stale_runs
 from resources import ChunkerResource, QdrantResource, SourceResource, build_resources
 
 
@@ -64,7 +65,10 @@ def run_documents(
     store = resources["storage"].store
     outcome: dict[str, bool] = {}
     for batch in contiguous_batches(ordered, document_ids, batch_size):
-        tags = {"docingest/operation": "cli"}
+        # A killed CLI run, or one that ended while the database was down (this process's
+        # previous batch too), may still hold the qdrant_writer slot: the run would wait forever.
+        release_stale_runs(instance)
+        tags = {OPERATION_TAG: "cli", PROCESS_TAG: process_tag()}
         if len(batch) > 1:
             tags.update({RANGE_START: batch[0], RANGE_END: batch[-1]})
         result = job.execute_in_process(
@@ -115,9 +119,13 @@ def ingest_folder(
     todo: list[str] = []
     for file in files:
         state = read_state(store, file.document_id)
+        try:
+            sha256 = sha256_file(file.path)
+        except OSError:
+            sha256 = None  # unreadable now: its run records UNABLE_TO_DOWNLOAD_FILE
         current = file.document_id in existing and is_current(
             state,
-            sha256=sha256_file(file.path),
+            sha256=sha256,
             parse_options_hash=parse_hash,
             chunking_hash=chunk_hash,
             embedding_model=model,

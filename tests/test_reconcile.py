@@ -22,7 +22,9 @@ def _failed(code: ErrorCode, attempts: int, sha256: str = "s1") -> dict[str, Any
     }
 
 
-SUCCEEDED = {"sha256": "s1", "status": "succeeded", "stage": "index", "attempts": 0}
+SUCCEEDED = {
+    "sha256": "s1", "status": "succeeded", "stage": "index", "attempts": 0, "run_id": "r1",
+}  # fmt: skip
 
 # name, files, partitions, states, owned, expected plan (max_attempts = 3)
 SCENARIOS: list[tuple[str, dict[str, str], set[str], dict[str, Any], set[str], Plan]] = [
@@ -39,6 +41,14 @@ SCENARIOS: list[tuple[str, dict[str, str], set[str], dict[str, Any], set[str], P
     ("registered-never-ran", {DOC: "s1"}, {DOC}, {}, {DOC}, Plan(run=[DOC])),
     ("unchanged", {DOC: "s1"}, {DOC}, {DOC: SUCCEEDED}, {DOC}, Plan()),
     ("changed-sha", {DOC: "s2"}, {DOC}, {DOC: SUCCEEDED}, {DOC}, Plan(run=[DOC])),
+    (
+        "indexed-but-its-run-died-before-recording-it",
+        {DOC: "s1"},
+        {DOC},
+        {DOC: {**SUCCEEDED, "run_id": None}},
+        {DOC},
+        Plan(retry=[DOC]),
+    ),
     (
         "retryable-under-max",
         {DOC: "s1"},

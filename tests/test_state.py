@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.state import is_current, read_state, record_failure, record_stage, summarize
+from docingest.state import (
+    is_current,
+    note_run,
+    read_state,
+    record_failure,
+    record_stage,
+    summarize,
+)
 from docingest.storage import DocumentStore
 
 DOC = "folder/report.pdf"
@@ -123,11 +130,27 @@ def test_fields_cannot_override_the_outcome(tmp_path: Path) -> None:
     assert (state["status"], state["error"]) == ("pending", None)
 
 
+def test_a_document_is_current_only_once_its_run_recorded_it(tmp_path: Path) -> None:
+    """Killed after indexing but before the run logged the materializations, a document must
+    be done again: record_stage forgets the run, note_run (after the events) sets it."""
+    store = DocumentStore(tmp_path)
+    record_stage(store, DOC, "index", sha256="s1")
+    note_run(store, DOC, "run-1")
+    assert is_current(read_state(store, DOC), sha256="s1")
+    record_stage(store, DOC, "index", sha256="s1")  # a re-run, killed before note_run
+    assert not is_current(read_state(store, DOC), sha256="s1")
+    note_run(store, DOC, "run-2")
+    assert is_current(read_state(store, DOC), sha256="s1")
+
+
 def test_unknown_document_reads_as_bare_state(tmp_path: Path) -> None:
     assert read_state(DocumentStore(tmp_path), "nope.pdf") == {"document_id": "nope.pdf"}
 
 
-CURRENT = {"status": "succeeded", "sha256": "s1", "params_hash": "p1", "embedding_model": "m"}
+CURRENT = {
+    "status": "succeeded", "sha256": "s1", "params_hash": "p1", "embedding_model": "m",
+    "run_id": "r1",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -141,6 +164,7 @@ CURRENT = {"status": "succeeded", "sha256": "s1", "params_hash": "p1", "embeddin
         (CURRENT, {"options_hash": "o1"}, False),  # never recorded
         ({**CURRENT, "status": "pending"}, {"sha256": "s1"}, False),
         ({**CURRENT, "status": "failed"}, {}, False),
+        ({**CURRENT, "run_id": None}, {}, False),  # indexed, but its run never recorded it
         ({}, {}, False),
     ],
 )
