@@ -41,8 +41,7 @@ class GridTable:
     markdown: str
 
 
-def _rules(page: pymupdf.Page) -> tuple[list[_Rule], list[_Rule]] | None:
-    paths = page.get_cdrawings()
+def _rules(paths: list[dict]) -> tuple[list[_Rule], list[_Rule]] | None:
     if len(paths) > _MAX_PATHS:
         return None
     horizontal: list[_Rule] = []
@@ -199,10 +198,12 @@ def _render(n_rows: int, n_cols: int, find, texts: dict[int, list[tuple]], bbox:
 
 
 def find_grid_tables(
-    page: pymupdf.Page, textpage: pymupdf.TextPage | None = None
+    page: pymupdf.Page,
+    textpage: pymupdf.TextPage | None = None,
+    paths: list[dict] | None = None,
 ) -> list[GridTable]:
-    """The ruled tables of `page`, top to bottom."""
-    found = _rules(page)
+    """The ruled tables of `page`, top to bottom; `paths`: its `get_cdrawings()`, if at hand."""
+    found = _rules(page.get_cdrawings() if paths is None else paths)
     if found is None:
         return []
     horizontal, vertical = found

@@ -75,7 +75,8 @@ def _may_have_table(page: pymupdf.Page) -> bool:
     boxes = getattr(page, "layout_information", None) or []
     if any(isinstance(b, dict) and b.get("class_name") == "table" for b in boxes):
         return True
-    return len(page.get_cdrawings()) >= _RULED_PATHS and bool(find_grid_tables(page))
+    paths = page.get_cdrawings()
+    return len(paths) >= _RULED_PATHS and bool(find_grid_tables(page, paths=paths))
 
 
 @cache
