@@ -16,6 +16,7 @@ from docingest.parsing.ocr import ocr_textpage, text_layer_is_unusable
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.order import reading_order
 from docingest.parsing.pages import FIGURE_PLACEHOLDER, ocr_error_page, per_page
+from docingest.parsing.styles import TextLine, text_line
 
 # No image payloads (figures come from get_image_info), ligatures expanded to letters.
 _FLAGS = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES & ~pymupdf.TEXT_PRESERVE_LIGATURES
@@ -29,9 +30,6 @@ _MAX_BOLD_HEADING_CHARS = 80
 _MARGIN = 0.06
 _MAX_MARGIN_CHARS = 120
 _MIN_FIGURE_AREA = 0.01  # of the page
-# Bold by name where the font does not set the flag: "-Bold", "Black", "Heavy", "Semibold",
-# "Demi", and TeX's bold extended ("CMBX12").
-_BOLD_FONT = re.compile(r"bold|black|heavy|demi|^cmbx|[-,]bd\b", re.IGNORECASE)
 
 
 def _glyph_bulleted(text: str) -> bool:
@@ -39,7 +37,7 @@ def _glyph_bulleted(text: str) -> bool:
     return match is not None and match.group(1) is not None
 
 
-def _join(lines: list[_Line]) -> str:
+def _join(lines: list[TextLine]) -> str:
     """Lines joined with spaces, re-joining words hyphenated at a line end."""
     out = ""
     for line in lines:
@@ -51,16 +49,8 @@ def _join(lines: list[_Line]) -> str:
 
 
 @dataclass(slots=True)
-class _Line:
-    text: str
-    bbox: tuple[float, float, float, float]
-    size: float  # character-weighted mean span size
-    bold: bool
-
-
-@dataclass(slots=True)
 class _Block:
-    lines: list[_Line]
+    lines: list[TextLine]
     bbox: tuple[float, float, float, float]
 
     @property
@@ -82,24 +72,13 @@ class _Page:
     tables: list[GridTable]
 
 
-def _line(raw: dict) -> _Line | None:
-    spans = [s for s in raw["spans"] if s["text"].strip()]
-    if not spans:
-        return None
-    text = "".join(s["text"] for s in raw["spans"]).replace("\xad", "").strip()
-    chars = sum(len(s["text"]) for s in spans)
-    size = sum(s["size"] * len(s["text"]) for s in spans) / chars
-    bold = all(s["flags"] & pymupdf.TEXT_FONT_BOLD or _BOLD_FONT.search(s["font"]) for s in spans)
-    return _Line(text, tuple(raw["bbox"]), size, bold)
-
-
 def _extract(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> _Page:
     data = page.get_text("dict", sort=True, flags=_FLAGS, textpage=textpage)
     blocks = []
     for raw in data["blocks"]:
         if raw.get("type", 0) != 0:
             continue
-        lines = [line for raw_line in raw["lines"] if (line := _line(raw_line)) is not None]
+        lines = [line for raw_line in raw["lines"] if (line := text_line(raw_line)) is not None]
         if lines:
             blocks.append(_Block(lines, tuple(raw["bbox"])))
     area = float(page.rect.width * page.rect.height) or 1.0
@@ -134,7 +113,7 @@ class _Styles:
     def _large(self, block: _Block) -> bool:
         return self.body > 0 and block.size > self.body * _HEADING_RATIO
 
-    def heading_line(self, line: _Line) -> bool:
+    def heading_line(self, line: TextLine) -> bool:
         """A line set like a heading: bold or large, short, not a sentence, not a bullet."""
         text = line.text
         if _SECTION_NUMBER.match(text):
@@ -152,7 +131,7 @@ class _Styles:
         a section title in one block with the paragraph below it."""
         if len(block.lines) < 2:
             return [block]
-        runs: list[tuple[bool, list[_Line]]] = []
+        runs: list[tuple[bool, list[TextLine]]] = []
         for line in block.lines:
             flag = self.heading_line(line)
             if runs and runs[-1][0] == flag:
@@ -180,12 +159,12 @@ class _Styles:
         return None
 
 
-def _line_box(lines: list[_Line]) -> tuple[float, float, float, float]:
+def _line_box(lines: list[TextLine]) -> tuple[float, float, float, float]:
     box = _box(lines)
     return (box.x0, box.y0, box.x1, box.y1)
 
 
-def _box(lines: list[_Line]) -> BBox:
+def _box(lines: list[TextLine]) -> BBox:
     return BBox(
         min(line.bbox[0] for line in lines),
         min(line.bbox[1] for line in lines),
@@ -194,19 +173,19 @@ def _box(lines: list[_Line]) -> BBox:
     )
 
 
-def _list_segments(block: _Block) -> list[tuple[bool, list[_Line]]]:
+def _list_segments(block: _Block) -> list[tuple[bool, list[TextLine]]]:
     """Split a block at lines that start with a bullet; (is_list_item, lines) per segment."""
-    lines: list[_Line] = []
+    lines: list[TextLine] = []
     pending = ""
     for line in block.lines:
         if _BULLET_ONLY.match(line.text):
             pending = line.text.strip()  # a bullet glyph set as its own line
             continue
         if pending:
-            line = _Line(f"{pending} {line.text}", line.bbox, line.size, line.bold)
+            line = TextLine(f"{pending} {line.text}", line.bbox, line.size, line.bold)
             pending = ""
         lines.append(line)
-    segments: list[tuple[bool, list[_Line]]] = []
+    segments: list[tuple[bool, list[TextLine]]] = []
     for line in lines:
         if _BULLET.match(line.text) or not segments:
             segments.append((bool(_BULLET.match(line.text)), [line]))

@@ -7,6 +7,7 @@ weight from the rest and shaped like a title, become a section header of their o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pymupdf
@@ -21,28 +22,38 @@ _MIN_BODY_WORDS = 3  # per line below the title: prose, not a column of table ce
 _SENTENCE_END = (".", ",", ";", ":", "!", "?")
 
 
-@dataclass(slots=True, frozen=True)
-class _Line:
-    x: float
-    y: float
+# Bold by name where the font does not set the flag: "-Bold", "Black", "Heavy", "Semibold",
+# "Demi", and TeX's bold extended ("CMBX12").
+_BOLD_FONT = re.compile(r"bold|black|heavy|demi|^cmbx|[-,]bd\b", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class TextLine:
+    """One line of MuPDF text with its style (both engines read lines through this)."""
+
     text: str
-    size: float  # character-weighted
+    bbox: tuple[float, float, float, float]
+    size: float  # character-weighted mean span size
     bold: bool  # every span bold
 
-    def same_style(self, other: _Line) -> bool:
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.bbox[0] + self.bbox[2]) / 2, (self.bbox[1] + self.bbox[3]) / 2
+
+    def same_style(self, other: TextLine) -> bool:
         return abs(self.size - other.size) < 0.5 and self.bold == other.bold
 
 
-def _line(raw: dict) -> _Line | None:
+def text_line(raw: dict) -> TextLine | None:
+    """The line of a `get_text("dict")` block, None when it holds no visible text."""
     spans = [s for s in raw["spans"] if s["text"].strip()]
     if not spans:
         return None
-    chars = sum(len(s["text"].strip()) for s in spans)
-    size = sum(s["size"] * len(s["text"].strip()) for s in spans) / chars
-    bold = all(s["flags"] & pymupdf.TEXT_FONT_BOLD or "bold" in s["font"].lower() for s in spans)
-    x0, y0, x1, y1 = raw["bbox"]
-    text = " ".join("".join(s["text"] for s in raw["spans"]).split())
-    return _Line((x0 + x1) / 2, (y0 + y1) / 2, text, size, bold)
+    text = "".join(s["text"] for s in raw["spans"]).replace("\xad", "").strip()
+    chars = sum(len(s["text"]) for s in spans)
+    size = sum(s["size"] * len(s["text"]) for s in spans) / chars
+    bold = all(s["flags"] & pymupdf.TEXT_FONT_BOLD or _BOLD_FONT.search(s["font"]) for s in spans)
+    return TextLine(text, tuple(raw["bbox"]), size, bold)
 
 
 class PageStyles:
@@ -53,17 +64,18 @@ class PageStyles:
             line
             for block in page.get_text("dict", flags=_FLAGS)["blocks"]
             for raw in block.get("lines", ())
-            if (line := _line(raw)) is not None
+            if (line := text_line(raw)) is not None
         ]
 
-    def lines_in(self, bbox: BBox) -> list[_Line]:
+    def lines_in(self, bbox: BBox) -> list[TextLine]:
         """The lines centred in `bbox`, top to bottom."""
         inside = [
-            line
+            (x, y, line)
             for line in self.lines
-            if bbox.x0 <= line.x <= bbox.x1 and bbox.y0 <= line.y <= bbox.y1
+            for x, y in (line.centre,)
+            if bbox.x0 <= x <= bbox.x1 and bbox.y0 <= y <= bbox.y1
         ]
-        return sorted(inside, key=lambda line: (round(line.y), line.x))
+        return [line for _, _, line in sorted(inside, key=lambda t: (round(t[1]), t[0]))]
 
 
 def _title_like(words: list[str]) -> bool:
