@@ -11,7 +11,7 @@ from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_bytes
 from docingest.models import PageResult, ParseResult
 from docingest.parsing.clean import plain_quotes
-from docingest.parsing.detect import MUPDF_TYPES, check_input
+from docingest.parsing.detect import MUPDF_TYPES, OFFICE_TYPES, PDF_MIME, check_input
 from docingest.parsing.figures import render_figures
 from docingest.parsing.furniture import MIN_REPEAT_PAGES, mark_repeated, printed_page_numbers
 from docingest.parsing.options import ParseOptions
@@ -121,6 +121,26 @@ def _parse_document(
     return page_count, pages, timings, metadata
 
 
+def _parse_office(
+    data: bytes, mime: str, options: ParseOptions, document_id: str
+) -> tuple[int, list[PageResult], dict[str, float], dict]:
+    """Office and web documents: read natively, or (office_mode=convert, word processing and
+    presentations) converted to PDF by LibreOffice and parsed as a PDF, with real pages."""
+    # Imported here: the office readers' libraries load only when such a file comes.
+    from docingest.parsing.office.convert import converts_to_pdf, to_pdf
+    from docingest.parsing.office.dispatch import parse_office
+
+    if options.office_mode == "convert" and converts_to_pdf(mime):
+        started = time.perf_counter()
+        pdf = to_pdf(data, mime, options.timeout_s)
+        converted = time.perf_counter() - started
+        page_count, pages, timings, metadata = _parse_document(pdf, PDF_MIME, options, document_id)
+        timings["convert_s"] = round(converted, 4)
+        return page_count, pages, timings, {**metadata, "converted_to_pdf": True}
+    pages, timings, metadata = parse_office(data, mime, options)
+    return len(pages), pages, timings, metadata
+
+
 def _parse_text(data: bytes, options: ParseOptions) -> tuple[list[PageResult], dict[str, float]]:
     started = time.perf_counter()
     text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -156,6 +176,8 @@ def parse_bytes(
         metadata: dict = {}
         if mime in MUPDF_TYPES:
             page_count, pages, timings, metadata = _parse_document(data, mime, options, document_id)
+        elif mime in OFFICE_TYPES:
+            page_count, pages, timings, metadata = _parse_office(data, mime, options, document_id)
         else:
             pages, timings = _parse_text(data, options)
             page_count = 1

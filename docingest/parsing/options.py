@@ -16,6 +16,8 @@ TABLE_FORMATS: tuple[str, ...] = ("html", "markdown")
 OCR_MODES: tuple[str, ...] = ("auto", "force", "off")
 IMAGE_MODES: tuple[str, ...] = ("skip", "placeholder", "save")
 FAILED_PAGE_MODES: tuple[str, ...] = ("raw_text", "blank_page", "error_message")
+# Word-processing files: read their structure directly, or convert to PDF with LibreOffice.
+OFFICE_MODES: tuple[str, ...] = ("native", "convert")
 # Bump when this package's own output changes for the same input and options.
 PARSER_VERSION = "3"
 # Options that decide whether and where parsing runs, never what it produces.
@@ -25,9 +27,13 @@ _NOT_HASHED = (
     "timeout_s",
     "timeout_per_page_s",
     "memory_limit_mb",
+    "spreadsheet_max_cells",
 )
 _PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _LANGUAGE = re.compile(r"^[a-z_]{3,}(?:\+[a-z_]{3,})*$", re.IGNORECASE)
+
+
+_OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
 
 
 @cache
@@ -44,6 +50,8 @@ def engine_version(engine: str) -> str:
     parts = [f"docingest-parser={PARSER_VERSION}", f"pymupdf={_package_version('pymupdf')}"]
     if engine == "layout":
         parts.append(f"pymupdf4llm={_package_version('pymupdf4llm')}")
+    # What reads office and web documents (their output is part of every parse's identity).
+    parts.extend(f"{name}={_package_version(name)}" for name in _OFFICE_PACKAGES)
     return ";".join(parts)
 
 
@@ -95,6 +103,19 @@ class ParseOptions:
     timeout_s: float = 300.0
     timeout_per_page_s: float = 2.0  # added to timeout_s for each page to parse
     memory_limit_mb: int = 4096
+    # Office and web documents (names of the spreadsheet_/presentation_/html_ options follow
+    # LlamaCloud's parse API).
+    office_mode: str = "native"
+    office_include_comments: bool = False
+    office_include_footnotes: bool = True
+    spreadsheet_extract_sub_tables: bool = True
+    spreadsheet_include_hidden_sheets: bool = False
+    spreadsheet_max_cells: int = 2_000_000  # per workbook; over it: FILE_SIZE_TOO_LARGE
+    presentation_include_notes: bool = True
+    presentation_out_of_bounds_content: bool = False
+    presentation_skip_embedded_data: bool = True
+    html_remove_navigation_elements: bool = True
+    html_remove_fixed_elements: bool = True
 
     def __post_init__(self) -> None:
         _choice("engine", self.engine, ENGINES)
@@ -102,7 +123,22 @@ class ParseOptions:
         _choice("ocr_mode", self.ocr_mode, OCR_MODES)
         _choice("image_mode", self.image_mode, IMAGE_MODES)
         _choice("failed_page_mode", self.failed_page_mode, FAILED_PAGE_MODES)
-        for name in ("include_headers_footers", "merge_tables_across_pages", "isolate"):
+        _choice("office_mode", self.office_mode, OFFICE_MODES)
+        _positive("spreadsheet_max_cells", self.spreadsheet_max_cells)
+        for name in (
+            "include_headers_footers",
+            "merge_tables_across_pages",
+            "isolate",
+            "office_include_comments",
+            "office_include_footnotes",
+            "spreadsheet_extract_sub_tables",
+            "spreadsheet_include_hidden_sheets",
+            "presentation_include_notes",
+            "presentation_out_of_bounds_content",
+            "presentation_skip_embedded_data",
+            "html_remove_navigation_elements",
+            "html_remove_fixed_elements",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be a bool")
         _positive("max_file_size_mb", self.max_file_size_mb)
