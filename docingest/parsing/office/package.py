@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import posixpath
+import zipfile
 
 from lxml import etree
 
@@ -55,6 +57,26 @@ class Package:
             if kind == "officeDocument" and self.has(target):
                 return target
         return default
+
+    _CANONICAL = {"[content_types].xml": "[Content_Types].xml"}
+
+    def normalized(self) -> bytes:
+        """The package rewritten with forward slashes and part names in the case that its
+        relationships and content types use (what readers look up)."""
+        canonical = dict(self._CANONICAL)
+        for lowered in self._names:
+            if lowered.endswith(".rels"):
+                folder = posixpath.dirname(posixpath.dirname(lowered))
+                part = posixpath.join(folder, posixpath.basename(lowered)[: -len(".rels")])
+                for _, target, external in self.relationships(part).values():
+                    if not external:
+                        canonical.setdefault(target.lower(), target)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+            for lowered, actual in self._names.items():
+                name = canonical.get(lowered, actual.replace("\\", "/").lstrip("/"))
+                out.writestr(name, read_member(self.archive, actual) or b"")
+        return buffer.getvalue()
 
     def close(self) -> None:
         self.archive.close()
