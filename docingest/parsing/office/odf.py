@@ -280,7 +280,7 @@ def _slides(body: etree._Element, package: Package, options: ParseOptions, out: 
             text_box = frame.find(_q("draw:text-box"))
             if kind == "title" and text_box is not None:
                 text = " ".join(flow.text.of(p) for p in text_box.iter(_q("text:p")))
-                out.heading(1 if count == 1 else 2, text, box)
+                out.heading(1, text, box)
             elif frame.tag == _q("draw:custom-shape"):
                 flow.blocks(frame, box)
             else:
