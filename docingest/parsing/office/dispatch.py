@@ -45,7 +45,7 @@ def _reader(mime: str) -> Reader:
 
         return parse_csv if mime == detect.CSV_MIME else parse_tsv
     if mime == detect.EML_MIME:
-        from docingest.parsing.office.email import parse_eml
+        from docingest.parsing.office.mail import parse_eml
 
         return parse_eml
     if mime == detect.RTF_MIME:
