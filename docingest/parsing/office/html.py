@@ -51,7 +51,8 @@ _BLOCKS = frozenset(
 )  # fmt: skip
 _MAX_DEPTH = 180  # below libxml2's own limit; anything deeper is read as plain text
 _MIN_MAIN_SHARE = 0.3
-_MAX_BOILERPLATE_SHARE = 0.5  # a <main>/<article> holding less of the page's text is not the content
+_MAX_BOILERPLATE_SHARE = 0.5
+_LAYOUT_ROW_WORDS = 40  # a one-row table with more words than this is a layout box  # a <main>/<article> holding less of the page's text is not the content
 
 
 def _classes(el: etree._Element) -> str:
@@ -184,6 +185,8 @@ class _Walker:
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag == "img":
             return f" {el.get('alt') or ''} "
+        if tag == "br":
+            return " "
         parts = [el.text or ""]
         for child in el:
             parts.append(self.inline_text(child))
@@ -251,13 +254,11 @@ class _Walker:
 
 
 def _is_layout_table(el: etree._Element) -> bool:
-    """One row, one column, or tables inside its cells: layout, not data."""
+    """A single column, or a single row holding long text: page layout, not data."""
     rows = [tr for tr in el.iter("tr") if next(iter(tr.iterancestors("table")), None) is el]
-    if len(rows) <= 1:
-        return True
     if all(sum(1 for c in tr if c.tag in ("td", "th")) <= 1 for tr in rows):
         return True
-    return any(True for _ in el.iterdescendants("table"))
+    return len(rows) == 1 and _text_length(rows[0]) > _LAYOUT_ROW_WORDS
 
 
 def _span(value: str | None) -> int:
