@@ -283,7 +283,12 @@ def read_html(text: str, options: ParseOptions, out: PageBuilder) -> None:
             el.tag = etree.QName(el).localname
     _strip(root, options)
     walker = _Walker(out)
-    walker.block(_main_content(root))
+    if options.html_remove_navigation_elements:
+        content = _main_content(root)
+    else:
+        body = root.find("body")
+        content = body if body is not None else root
+    walker.block(content)
     walker.flush()
 
 
