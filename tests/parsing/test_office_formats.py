@@ -160,7 +160,8 @@ def test_html_structure_and_boilerplate() -> None:
     assert "Jump to content" not in wiki.markdown  # navigation removed by default
     kept = parse("html/docling-wiki_duck.html", html_remove_navigation_elements=False)
     assert "Jump to content" in kept.markdown
-    assert in_order(wiki.markdown, "Etymology", "Taxonomy", "Morphology")
+    assert headings(wiki)[0] == (1, "Duck")
+    assert in_order(wiki.markdown, "## Etymology", "## Taxonomy", "## Morphology")
 
 
 def test_csv_encoding_and_cells() -> None:

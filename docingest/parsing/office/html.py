@@ -72,6 +72,8 @@ def _is_boilerplate(el: etree._Element, options: ParseOptions) -> bool:
         return True
     if not options.html_remove_navigation_elements or tag in ("body", "html", "a", "main"):
         return False
+    if tag == "header" and any(a.tag in ("main", "article") for a in el.iterancestors()):
+        return False  # an article's own header holds its title
     if tag in _BOILERPLATE_TAGS or (el.get("role") or "").lower() in _BOILERPLATE_ROLES:
         return True
     if tag in _HEADINGS or tag in ("table", "tr", "td", "th", "pre", "code", "article"):
