@@ -25,10 +25,12 @@ from typing import Any
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import ParseResult
 from docingest.parsing.api import parse_bytes
-from docingest.parsing.detect import check_size
+from docingest.parsing.detect import OFFICE_TYPES, TEXT_MIMES, check_size, detect_mime
 from docingest.parsing.options import ParseOptions
 
 DEFAULT_WORKERS = 2
+_HEAD_BYTES = 8192
+_NOT_MUPDF = frozenset({*OFFICE_TYPES, *TEXT_MIMES})
 _MIB = 1024 * 1024
 
 
@@ -87,6 +89,10 @@ def _pages_to_parse(path: Path, options: ParseOptions) -> int:
 
     try:
         check_size(path.stat().st_size, options.max_file_size_bytes)
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        if detect_mime(head, path.name) in _NOT_MUPDF:
+            return 0  # MuPDF would lay out HTML or an Office file only to count its pages
         with pymupdf.open(path) as doc:
             if doc.needs_pass and not (options.password and doc.authenticate(options.password)):
                 return 0
