@@ -72,7 +72,8 @@ CASES = [
         "text-named.pdf", _bytes(lambda: b"plain words\n" * 50), ErrorCode.FILE_TYPE_NOT_SUPPORTED
     ),
     Case("gif-named.pdf", _bytes(lambda: GIF), ErrorCode.FILE_TYPE_NOT_SUPPORTED),
-    Case("word-named.pdf", _bytes(corpus.docx_like), ErrorCode.FILE_TYPE_NOT_SUPPORTED),
+    # Read as Word by its content; this one's document part is not WordprocessingML.
+    Case("word-named.pdf", _bytes(corpus.docx_like), ErrorCode.CORRUPT_FILE),
     Case("pdf-named.docx", _bytes(corpus.good_pdf), 1, contains="good neighbour"),
     Case("pdf-named.txt", _bytes(corpus.good_pdf), 1, contains="good neighbour"),
     Case("oversize.pdf", _sparse(101 * 1024 * 1024), ErrorCode.FILE_SIZE_TOO_LARGE),

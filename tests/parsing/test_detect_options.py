@@ -45,6 +45,13 @@ def _png() -> bytes:
             ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
         ),
         (b"\x00\x01\x02\x03\xfe\xff" * 10, "a.bin", "application/octet-stream"),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", "page.pdf", "text/html"),
+        (b"<p>a fragment of a page</p>", "page.html", "text/html"),
+        (b"<p>a fragment of a page</p>", "page.txt", "text/plain"),
+        (b"From: a@b.c\nTo: d@e.f\nSubject: hi\n\nbody\n", "mail", "message/rfc822"),
+        (b"a,b\n1,2\n", "t.csv", "text/csv"),
+        (b"a\tb\n1\t2\n", "t.tsv", "text/tab-separated-values"),
+        (b"{\\rtf1\\ansi hello}", "x.doc", "application/rtf"),
     ],
 )
 def test_detect_mime(data: bytes, filename: str, mime: str) -> None:
@@ -60,7 +67,7 @@ def test_detect_png() -> None:
     [
         (b"", "a.pdf", ErrorCode.CORRUPT_FILE, "empty"),
         (b"plain text pretending", "x.pdf", ErrorCode.FILE_TYPE_NOT_SUPPORTED, ".pdf"),
-        (b"<html><body>hi</body></html>", "x.html", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "text"),
+        (b"just words", "x.docx", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "text"),
         (b"GIF89a\x01\x00", "x.pdf", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "GIF image"),
         (b"PK\x03\x04\x14\x00", "x.zip", ErrorCode.FILE_TYPE_NOT_SUPPORTED, "ZIP"),
         (b"x" * 2048, "a.txt", ErrorCode.FILE_SIZE_TOO_LARGE, "MiB"),
