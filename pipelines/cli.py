@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from docingest.errors import ConfigError, DocIngestError
+from pipelines.office_options import office_kwargs, office_options
 
 console = Console(stderr=True)
 out = Console()
@@ -164,7 +165,7 @@ def parse_options(func: Any) -> Any:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return office_options(func)
 
 
 def _build_parse_options(kwargs: dict[str, Any]) -> Any:
@@ -191,6 +192,7 @@ def _build_parse_options(kwargs: dict[str, Any]) -> Any:
         memory_limit_mb=kwargs["memory_limit_mb"],
         max_file_size_mb=kwargs["max_file_size_mb"],
         password=kwargs["password"],
+        **office_kwargs(kwargs),
     )
 
 

@@ -1,4 +1,4 @@
-"""The document parser (PyMuPDF): parse options as resource config."""
+"""The document parser (PyMuPDF; office and web formats): parse options as resource config."""
 
 from pathlib import Path
 
@@ -76,6 +76,45 @@ class ParserResource(dg.ConfigurableResource):
     memory_limit_mb: int = Field(
         default=4096, description="Per-worker address-space limit in MiB (isolated)."
     )
+    office_mode: str = Field(
+        default="native",
+        description="Word-processing files (DOCX, ODT, DOC, RTF): 'native' reads their "
+        "structure (~100 files/s), 'convert' makes a PDF with LibreOffice (real pages and "
+        "boxes, ~2.5 s a file).",
+    )
+    office_include_comments: bool = Field(
+        default=False, description="Word comments as footnote fragments."
+    )
+    office_include_footnotes: bool = Field(
+        default=True, description="Footnotes as footnote fragments (DOCX, ODT)."
+    )
+    spreadsheet_extract_sub_tables: bool = Field(
+        default=True, description="Split a sheet's tables at empty rows and columns."
+    )
+    spreadsheet_include_hidden_sheets: bool = Field(
+        default=False, description="Parse hidden sheets too."
+    )
+    spreadsheet_max_cells: int = Field(
+        default=2_000_000,
+        description="Workbooks with more non-empty cells fail with FILE_SIZE_TOO_LARGE.",
+    )
+    presentation_include_notes: bool = Field(
+        default=True, description="Speaker notes after each slide."
+    )
+    presentation_out_of_bounds_content: bool = Field(
+        default=False, description="Keep shapes placed entirely off the slide."
+    )
+    presentation_skip_embedded_data: bool = Field(
+        default=True, description="Leave out the data tables of embedded charts."
+    )
+    html_remove_navigation_elements: bool = Field(
+        default=True,
+        description="HTML: keep the main content; drop nav, headers, footers, sidebars, "
+        "cookie banners and hidden elements.",
+    )
+    html_remove_fixed_elements: bool = Field(
+        default=True, description="HTML: drop elements fixed or sticky on screen."
+    )
     # repr=False keeps it out of reprs and logs; bound with dg.EnvVar (build_resources does,
     # from DOCINGEST_PDF_PASSWORD), the UI shows the variable's name, not its value.
     password: str | None = Field(
@@ -108,6 +147,17 @@ class ParserResource(dg.ConfigurableResource):
             timeout_per_page_s=self.timeout_per_page_s,
             memory_limit_mb=self.memory_limit_mb,
             password=self.password,
+            office_mode=self.office_mode,
+            office_include_comments=self.office_include_comments,
+            office_include_footnotes=self.office_include_footnotes,
+            spreadsheet_extract_sub_tables=self.spreadsheet_extract_sub_tables,
+            spreadsheet_include_hidden_sheets=self.spreadsheet_include_hidden_sheets,
+            spreadsheet_max_cells=self.spreadsheet_max_cells,
+            presentation_include_notes=self.presentation_include_notes,
+            presentation_out_of_bounds_content=self.presentation_out_of_bounds_content,
+            presentation_skip_embedded_data=self.presentation_skip_embedded_data,
+            html_remove_navigation_elements=self.html_remove_navigation_elements,
+            html_remove_fixed_elements=self.html_remove_fixed_elements,
         )
 
     def parse(self, path: Path, document_id: str) -> ParseResult:

@@ -60,3 +60,23 @@ def test_resource_fields_reach_the_options(tmp_path: Path) -> None:
     assert ParserResource().options().isolate is True  # the pipeline isolates by default
     result = resource.parse(_pdf(tmp_path / "r.pdf"), "r")
     assert result.markdown == "Text of page 2."
+
+
+def test_office_flags_and_resource_fields(tmp_path: Path) -> None:
+    from tests.parsing.test_office_formats import corpus
+
+    slides = corpus("pptx/poi-2411-Performance_Up.pptx")
+    out = tmp_path / "out"
+    args = ["parse", str(slides), "--out", str(out), "--no-isolate"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert "Speaker notes" in (out / f"{slides.stem}.md").read_text()
+    quiet = [*args, "--no-presentation-include-notes", "--office-mode", "native"]
+    result = CliRunner().invoke(main, quiet)
+    assert result.exit_code == 0, result.output
+    assert "Speaker notes" not in (out / f"{slides.stem}.md").read_text()
+    options = ParserResource(
+        office_mode="convert", spreadsheet_include_hidden_sheets=True,
+        html_remove_navigation_elements=False, spreadsheet_max_cells=10,
+    ).options()  # fmt: skip
+    assert options.office_mode == "convert" and options.spreadsheet_include_hidden_sheets
+    assert not options.html_remove_navigation_elements and options.spreadsheet_max_cells == 10
