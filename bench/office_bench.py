@@ -165,15 +165,21 @@ def main() -> None:
                 markdown = (out_dir / f"{Path(name).name}.md").read_text(encoding="utf-8")
                 for key, value in _scores(Path(name), markdown).items():
                     scores.setdefault(key, []).append(value)
+            means = {key: _mean(values) for key, values in scores.items()}
+            seconds = run.get("seconds")
             report[family][engine] = {
                 "succeeded": len(ok),
-                "docs_per_s": round(len(files) / run["seconds"], 2) if run.get("seconds") else None,
+                "docs_per_s": round(len(files) / seconds, 2) if seconds else None,
                 "peak_rss_mb": run.get("peak_rss_mb"),
-                "scores": {k: round(v, 3) for k, v in ((k, _mean(vs)) for k, vs in scores.items()) if v is not None},
-                "score_docs": {k: len(v) for k, v in scores.items()},
-                "failures": {Path(f).name: r.get("error") for f, r in run.get("files", {}).items() if not r.get("ok")},
+                "scores": {k: round(v, 3) for k, v in means.items() if v is not None},
+                "score_docs": {key: len(values) for key, values in scores.items()},
+                "failures": {
+                    Path(name).name: result.get("error")
+                    for name, result in run.get("files", {}).items()
+                    if not result.get("ok")
+                },
                 "error": run.get("error"),
-            }  # fmt: skip
+            }
             print(family, engine, json.dumps(report[family][engine]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=1))

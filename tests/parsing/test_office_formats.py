@@ -127,7 +127,10 @@ def test_pptx_slides_are_pages_with_titles_tables_notes_and_boxes() -> None:
 def test_xlsx_sheets_are_pages_with_merged_title_rows() -> None:
     result = parse("xlsx/uns-stanley-cups.xlsx")
     assert result.page_count == 2
-    assert [s["name"] for s in result.metadata["sheets"]] == ["Stanley Cups", "Stanley Cups Since 67"]
+    assert [s["name"] for s in result.metadata["sheets"]] == [
+        "Stanley Cups",
+        "Stanley Cups Since 67",
+    ]
     first = tables(result)[0]
     assert first.startswith('<table><tr><td colspan="3">Stanley Cups</td></tr>')
     assert "<td>Maple Leafs</td><td>TOR</td><td>13</td>" in first
@@ -260,7 +263,9 @@ def test_hidden_sheets_skipped_unless_asked() -> None:
 def test_every_fragment_has_a_known_type_and_page_markdown() -> None:
     for name in ("docx/mk-test.docx", "pptx/mk-test.pptx", "html/mk-test_blog.html"):
         result = parse(name)
-        assert result.pages and all(re.sub(r"\s", "", p.markdown) or not p.fragments for p in result.pages)
+        assert result.pages and all(
+            re.sub(r"\s", "", p.markdown) or not p.fragments for p in result.pages
+        )
         assert {f.type for p in result.pages for f in p.fragments} <= {
             "title", "section_header", "text", "list_item", "table", "figure", "caption",
             "footnote", "page_header", "page_footer", "formula",

@@ -37,7 +37,8 @@ def _docx(document_xml: bytes | str, extra: dict[str, bytes] | None = None) -> b
 
 def zip_bomb() -> bytes:
     """A 6 KB Word file whose one extra part inflates to 64 MiB (10,000:1)."""
-    body = f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>x</w:t></w:r></w:p></w:body></w:document>'
+    body = f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>x</w:t></w:r></w:p></w:body>'
+    body += "</w:document>"
     return _docx(body, {"word/media/bomb.bin": b"\0" * (64 * 1024 * 1024)})
 
 
@@ -55,7 +56,13 @@ def billion_laughs() -> bytes:
 
 def deep_html() -> bytes:
     depth = 100_000
-    return b"<html><body><p>top text</p>" + b"<div>" * depth + b"deep text" + b"</div>" * depth + b"</body></html>"
+    return (
+        b"<html><body><p>top text</p>"
+        + b"<div>" * depth
+        + b"deep text"
+        + b"</div>" * depth
+        + b"</body></html>"
+    )
 
 
 def huge_sheet() -> bytes:

@@ -52,7 +52,9 @@ def table_html(rows: list[list[Cell]]) -> str:
     return "".join(out)
 
 
-def grid_to_rows(grid: list[list[str]], merges: list[tuple[int, int, int, int]]) -> list[list[Cell]]:
+def grid_to_rows(
+    grid: list[list[str]], merges: list[tuple[int, int, int, int]]
+) -> list[list[Cell]]:
     """Rows of cells from a rectangular grid and its merged ranges (r0, c0, r1, c1 inclusive)."""
     covered: set[tuple[int, int]] = set()
     spans: dict[tuple[int, int], tuple[int, int]] = {}

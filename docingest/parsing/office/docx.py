@@ -110,7 +110,9 @@ class _Reader:
         self.comments: dict[str, str] = {}
         self.rendered_breaks = any(True for _ in root.iter(f"{self.w}lastRenderedPageBreak"))
         self.footnotes = self._notes("footnotes", "footnote")
-        self.comments = self._notes("comments", "comment") if options.office_include_comments else {}
+        self.comments = (
+            self._notes("comments", "comment") if options.office_include_comments else {}
+        )
         self.pending_break = False  # reading the notes above may have set it
         self.pending_notes = []
         self.has_title = any(

@@ -50,9 +50,9 @@ _BLOCKS = frozenset(
      *_HEADINGS}
 )  # fmt: skip
 _MAX_DEPTH = 180  # below libxml2's own limit; anything deeper is read as plain text
-_MIN_MAIN_SHARE = 0.3
-_MAX_BOILERPLATE_SHARE = 0.5
-_LAYOUT_ROW_WORDS = 40  # a one-row table with more words than this is a layout box  # a <main>/<article> holding less of the page's text is not the content
+_MIN_MAIN_SHARE = 0.3  # a <main>/<article> holding less of the page's text is not the content
+_MAX_BOILERPLATE_SHARE = 0.5  # a "boilerplate" element holding more of the text is the page
+_LAYOUT_ROW_WORDS = 40  # a one-row table with more words than this is a layout box
 
 
 def _classes(el: etree._Element) -> str:
@@ -89,9 +89,13 @@ def _strip(root: etree._Element, options: ParseOptions) -> None:
         if not isinstance(el.tag, str) or _is_boilerplate(el, options):
             # A "boilerplate" container holding most of the page is the page (a wrapper
             # misnamed "header" or "menu-layout"), not furniture.
-            if isinstance(el.tag, str) and el.tag in _BLOCKS and el.tag not in _BOILERPLATE_TAGS:
-                if _text_length(el) > _MAX_BOILERPLATE_SHARE * total:
-                    continue
+            if (
+                isinstance(el.tag, str)
+                and el.tag in _BLOCKS
+                and el.tag not in _BOILERPLATE_TAGS
+                and _text_length(el) > _MAX_BOILERPLATE_SHARE * total
+            ):
+                continue
             doomed.append(el)
     for el in doomed:
         parent = el.getparent()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 
 from docingest.parsing.office.blocks import PageBuilder, clean_inline
@@ -16,7 +16,7 @@ from docingest.parsing.options import ParseOptions
 _HEADERS = ("From", "To", "Cc", "Date")
 
 
-def _payload(part: EmailMessage) -> str:
+def _payload(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):

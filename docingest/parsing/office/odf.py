@@ -224,7 +224,9 @@ def _sheet(table: etree._Element, budget: Budget) -> Sheet:
         for cell in row:
             repeat = _int(cell.get(_q("table:number-columns-repeated")))
             if cell.tag == _q("table:table-cell"):
-                text = clean_inline(" ".join("".join(p.itertext()) for p in cell.iter(_q("text:p"))))
+                text = clean_inline(
+                    " ".join("".join(p.itertext()) for p in cell.iter(_q("text:p")))
+                )
                 if text:
                     rows_span = _int(cell.get(_q("table:number-rows-spanned")))
                     cols_span = _int(cell.get(_q("table:number-columns-spanned")))
@@ -298,7 +300,9 @@ def parse_odf(data: bytes, options: ParseOptions, out: PageBuilder) -> dict[str,
     package = Package(data, "the OpenDocument file")
     try:
         manifest = package.xml("META-INF/manifest.xml")
-        if manifest is not None and any(True for _ in manifest.iter(_q("manifest:encryption-data"))):
+        if manifest is not None and any(
+            True for _ in manifest.iter(_q("manifest:encryption-data"))
+        ):
             raise encrypted("the OpenDocument file")
         root = package.xml("content.xml")
         body = root.find(_q("office:body")) if root is not None else None

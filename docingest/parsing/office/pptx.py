@@ -120,15 +120,14 @@ def _slide(slide: Any, number: int, size: tuple[float, float], options: ParseOpt
     band = height / _ROW_BAND or 1.0
     shapes = list(_shapes(slide.shapes))
     boxes = [_box(shape) for shape in shapes]
-    order = sorted(
-        range(len(shapes)),
-        key=lambda i: (
-            0 if _placeholder(shapes[i]) in _TITLES else 1,
-            round((boxes[i].y0 if boxes[i] else 0.0) / band),
-            boxes[i].x0 if boxes[i] else 0.0,
-            i,
-        ),
-    )
+
+    def position(i: int) -> tuple[int, int, float, int]:
+        box = boxes[i]
+        title = 0 if _placeholder(shapes[i]) in _TITLES else 1
+        # Shapes without a position (malformed files) keep their document order at the top.
+        return (title, round(box.y0 / band), box.x0, i) if box else (title, 0, 0.0, i)
+
+    order = sorted(range(len(shapes)), key=position)
     for i in order:
         shape, box = shapes[i], boxes[i] or BBox(0.0, 0.0, width, height)
         if not options.presentation_out_of_bounds_content and (

@@ -77,7 +77,9 @@ def parse_xml(data: bytes, what: str) -> etree._Element:
     try:
         return etree.fromstring(data, XML_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise DocIngestError(ErrorCode.CORRUPT_FILE, f"{what} is not well-formed XML: {exc}") from exc
+        raise DocIngestError(
+            ErrorCode.CORRUPT_FILE, f"{what} is not well-formed XML: {exc}"
+        ) from exc
 
 
 def encrypted(what: str) -> DocIngestError:

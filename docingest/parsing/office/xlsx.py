@@ -39,7 +39,7 @@ def _merges(package: Package, path: str) -> list[tuple[int, int, int, int]]:
                 except (ValueError, TypeError):
                     continue
                 if None not in (c0, r0, c1, r1):
-                    merges.append((r0 - 1, c0 - 1, r1 - 1, c1 - 1))  # type: ignore[operator]
+                    merges.append((r0 - 1, c0 - 1, r1 - 1, c1 - 1))
             el.clear()
     except etree.XMLSyntaxError as exc:
         raise DocIngestError(ErrorCode.CORRUPT_FILE, f"{path}: {exc}") from exc
