@@ -344,6 +344,10 @@ class _Reader:
         shift = 1 if self.has_title else 0
         if style_name == "title":
             return 1
+        if style_name == "subtitle":
+            return 2
+        if style_name == "heading":  # LibreOffice's unnumbered heading (its Heading N's parent)
+            return 1 + shift
         if outline is not None and 0 <= outline < _BODY_LEVEL:
             return outline + 1 + shift
         match = _HEADING_NAME.match(style_name)
