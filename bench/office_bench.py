@@ -16,6 +16,7 @@ runs under docling's own interpreter without this project installed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import resource
@@ -56,6 +57,11 @@ def _worker(engine: str, files: list[str], out_dir: Path, convert_engine: str) -
                 filename=path.name, options=options,
             ).markdown  # fmt: skip
 
+    # One untimed document first: both tools load their readers lazily on first use, and a
+    # long-lived ingestion worker pays that once.
+    for name in files[:1]:
+        with contextlib.suppress(Exception):  # the timed loop records it
+            convert(Path(name))
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results = {}
     started = time.perf_counter()
