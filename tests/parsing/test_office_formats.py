@@ -122,6 +122,10 @@ def test_pptx_slides_are_pages_with_titles_tables_notes_and_boxes() -> None:
     assert "Speaker notes: Hello crowd" in notes.pages[0].markdown
     quiet = parse("pptx/poi-2411-Performance_Up.pptx", presentation_include_notes=False)
     assert "Speaker notes" not in quiet.markdown
+    charts = parse("pptx/mk-test.pptx", presentation_skip_embedded_data=False)
+    assert "a3f6004b-6f4f-4ea8-bee3-3741f4dc385f" in charts.pages[3].markdown  # chart title
+    assert "<td></td><td>Series 1</td>" in charts.pages[3].markdown
+    assert "Series 1" not in parse("pptx/mk-test.pptx").markdown
 
 
 def test_xlsx_sheets_are_pages_with_merged_title_rows() -> None:
