@@ -92,7 +92,14 @@ def _pages_to_parse(path: Path, options: ParseOptions) -> int:
         with path.open("rb") as handle:
             head = handle.read(_HEAD_BYTES)
         if detect_mime(head, path.name) in _NOT_MUPDF:
-            return 0  # MuPDF would lay out HTML or an Office file only to count its pages
+            # MuPDF would lay out HTML or an Office file only to count its pages. Converted to
+            # PDF, a word-processing file has the pages its application last counted.
+            if options.office_mode != "convert":
+                return 0
+            from docingest.parsing.office.convert import expected_pages
+
+            with path.open("rb") as handle:
+                return expected_pages(handle.read(options.max_file_size_bytes + 1))
         with pymupdf.open(path) as doc:
             if doc.needs_pass and not (options.password and doc.authenticate(options.password)):
                 return 0

@@ -233,6 +233,14 @@ def test_convert_mode_gives_pdf_pages_and_boxes() -> None:
     assert "AutoGen" in result.markdown
 
 
+def test_pages_expected_from_conversion_for_the_time_limit() -> None:
+    from docingest.parsing.office.convert import expected_pages
+
+    assert expected_pages(corpus("docx/mk-test.docx").read_bytes()) == 2
+    assert expected_pages(corpus("odt/odft-OpenDocument-v1.2-os-part1.odt").read_bytes()) == 846
+    assert expected_pages(b"not a zip") == 0
+
+
 def test_legacy_without_libreoffice_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(DocIngestError) as info:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -96,6 +97,35 @@ def convert(data: bytes, mime: str, target: str, timeout_s: float, code: ErrorCo
                 code, f"LibreOffice could not convert the file (exit {process.returncode}): {tail}"
             )
         return results[0].read_bytes()
+
+
+_PAGES = re.compile(rb"<(?:\w+:)?Pages>(\d+)<|meta:page-count=\"(\d+)\"")
+
+
+def expected_pages(data: bytes) -> int:
+    """The page count the authoring application saved (DOCX app.xml, ODT meta.xml), or 0:
+    what a conversion will give the PDF engine to parse, for the worker's time limit."""
+    import zipfile
+
+    from docingest.parsing.office.safety import open_zip, read_member
+
+    try:
+        archive = open_zip(data, "the document")
+    except DocIngestError:
+        return 0
+    with archive:
+        names = {name.lower(): name for name in archive.namelist()}
+        for part in ("docprops/app.xml", "meta.xml"):
+            if part not in names:
+                continue
+            try:
+                content = read_member(archive, names[part]) or b""
+            except (DocIngestError, zipfile.BadZipFile):
+                return 0
+            match = _PAGES.search(content[:65536])
+            if match:
+                return int(match.group(1) or match.group(2))
+    return 0
 
 
 def to_pdf(data: bytes, mime: str, timeout_s: float) -> bytes:
