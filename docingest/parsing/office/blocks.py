@@ -19,6 +19,7 @@ from docingest.parsing.tables import html_table_to_markdown
 ZERO_BOX = BBox(0.0, 0.0, 0.0, 0.0)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _MAX_HEADING_LEVEL = 6
+_FILE_NAME = re.compile(r"^\S+\.(?:png|jpe?g|gif|bmp|tiff?|emf|wmf|svg|webp)$", re.IGNORECASE)
 
 
 def clean_inline(text: str) -> str:
@@ -152,6 +153,8 @@ class PageBuilder:
     def figure(self, alt: str = "", target: str = "", bbox: BBox = ZERO_BOX) -> None:
         """An image: its alt text as a markdown image, or the placeholder when it has none."""
         alt = clean_inline(alt)
+        if _FILE_NAME.match(alt):
+            alt = ""  # writers fill the alt text with the picture's file name: not a description
         content = f"![{alt}]({target})" if alt else FIGURE_PLACEHOLDER
         self._add(Fragment("figure", content, bbox))
 

@@ -36,7 +36,8 @@ _NS = {
 }
 _POINTS = {"pt": 1.0, "in": 72.0, "cm": 72 / 2.54, "mm": 72 / 25.4, "pc": 12.0, "px": 0.75}
 _LENGTH = re.compile(r"^\s*(-?[\d.]+)\s*([a-z]*)\s*$")
-_MAX_REPEAT = 10_000  # repeated rows/cells holding values expand at most this far
+_MAX_REPEAT = 10_000
+_MAX_COLUMNS = 1000  # repeated rows/cells holding values expand at most this far
 
 
 def _q(name: str) -> str:
@@ -173,6 +174,11 @@ class _Flow:
             self.out.figure(alt, "", box)
 
     def table(self, el: etree._Element, box: BBox) -> None:
+        width = sum(
+            min(_int(column.get(_q("table:number-columns-repeated"))), _MAX_COLUMNS)
+            for column in el.iter(_q("table:table-column"))
+            if next(iter(column.iterancestors(_q("table:table"))), None) is el
+        )
         rows: list[list[Cell]] = []
         for row in el.iter(_q("table:table-row")):
             if next(iter(row.iterancestors(_q("table:table"))), None) is not el:
@@ -193,14 +199,24 @@ class _Flow:
                             max(1, _int(cell.get(_q("table:number-rows-spanned")))),
                         )
                     )
-            rows.append(_trim(cells))
+            rows.append(_fit(cells, width))
         self.out.table(rows, box)
 
 
-def _trim(cells: list[Cell]) -> list[Cell]:
-    while cells and not cells[-1].text and cells[-1].colspan == 1 and cells[-1].rowspan == 1:
-        cells.pop()
-    return cells
+def _fit(cells: list[Cell], width: int) -> list[Cell]:
+    """The row's cells within the table's declared columns (rows often end in one cell
+    repeated to the sheet's edge); trailing empty cells beyond them are dropped."""
+    if width <= 0:
+        while cells and not cells[-1].text and cells[-1].colspan == 1:
+            cells.pop()
+        return cells
+    kept, used = [], 0
+    for cell in cells:
+        if used >= width and not cell.text:
+            break
+        kept.append(cell)
+        used += cell.colspan
+    return kept
 
 
 def _hidden_tables(root: etree._Element) -> set[str]:
@@ -292,7 +308,7 @@ def _slides(body: etree._Element, package: Package, options: ParseOptions, out: 
             for frame in notes.iter(_q("draw:frame")):
                 if frame.get(_q("presentation:class")) == "notes":
                     text = " ".join(flow.text.of(p) for p in frame.iter(_q("text:p")))
-                    out.text(clean_inline(text) and f"Notes: {clean_inline(text)}")
+                    out.text(clean_inline(text) and f"Speaker notes: {clean_inline(text)}")
     return count
 
 

@@ -68,6 +68,21 @@ def _runs(paragraph: Any) -> str:
     return clean_inline("".join(parts))
 
 
+def _bullet(paragraph: Any) -> bool | None:
+    """Whether the paragraph says it is a list item (a bullet or auto-number), or None when it
+    inherits that from its placeholder (body placeholders are bulleted)."""
+    ppr = paragraph._p.pPr
+    if ppr is None:
+        return None
+    for child in ppr:
+        name = child.tag.rsplit("}", 1)[-1]
+        if name == "buNone":
+            return False
+        if name in ("buChar", "buAutoNum", "buBlip"):
+            return True
+    return None
+
+
 def _table(shape: Any) -> list[list[Cell]]:
     rows = []
     for row in shape.table.rows:
@@ -151,7 +166,8 @@ def _slide(slide: Any, number: int, size: tuple[float, float], options: ParseOpt
                 continue
             for paragraph in paragraphs:
                 text = _runs(paragraph)
-                if kind in _BODIES:
+                bullet = _bullet(paragraph)
+                if bullet or (bullet is None and kind in _BODIES):
                     out.list_item(text, paragraph.level, "-", box)
                 else:
                     out.text(text, box)
