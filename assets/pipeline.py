@@ -151,6 +151,28 @@ def _record(
     )
 
 
+def failure_observation(
+    asset: str, document_id: str, error: DocIngestError, state: dict, *, run_id: str
+) -> dg.AssetObservation:
+    """What the partition page shows for a failed document: the code, the message, whether a
+    retry can help and the stage that failed, on the asset of that stage."""
+    return dg.AssetObservation(
+        asset_key=asset,
+        partition=document_id,
+        description=f"{error.code.value}: {error.message}",
+        metadata={
+            "status": "failed",
+            "error_code": error.code.value,
+            "error_message": error.message,
+            "retryable": error.retryable,
+            "stage": STAGES[asset],
+            "attempts": int(state.get("attempts") or 1),
+            "run_id": run_id,
+        },
+        tags={"docingest/status": "failed", "docingest/error_code": error.code.value},
+    )
+
+
 def _attempt(
     context: dg.AssetExecutionContext, runner: Callable[[str], StageResult], document_id: str
 ) -> StageResult | DocIngestError:
@@ -245,6 +267,12 @@ def document_pipeline(
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
                     )
+                    context.log_event(
+                        failure_observation(
+                            asset, document_id, outcome, read_state(store, document_id),
+                            run_id=context.run_id,
+                        )
+                    )  # fmt: skip
                     notify_document(
                         hooks, stage_failed=STAGES[asset], document_id=document_id,
                         error=outcome, run_id=context.run_id, counts=counts, stages=stages,

@@ -106,7 +106,11 @@ def upload_folder_sensor(
     ordered = [*existing, *new_ids]
     requests: list[dg.RunRequest] = [
         # The run key names the contents: a file changed back and forth still runs each time.
-        batch_run_request(batch, key="upload:" + _digest(changed[d] for d in batch))
+        # A sensor that targets two jobs must name the job of each request (the daemon refuses
+        # the whole tick otherwise).
+        batch_run_request(
+            batch, job_name=ingest_job.name, key="upload:" + _digest(changed[d] for d in batch)
+        )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]
     # Files gone since the last tick, plus registered documents from this folder whose file is
