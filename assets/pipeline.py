@@ -186,8 +186,11 @@ def _attempt(
         # same for every document: stop the run, and do not retry it.
         raise dg.Failure(description=str(error), allow_retries=False) from error
     except Exception as error:  # a bug must not take the rest of the batch with it
-        context.log.error(f"{document_id}: {traceback.format_exc()}")
-        return DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+        trace = traceback.format_exc()
+        context.log.error(f"{document_id}: {trace}")
+        internal = DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+        internal.trace = trace  # kept in the document's state: `docingest ingest` logs it
+        return internal
 
 
 @dg.multi_asset(
@@ -231,6 +234,14 @@ def document_pipeline(
                 description=f"invalid chunking options: {error}", allow_retries=False
             ) from error
 
+    ran_with: dict[str, str] = {}
+    if "parsed_pages" in selected:
+        ran_with["parse_options_hash"] = parser.options().options_hash()
+    if "chunks" in selected:
+        ran_with["chunking_hash"] = params_hash
+    if "vector_store_entries" in selected:
+        ran_with["embedding_model"] = embedder.model
+
     with ExitStack() as stack:
         opened: list[VectorStore] = []
 
@@ -261,9 +272,12 @@ def document_pipeline(
                 outcome = _attempt(context, runners[asset], document_id)
                 if isinstance(outcome, DocIngestError):
                     failures[document_id] = outcome
+                    # With the options this run used: a permanent failure is not run again
+                    # until the content or one of these changes (state.freshness).
                     record_failure(
-                        store, document_id, STAGES[asset], outcome, run_id=context.run_id
-                    )
+                        store, document_id, STAGES[asset], outcome, run_id=context.run_id,
+                        trace=outcome.trace, **ran_with,
+                    )  # fmt: skip
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
                     )
