@@ -82,6 +82,14 @@ def main() -> None:
 
     Results go to stdout; progress, the home and collection in use, and errors to stderr.
     """
+    import warnings
+
+    import dagster as dg
+
+    # Dagster warns about its own beta parameters when it copies definitions (a sensor's
+    # `owners`): nothing a user of this command can act on.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 def _say_where() -> None:

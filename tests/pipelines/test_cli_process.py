@@ -127,14 +127,19 @@ def test_a_second_writer_waits_for_the_first(deployment: Deployment, tmp_path: P
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.txt").write_text("Lighthouses guide ships along rocky coasts at night.\n")
-    with writer_lock(deployment.home):  # another `docingest ingest` holds the home
+    errors = tmp_path / "stderr.txt"
+    with writer_lock(deployment.home), errors.open("w") as sink:  # another ingest holds it
         process = subprocess.Popen(
             [str(BIN / "docingest"), "ingest", str(folder), "--json"], cwd=REPO,
-            env=deployment.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=deployment.env, stdout=subprocess.PIPE, stderr=sink, text=True,
         )  # fmt: skip
-        time.sleep(8)
-        assert process.poll() is None, "the second ingest did not wait"
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr
-    assert "waiting" in stderr and "already writing" in stderr
+        deadline = time.monotonic() + 180
+        while "already writing" not in errors.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, errors.read_text()
+            time.sleep(0.5)
+        assert "already writing" in errors.read_text(), "the second ingest did not wait"
+        time.sleep(2)
+        assert process.poll() is None, "the second ingest went on while the home was held"
+    stdout, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, errors.read_text()
     assert json.loads(stdout)["succeeded"] == 1
