@@ -96,6 +96,9 @@ class Deployment:
             )  # fmt: skip
         else:  # the embedded default, written the way `make dev` writes it
             self.run_python("from pipelines.instance import ensure_dagster_home as e; e()")
+        # Create the instance's storage once, before the daemon, the CLI and this process
+        # open it at the same moment (SQLite schema creation races).
+        self.run_python("import dagster as dg; dg.DagsterInstance.get().get_runs(limit=1)")
         self._processes: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     # -- commands ---------------------------------------------------------------------------
