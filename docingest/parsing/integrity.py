@@ -57,11 +57,9 @@ def ocr_unavailable_pages(pages: list[PageResult]) -> list[int]:
     ]
 
 
-def repair_notes(doc: pymupdf.Document) -> list[str] | None:
-    """None when MuPDF read the file as it is; else what MuPDF said while repairing it (the
-    distinct lines of its warning store, which `open_pdf` cleared when it opened the file)."""
-    if not getattr(doc, "is_repaired", False):
-        return None
+def mupdf_notes() -> list[str]:
+    """What MuPDF warned about since `open_pdf` opened the file (and cleared its process-wide
+    warning store): the first few distinct lines, those that only announce a repair left out."""
     notes: list[str] = []
     for line in pymupdf.TOOLS.mupdf_warnings().splitlines():
         line = line.strip()
@@ -80,10 +78,14 @@ def _has_marks(doc: pymupdf.Document, page_number: int) -> bool:
 
 
 def _reason(
-    doc: pymupdf.Document | None, pages: list[PageResult], notes: list[str] | None, ocr_mode: str
+    doc: pymupdf.Document | None,
+    pages: list[PageResult],
+    repaired: bool,
+    notes: list[str],
+    ocr_mode: str,
 ) -> str:
-    if notes is not None:
-        said = f" ({'; '.join(notes)})" if notes else ""
+    said = f" ({'; '.join(notes)})" if notes else ""
+    if repaired:
         return f"the file is damaged: MuPDF had to repair it{said}; it is probably truncated"
     if doc is None:
         return "the file holds no text"
@@ -93,6 +95,8 @@ def _reason(
                 "its pages hold only images or drawings and OCR is off (ocr_mode 'auto' reads them)"
             )
         return "its pages hold images or drawings but no text, and OCR found none"
+    if notes:
+        return f"MuPDF could not read the pages' content{said}"
     return "the pages are blank (no text, images or drawings)"
 
 
@@ -101,7 +105,8 @@ def require_text(
     pages: list[PageResult],
     *,
     page_count: int,
-    notes: list[str] | None,
+    repaired: bool,
+    notes: list[str],
     ocr_mode: str,
     failed_page_mode: str,
 ) -> None:
@@ -122,20 +127,20 @@ def require_text(
     count = f"any of its {len(parsed)} pages" if len(parsed) > 1 else "its only page"
     if len(parsed) < page_count:
         count = f"any of the {len(parsed)} of its {page_count} pages parsed"
-    reason = _reason(doc, parsed, notes, ocr_mode)
+    reason = _reason(doc, parsed, repaired, notes, ocr_mode)
     failed = sum(1 for p in parsed if p.status == "error")
     if failed:
         reason += f"; {failed} page(s) failed"
     raise DocIngestError(ErrorCode.CORRUPT_FILE, f"no readable text on {count}: {reason}")
 
 
-def usage_flags(pages: list[PageResult], notes: list[str] | None) -> dict[str, object]:
+def usage_flags(pages: list[PageResult], repaired: bool, notes: list[str]) -> dict[str, object]:
     """What `usage` says about the document's integrity: `repaired`, `empty_pages`,
     `ocr_unavailable_pages` (lists of 1-based page numbers) and human-readable `warnings`."""
     empty = empty_pages(pages)
     no_ocr = ocr_unavailable_pages(pages)
     warnings = []
-    if notes is not None:
+    if repaired:
         said = f": {'; '.join(notes)}" if notes else ""
         warnings.append(f"the file is damaged and MuPDF repaired it{said}; text may be missing")
     if empty:
@@ -145,7 +150,7 @@ def usage_flags(pages: list[PageResult], notes: list[str] | None) -> dict[str, o
             f"OCR could not run on page(s) {_numbers(no_ocr)}; their own text layer was kept"
         )
     return {
-        "repaired": notes is not None,
+        "repaired": repaired,
         "empty_pages": empty,
         "ocr_unavailable_pages": no_ocr,
         "warnings": warnings,
