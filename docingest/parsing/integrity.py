@@ -78,7 +78,7 @@ def _has_marks(doc: pymupdf.Document, page_number: int) -> bool:
 
 
 def _reason(
-    doc: pymupdf.Document | None,
+    doc: pymupdf.Document,
     pages: list[PageResult],
     repaired: bool,
     notes: list[str],
@@ -87,14 +87,12 @@ def _reason(
     said = f" ({'; '.join(notes)})" if notes else ""
     if repaired:
         return f"the file is damaged: MuPDF had to repair it{said}; it is probably truncated"
-    if doc is None:
-        return "the file holds no text"
     if any(_has_marks(doc, p.page_number) for p in pages):
         if ocr_mode == "off":
             return (
                 "its pages hold only images or drawings and OCR is off (ocr_mode 'auto' reads them)"
             )
-        return "its pages hold images or drawings but no text, and OCR found none"
+        return "its pages hold images or drawings but no text, read or OCR'd"
     if notes:
         return f"MuPDF could not read the pages' content{said}"
     return "the pages are blank (no text, images or drawings)"
@@ -127,6 +125,8 @@ def require_text(
     count = f"any of its {len(parsed)} pages" if len(parsed) > 1 else "its only page"
     if len(parsed) < page_count:
         count = f"any of the {len(parsed)} of its {page_count} pages parsed"
+    if doc is None:
+        raise DocIngestError(ErrorCode.CORRUPT_FILE, "no readable text: the file holds none")
     reason = _reason(doc, parsed, repaired, notes, ocr_mode)
     failed = sum(1 for p in parsed if p.status == "error")
     if failed:

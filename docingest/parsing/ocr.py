@@ -15,6 +15,9 @@ _INSTALL = "apt-get install -y tesseract-ocr tesseract-ocr-eng"
 _REPLACEMENT = "\ufffd"
 _GARBAGE_RATIO = 0.3  # of a page's characters unmapped (U+FFFD): its text layer is garbage
 _MIN_IMAGE_COVER = 0.1  # of the page covered by images: worth OCR when there is no text
+# What Tesseract's failures raise through PyMuPDF: MuPDF's own errors ("FzErrorLibrary: Tesseract
+# language initialisation failed" for a broken traineddata file) do not derive from RuntimeError.
+_TESSERACT_ERRORS = (RuntimeError, pymupdf.mupdf.FzErrorBase)
 
 
 @cache
@@ -72,7 +75,7 @@ def ocr_textpage(page: pymupdf.Page, languages: str) -> pymupdf.TextPage:
     tessdata = tessdata_for(languages)
     try:
         return page.get_textpage_ocr(language=languages, dpi=OCR_DPI, full=True, tessdata=tessdata)
-    except RuntimeError as exc:
+    except _TESSERACT_ERRORS as exc:
         raise DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}") from exc
 
 
@@ -119,5 +122,5 @@ class OcrRecorder:
             self.done.add(page.number)
         except DocIngestError as exc:
             self._failure(page, exc)
-        except RuntimeError as exc:
+        except _TESSERACT_ERRORS as exc:
             self._failure(page, DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}"))
