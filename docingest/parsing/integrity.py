@@ -2,9 +2,10 @@
 
 A truncated or corrupted PDF often still opens: MuPDF rebuilds its cross-reference table
 (`doc.is_repaired`) and hands back pages whose content is gone. Such a parse is flagged in
-`usage` (`repaired`, `empty_pages`, `warnings`), and a document that yields no readable text
-at all is refused with CORRUPT_FILE, whatever the reason (damaged, blank, images that OCR
-could not or was not allowed to read): indexing it would "succeed" with nothing searchable.
+`usage` (`repaired`, `empty_pages`, `ocr_unavailable_pages`, `warnings`), and a document
+that yields no readable text at all is refused with CORRUPT_FILE, whatever the reason
+(damaged, blank, images that OCR could not or was not allowed to read): indexing it would
+"succeed" with nothing searchable.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def readable(text: str) -> bool:
 
 def page_has_text(page: PageResult) -> bool:
     """The page has readable text that chunks would carry: page headers and footers (left out
-    of chunks) and image placeholders do not count; a failed page counts only by the raw text
-    `failed_page_mode="raw_text"` recovered (pass its markdown through `fragments=[]`)."""
+    of chunks) and image placeholders or references do not count; a page without fragments
+    counts by its markdown, as the chunker reads it."""
     for fragment in page.fragments:
         if fragment.type in HEADER_FOOTER:
             continue
