@@ -5,11 +5,12 @@ from collections.abc import Mapping
 import dagster as dg
 import numpy as np
 
-from assets.parsing import parsed_pages
+from assets.parsing import integrity, parsed_pages
 from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
 from docingest.chunking import coverage_of
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.models import Chunk
+from docingest.models import Chunk, ParseResult
+from docingest.parsing.integrity import page_has_text
 from docingest.state import record_stage
 from docingest.storage import DocumentStore
 from resources import ChunkerResource
@@ -64,6 +65,22 @@ def _limit_check(chunks: list[Chunk], strategy: str, params: Mapping[str, object
     )
 
 
+def _no_chunks(parsed: ParseResult, strategy: str) -> DocIngestError:
+    """A document that chunks to nothing is not indexed as a success with nothing searchable:
+    a parse without readable text (stored before parsing refused such files) is the file's
+    fault; a parse with text that chunks to nothing is ours."""
+    if any(page.status == "ok" and page_has_text(page) for page in parsed.pages):
+        return DocIngestError(
+            ErrorCode.INTERNAL_ERROR, f"strategy {strategy!r} made no chunk of a parse with text"
+        )
+    flags = integrity(parsed)
+    why = "; the file was repaired by MuPDF (damaged)" if flags["repaired"] else ""
+    return DocIngestError(
+        ErrorCode.CORRUPT_FILE,
+        f"no chunks: no readable text on any of the {parsed.page_count} pages{why}",
+    )
+
+
 def chunk_parsed_document(
     document_id: str,
     chunker: ChunkerResource,
@@ -80,6 +97,8 @@ def chunk_parsed_document(
             ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
         ) from error
     result = chunker.chunk(parsed, strategy, params)
+    if not result:
+        raise _no_chunks(parsed, strategy)
     store.write_chunks(document_id, result, params={"strategy": strategy, **params})
     record_stage(store, document_id, "chunk", chunks=len(result), chunking_hash=params_hash)
     tokens = np.array([c.token_count for c in result] or [0])

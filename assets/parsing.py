@@ -3,6 +3,7 @@
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -15,6 +16,7 @@ from docingest.storage import DocumentStore
 from resources import ParserResource
 
 PAGES_CHECK = "every_page_parsed_or_explained"
+INTACT_CHECK = "file_intact_and_readable"
 _FIRST_PAGE_PREVIEW = 4000
 
 parsed_pages = dg.AssetSpec(
@@ -32,7 +34,13 @@ parsed_pages = dg.AssetSpec(
     ),
 )
 parsed_pages_checks = [
-    check_spec(PAGES_CHECK, "parsed_pages", "Every page parsed, or its error recorded.")
+    check_spec(PAGES_CHECK, "parsed_pages", "Every page parsed, or its error recorded."),
+    check_spec(
+        INTACT_CHECK,
+        "parsed_pages",
+        "MuPDF read the file without repairing it, and every parsed page has readable text "
+        "(a warning: a damaged file's text may be incomplete; a blank page may be real).",
+    ),
 ]
 
 
@@ -45,6 +53,30 @@ def _page_check(result: ParseResult) -> CheckOutcome:
     ]
     return CheckOutcome(
         PAGES_CHECK, not unexplained, {"failed_pages": failed, "unexplained_pages": unexplained}
+    )
+
+
+def integrity(result: ParseResult) -> dict[str, Any]:
+    """The parse's damage flags (`usage` of parsers since PARSER_VERSION 4; else derived)."""
+    usage = result.usage
+    return {
+        "repaired": bool(usage.get("repaired", result.metadata.get("repaired", False))),
+        "empty_pages": list(usage.get("empty_pages") or []),
+        "ocr_unavailable_pages": list(usage.get("ocr_unavailable_pages") or []),
+        "warnings": list(usage.get("warnings") or []),
+    }
+
+
+def _intact_check(flags: dict[str, Any]) -> CheckOutcome:
+    return CheckOutcome(
+        INTACT_CHECK,
+        not flags["repaired"] and not flags["empty_pages"],
+        {
+            "repaired": flags["repaired"],
+            "empty_pages": dg.MetadataValue.json(flags["empty_pages"]),
+            "warnings": dg.MetadataValue.json(flags["warnings"]),
+        },
+        severity="WARN",
     )
 
 
@@ -78,6 +110,7 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
         store.write_parse_result(result)
     elapsed = time.perf_counter() - started
     types = Counter(f.type for page in result.pages for f in page.fragments)
+    flags = integrity(result)
     record_stage(
         store,
         document_id,
@@ -85,6 +118,11 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
         sha256=result.sha256,
         pages=result.page_count,
         parse_options_hash=result.options_hash,
+        # For status and the summary; rewritten by every parse, so a fixed file clears them.
+        repaired=flags["repaired"],
+        empty_pages=flags["empty_pages"],
+        ocr_unavailable_pages=flags["ocr_unavailable_pages"],
+        parse_warnings=flags["warnings"],
     )
     first = result.pages[0].markdown if result.pages else ""
     return StageResult(
@@ -94,6 +132,12 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "pages": result.page_count,
             "ocr_pages": sum(1 for page in result.pages if page.ocr),
             "failed_pages": sum(1 for page in result.pages if page.status == "error"),
+            "repaired": flags["repaired"],
+            "empty_pages": dg.MetadataValue.json(flags["empty_pages"]),
+            "ocr_unavailable_pages": dg.MetadataValue.json(flags["ocr_unavailable_pages"]),
+            "parse_warnings": dg.MetadataValue.md(
+                "\n".join(f"- {w}" for w in flags["warnings"]) or "none"
+            ),
             "tables": types.get("table", 0),
             "fragments": dg.MetadataValue.json(dict(sorted(types.items()))),
             "engine": result.engine,
@@ -106,5 +150,5 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "path": dg.MetadataValue.path(str(store.parsed_path(document_id))),
             "first_page_markdown": dg.MetadataValue.md(first[:_FIRST_PAGE_PREVIEW]),
         },
-        checks=[_page_check(result)],
+        checks=[_page_check(result), _intact_check(flags)],
     )

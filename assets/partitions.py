@@ -25,6 +25,7 @@ class CheckOutcome:
     name: str
     passed: bool
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    severity: str = "ERROR"  # or "WARN": dg.AssetCheckSeverity's values
 
 
 @dataclass

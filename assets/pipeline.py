@@ -139,6 +139,7 @@ def _record(
                 passed=check.passed,
                 metadata=dict(check.metadata),
                 partition=document_id,
+                severity=dg.AssetCheckSeverity(check.severity),
             )
         )
     tags = _provenance_tags(context.instance, asset, document_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -259,6 +260,8 @@ def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> No
         raise click.UsageError(str(error)) from error
     parsed = _ParsedEach(paths, out_dir, options)
     for path, result in parsed:
+        for warning in result.usage.get("warnings") or []:  # repaired, empty pages, no OCR
+            console.print(f"[yellow]{path}: warning:[/yellow] {escape(warning)}")
         if fmt == "markdown":
             (out_dir / f"{path.stem}.md").write_text(result.markdown)
         else:
