@@ -51,6 +51,9 @@ def record_failure(
     store: DocumentStore, document_id: str, stage: str, error: DocIngestError, **fields: Any
 ) -> None:
     state = read_state(store, document_id)
+    if stage in ("source", "parse"):  # flags of an earlier parse no longer describe the file
+        for flag in ("repaired", "empty_pages", "ocr_unavailable_pages", "parse_warnings"):
+            state.pop(flag, None)
     state.update(fields)
     state.update(
         stage=stage,
@@ -131,12 +134,22 @@ def is_current(state: Mapping[str, Any], expected: Expected) -> bool:
     return freshness(state, expected) is Freshness.CURRENT
 
 
+# What the parse flags on a document that succeeded (see docingest/parsing/integrity.py): a
+# file MuPDF had to repair, pages with no readable text, pages whose OCR could not run.
+FLAGS = ("repaired", "empty_pages", "ocr_unavailable_pages")
+
+
+def document_flags(state: Mapping[str, Any]) -> list[str]:
+    return [flag for flag in FLAGS if state.get(flag)]
+
+
 def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, Any]:
     """Counts by status and error code over the given documents (the registered partitions)."""
     ids = list(document_ids)
     statuses: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     attempts: Counter[str] = Counter()  # failed attempts, by the code of each latest failure
+    flagged: Counter[str] = Counter()  # succeeded documents the parse flagged, by flag
     pages = chunks = points = 0
     for document_id in ids:
         state = read_state(store, document_id)
@@ -146,6 +159,9 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
             errors[state["error"]["code"]] += 1
             attempts[state["error"]["code"]] += int(state.get("attempts") or 1)
         if status == "succeeded":
+            for flag in FLAGS:
+                if state.get(flag):
+                    flagged[flag] += 1
             pages += int(state.get("pages") or 0)
             chunks += int(state.get("chunks") or 0)
             points += int(state.get("points") or 0)
@@ -158,6 +174,7 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
         },
         "errors": dict(sorted(errors.items())),
         "attempts": dict(sorted(attempts.items())),
+        "flagged": {flag: flagged[flag] for flag in FLAGS},
         "pages": pages,
         "chunks": chunks,
         "points": points,

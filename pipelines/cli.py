@@ -360,6 +360,7 @@ def _print_summary(directory: Path, summary: Any) -> None:
             (f"failed earlier, not retried: {code}", n)
             for code, n in sorted(summary.not_retried.items())
         ),
+        *((("succeeded with flags", len(summary.flagged)),) if summary.flagged else ()),
         *((("refused (id taken)", len(summary.refused)),) if summary.refused else ()),
         *((("pruned (file gone)", len(summary.pruned)),) if summary.pruned else ()),
         ("pages", summary.pages),
@@ -433,6 +434,8 @@ def ingest(
         _print_summary(directory, summary)
         for document_id, reason in sorted(summary.failures.items()):
             out.print(f"[red]{document_id}[/red]: {reason}", highlight=False)
+        for document_id, flags in sorted(summary.flagged.items()):
+            out.print(f"[yellow]{document_id}[/yellow]: {', '.join(flags)}", highlight=False)
         for path, reason in sorted(summary.refused.items()):
             out.print(f"[red]{path}[/red]: not ingested: {reason}", highlight=False)
     if trace_log:
@@ -583,6 +586,9 @@ def status(as_json: bool, failed: bool) -> None:
         table.add_row(f"documents {key}", str(value))
     for code, count in report["errors"].items():
         table.add_row(f"  {code}", str(count))
+    for flag, count in report.get("flagged", {}).items():
+        if count:
+            table.add_row(f"  succeeded, flagged {flag}", str(count))
     for key in ("pages", "chunks", "points"):
         table.add_row(key, str(report[key]))
     out.print(table)

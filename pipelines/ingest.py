@@ -19,7 +19,7 @@ import dagster as dg
 from assets.partitions import BATCH_SIZE, DOCUMENTS
 from docingest.ids import document_id_for, sha256_file
 from docingest.source import SourceFile, iter_source_files
-from docingest.state import Expected, Freshness, freshness, read_state
+from docingest.state import Expected, Freshness, document_flags, freshness, read_state
 from docingest.storage import DocumentStore
 from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import defs
@@ -40,6 +40,8 @@ class IngestSummary:
     failures: dict[str, str] = field(default_factory=dict)
     # Failed earlier for a reason a re-run cannot fix, unchanged since: code -> documents.
     not_retried: Counter[str] = field(default_factory=Counter)
+    # Documents that succeeded with a flag from the parse (repaired, empty_pages, ...).
+    flagged: dict[str, list[str]] = field(default_factory=dict)
     pruned: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # file -> why it got no document
     pages: int = 0
@@ -56,6 +58,7 @@ class IngestSummary:
             "errors": dict(sorted(self.errors.items())),
             "failures": dict(sorted(self.failures.items())),
             "not_retried": dict(sorted(self.not_retried.items())),
+            "flagged": dict(sorted(self.flagged.items())),
             "pruned": self.pruned,
             "refused": dict(sorted(self.refused.items())),
             "pages": self.pages,
@@ -265,6 +268,8 @@ def ingest_folder(
         state = read_state(store, document_id)
         if success:
             summary.succeeded += 1
+            if flags := document_flags(state):
+                summary.flagged[document_id] = flags
             summary.pages += int(state.get("pages") or 0)
             summary.chunks += int(state.get("chunks") or 0)
             summary.points += int(state.get("points") or 0)

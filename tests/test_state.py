@@ -206,7 +206,8 @@ def test_only_a_permanent_failure_waits_for_retry_failed() -> None:
 def test_summarize_counts_by_status_and_error(tmp_path: Path) -> None:
     store = DocumentStore(tmp_path)
     for name, pages, chunks in (("a", 2, 5), ("b", 3, 4)):
-        record_stage(store, name, "parse", pages=pages)
+        flags = {"repaired": True, "empty_pages": [2]} if name == "a" else {}
+        record_stage(store, name, "parse", pages=pages, **flags)
         record_stage(store, name, "index", chunks=chunks, points=chunks)
     record_stage(store, "c", "chunk", pages=10, chunks=10)  # pending: not counted in totals
     for name, code in (("d", ErrorCode.CORRUPT_FILE), ("e", ErrorCode.CORRUPT_FILE)):
@@ -218,6 +219,7 @@ def test_summarize_counts_by_status_and_error(tmp_path: Path) -> None:
         "documents": {"total": 7, "succeeded": 2, "failed": 3, "pending": 2},
         "errors": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
         "attempts": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
+        "flagged": {"repaired": 1, "empty_pages": 1, "ocr_unavailable_pages": 0},
         "pages": 5,
         "chunks": 9,
         "points": 9,
@@ -229,6 +231,7 @@ def test_summarize_nothing(tmp_path: Path) -> None:
         "documents": {"total": 0, "succeeded": 0, "failed": 0, "pending": 0},
         "errors": {},
         "attempts": {},
+        "flagged": {"repaired": 0, "empty_pages": 0, "ocr_unavailable_pages": 0},
         "pages": 0,
         "chunks": 0,
         "points": 0,

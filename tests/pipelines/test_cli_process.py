@@ -38,22 +38,28 @@ def test_permanent_failures_stay_put_and_prune(deployment: Deployment, tmp_path:
     shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "good.pdf")
     shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "other.pdf")
     (folder / "broken.pdf").write_text("plain text pretending to be a PDF\n" * 20)
+    whole = corpus_pdf("01030000000074.pdf").read_bytes()
+    (folder / "cut.pdf").write_bytes(whole[: len(whole) // 3])  # MuPDF repairs what is left
 
     code, first = _ingest(deployment, folder)
-    assert code == 1 and first["succeeded"] == 2 and first["failed"] == 1
+    assert code == 1 and first["succeeded"] == 3 and first["failed"] == 1
     assert first["errors"] == {"FILE_TYPE_NOT_SUPPORTED": 1}
     assert first["points"] == first["chunks"] > 0
+    # Damaged but readable: it succeeds, flagged where people look.
+    assert "repaired" in first["flagged"]["cut.pdf"]
+    status = json.loads(deployment.docingest("status", "--json").stdout)
+    assert status["flagged"]["repaired"] == 1
 
     # Unchanged, a file that failed for good is not run again, and the summary says so;
     # skipped documents add nothing to the counts.
     code, again = _ingest(deployment, folder)
     assert code == 0, again
-    assert (again["succeeded"], again["failed"], again["skipped"]) == (0, 0, 2)
+    assert (again["succeeded"], again["failed"], again["skipped"]) == (0, 0, 3)
     assert again["not_retried"] == {"FILE_TYPE_NOT_SUPPORTED": 1}
     assert (again["pages"], again["chunks"], again["points"]) == (0, 0, 0)
 
     code, forced = _ingest(deployment, folder, "--retry-failed")
-    assert code == 1 and forced["failed"] == 1 and forced["skipped"] == 2
+    assert code == 1 and forced["failed"] == 1 and forced["skipped"] == 3
 
     failed = json.loads(deployment.docingest("status", "--failed", "--json").stdout)
     (row,) = failed
@@ -65,7 +71,7 @@ def test_permanent_failures_stay_put_and_prune(deployment: Deployment, tmp_path:
     code, pruned = _ingest(deployment, folder, "--prune")
     assert pruned["pruned"] == ["other.pdf"]
     status = json.loads(deployment.docingest("status", "--json").stdout)
-    assert status["documents"]["total"] == 2  # good.pdf and broken.pdf
+    assert status["documents"]["total"] == 3  # good.pdf, cut.pdf and broken.pdf
     assert status["points"] == first["points"] - _points_of(first, "other.pdf", deployment)
 
 
