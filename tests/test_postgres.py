@@ -42,7 +42,7 @@ def pg_instance(
         cursor.execute(f'CREATE DATABASE "{database}"')
     dagster_home = tmp_path / "dagster-pg"
     dagster_home.mkdir()
-    shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     for key, value in {
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_PG_USERNAME": PG["user"],

@@ -141,7 +141,7 @@ def pg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PgHome]
     admin.close()
     dagster_home = tmp_path / "dagster-pg"
     dagster_home.mkdir()
-    shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_PG_USERNAME": str(PG["user"]),
