@@ -6,12 +6,20 @@ import dagster as dg
 import numpy as np
 
 from assets.parsing import parsed_pages
-from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from assets.partitions import (
+    COLUMN_SCHEMA,
+    CheckOutcome,
+    StageResult,
+    check_spec,
+    column_schema,
+    documents_partitions,
+    parquet_metadata,
+)
 from docingest.chunking import coverage_of
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import Chunk
 from docingest.state import record_stage
-from docingest.storage import DocumentStore
+from docingest.storage import CHUNKS_SCHEMA, DocumentStore
 from resources import ChunkerResource
 
 TOKEN_LIMIT_CHECK = "no_chunk_over_its_limit"
@@ -23,9 +31,10 @@ chunks = dg.AssetSpec(
     "chunks",
     deps=[parsed_pages],
     partitions_def=documents_partitions,
-    group_name="chunking",
+    group_name="ingestion",
     kinds={"tiktoken", "parquet"},
     skippable=True,
+    metadata={COLUMN_SCHEMA: column_schema(CHUNKS_SCHEMA)},
     description=(
         "The chunks of one document: exact text, token count, pages, the bounding boxes of its "
         "fragments per page and the heading breadcrumb, with the strategy and its parameter "
@@ -42,6 +51,19 @@ chunks_checks = [
     ),
 ]
 
+
+SAMPLE_CHUNKS = 3
+SAMPLE_CHARS = 300
+HISTOGRAM_BINS = 8
+_SAMPLE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("chunk_index", "int"),
+        dg.TableColumn("pages", "string"),
+        dg.TableColumn("tokens", "int"),
+        dg.TableColumn("headings", "string"),
+        dg.TableColumn("text", "string", description=f"the first {SAMPLE_CHARS} characters"),
+    ]
+)
 
 # The strategies that promise a token limit, and the parameter that sets it.
 TOKEN_LIMITS = {"token_size": "chunk_size", "variable": "chunk_size", "block": "max_tokens"}
@@ -61,6 +83,39 @@ def _limit_check(chunks: list[Chunk], strategy: str, params: Mapping[str, object
         TOKEN_LIMIT_CHECK,
         over == 0,
         {"limit": limit, "largest_tokens": largest, "over_limit": over},
+    )
+
+
+def token_histogram(counts: list[int], bins: int = HISTOGRAM_BINS) -> str:
+    """Chunks per token-count range, as a markdown table with bars."""
+    if not counts:
+        return "no chunks"
+    edges = np.histogram_bin_edges(counts, bins=min(bins, len(set(counts))))
+    hist, _ = np.histogram(counts, bins=edges)
+    widest = int(hist.max())
+    rows = ["| tokens | chunks | |", "|---|---:|---|"]
+    for low, high, n in zip(edges[:-1], edges[1:], hist, strict=True):
+        bar = "█" * round(20 * int(n) / widest)
+        rows.append(f"| {low:.0f}-{high:.0f} | {int(n)} | {bar} |")
+    return "\n".join(rows)
+
+
+def sample_chunks(chunks: list[Chunk], n: int = SAMPLE_CHUNKS) -> dg.TableMetadataValue:
+    """The first chunks, shortened, to see what the strategy made of the document."""
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(
+                {
+                    "chunk_index": c.chunk_index,
+                    "pages": f"{c.page_start}-{c.page_end}",
+                    "tokens": c.token_count,
+                    "headings": " > ".join(c.headings),
+                    "text": c.text[:SAMPLE_CHARS],
+                }
+            )
+            for c in chunks[:n]
+        ],
+        schema=_SAMPLE_SCHEMA,
     )
 
 
@@ -91,13 +146,19 @@ def chunk_parsed_document(
         metadata={
             "chunks": len(result),
             "strategy": strategy,
-            "params": dg.MetadataValue.json({k: str(v) for k, v in params.items()}),
+            # The normalized values keep their types (sizes are numbers, flags booleans).
+            "params": dg.MetadataValue.json(dict(params)),
             "params_hash": params_hash,
             "tokens_total": int(tokens.sum()),
             "tokens_p50": float(np.percentile(tokens, 50)),
             "tokens_p95": float(np.percentile(tokens, 95)),
             "tokens_max": int(tokens.max()),
             "path": dg.MetadataValue.path(str(store.chunks_path(document_id))),
+            "token_histogram": dg.MetadataValue.md(
+                token_histogram([c.token_count for c in result])
+            ),
+            "sample_chunks": sample_chunks(result),
+            **parquet_metadata(store.chunks_path(document_id)),
         },
         checks=[
             _limit_check(result, strategy, params),
