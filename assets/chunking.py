@@ -158,7 +158,7 @@ def chunk_parsed_document(
                 token_histogram([c.token_count for c in result])
             ),
             "sample_chunks": sample_chunks(result),
-            **parquet_metadata(store.chunks_path(document_id)),
+            **parquet_metadata(store.chunks_path(document_id), CHUNKS_SCHEMA),
         },
         checks=[
             _limit_check(result, strategy, params),

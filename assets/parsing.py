@@ -125,7 +125,7 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "pages_per_second": round(result.page_count / elapsed, 2) if elapsed else 0.0,
             "path": dg.MetadataValue.path(str(store.parsed_path(document_id))),
             "first_page_markdown": dg.MetadataValue.md(first),
-            **parquet_metadata(store.parsed_path(document_id)),
+            **parquet_metadata(store.parsed_path(document_id), PAGES_SCHEMA),
         },
         checks=[_page_check(result)],
     )

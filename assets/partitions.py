@@ -63,11 +63,8 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
 
 
-def parquet_metadata(path: Path) -> dict[str, Any]:
-    """Row count and column schema of one partition's Parquet file, under the keys the UI reads."""
-    table = pq.read_metadata(path)
-    return {
-        ROW_COUNT: table.num_rows,
-        PARTITION_ROW_COUNT: table.num_rows,
-        COLUMN_SCHEMA: column_schema(table.schema.to_arrow_schema()),
-    }
+def parquet_metadata(path: Path, schema: pa.Schema) -> dict[str, Any]:
+    """Row count of one partition's Parquet file and the schema it is written with, under the
+    keys the UI reads."""
+    rows = pq.read_metadata(path).num_rows
+    return {ROW_COUNT: rows, PARTITION_ROW_COUNT: rows, COLUMN_SCHEMA: column_schema(schema)}

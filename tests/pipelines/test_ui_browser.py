@@ -314,7 +314,7 @@ def test_materialize_one_partition_from_the_dialog(ui: Ui, ingested: list[dg.Dag
     ui.click("//button[contains(., 'Materialize all')]")
     ui.click("//*[contains(text(), 'Select a partition or create one')]")
     ui.click(f"//div[@role='menuitem'][contains(., '{document}')]")
-    ui.browser.switch_to.active_element.send_keys("\ue00c")  # Escape closes the menu
+    ui.click("//*[contains(text(), 'Launch runs to materialize')]")  # closes the menu
     ui.shot("06_materialize_dialog")
     ui.click("//button[normalize-space()='Launch 1 run']")
 
@@ -330,12 +330,25 @@ def test_materialize_one_partition_from_the_dialog(ui: Ui, ingested: list[dg.Dag
     ui.shot("07_materialized_run")
 
 
+def test_a_chunks_partition_shows_its_table_and_tokens(
+    ui: Ui, ingested: list[dg.DagsterRun]
+) -> None:
+    text = ui.open(f"/assets/chunks?view=partitions&partition={GOOD[1]}", "token_histogram")
+    for shown in ("sample_chunks", "dagster/row_count", "tokens_p95", "chunk_size"):
+        assert shown in text
+    ui.shot("08_chunks_partition_metadata")
+    text = ui.open("/assets/chunks", "Columns")
+    for column in ("chunk_id", "token_count", "bboxes", "headings"):
+        assert column in text
+    ui.shot("09_chunks_overview_columns")
+
+
 def test_the_launchpad_has_no_pickling_io_manager(ui: Ui) -> None:
     text = ui.open("/locations/docingest/jobs/ingest_job/playground", "Launch Run")
     # Dagster's default io_manager says "...stores and retrieves values using pickling".
     assert "pickling" not in text
     assert "Passes nothing between steps" in text  # resources.storage.NothingStoredIOManager
-    ui.shot("08_launchpad")
+    ui.shot("10_launchpad")
 
 
 def test_dagster_dev_printed_no_warning(ui: Ui, ingested: list[dg.DagsterRun]) -> None:
