@@ -150,8 +150,8 @@ def chunk_parsed_document(
             "params": dg.MetadataValue.json(dict(params)),
             "params_hash": params_hash,
             "tokens_total": int(tokens.sum()),
-            "tokens_p50": float(np.percentile(tokens, 50)),
-            "tokens_p95": float(np.percentile(tokens, 95)),
+            "tokens_p50": round(float(np.percentile(tokens, 50)), 1),
+            "tokens_p95": round(float(np.percentile(tokens, 95)), 1),
             "tokens_max": int(tokens.max()),
             "path": dg.MetadataValue.path(str(store.chunks_path(document_id))),
             "token_histogram": dg.MetadataValue.md(

@@ -349,6 +349,14 @@ def test_the_launchpad_has_no_pickling_io_manager(ui: Ui) -> None:
     assert "pickling" not in text
     assert "Passes nothing between steps" in text  # resources.storage.NothingStoredIOManager
     ui.shot("10_launchpad")
+    # A misspelled strategy is refused in the editor, before any run starts.
+    typo = "ops:\n  document_pipeline:\n    config:\n      strategy: recursve\n"
+    ui.browser.execute_script(
+        "document.querySelector('.CodeMirror').CodeMirror.setValue(arguments[0])", typo
+    )
+    text = ui.open_current("not in enum type ChunkingStrategy")
+    assert "got recursve" in text
+    ui.shot("11_launchpad_typo")
 
 
 def test_dagster_dev_printed_no_warning(ui: Ui, ingested: list[dg.DagsterRun]) -> None:
