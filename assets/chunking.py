@@ -27,6 +27,18 @@ EMPTY_CHECK = "no_empty_chunk"
 COVERAGE_CHECK = "chunks_cover_document"
 MIN_COVERAGE = 0.99
 
+CHUNKS_COLUMNS = column_schema(
+    CHUNKS_SCHEMA,
+    {
+        "chunk_id": "stable id: document, chunking hash and chunk index",
+        "text": "the exact text (overlaps included)",
+        "token_count": "tokens in the strategy's encoding",
+        "bboxes": "the boxes of the chunk's fragments, per page, in PDF points",
+        "headings": "heading breadcrumb, outermost first",
+        "params_hash": "hash of the strategy and its normalized parameters",
+    },
+)
+
 chunks = dg.AssetSpec(
     "chunks",
     deps=[parsed_pages],
@@ -34,7 +46,7 @@ chunks = dg.AssetSpec(
     group_name="ingestion",
     kinds={"tiktoken", "parquet"},
     skippable=True,
-    metadata={COLUMN_SCHEMA: column_schema(CHUNKS_SCHEMA)},
+    metadata={COLUMN_SCHEMA: CHUNKS_COLUMNS},
     description=(
         "The chunks of one document: exact text, token count, pages, the bounding boxes of its "
         "fragments per page and the heading breadcrumb, with the strategy and its parameter "
@@ -158,7 +170,7 @@ def chunk_parsed_document(
                 token_histogram([c.token_count for c in result])
             ),
             "sample_chunks": sample_chunks(result),
-            **parquet_metadata(store.chunks_path(document_id), CHUNKS_SCHEMA),
+            **parquet_metadata(store.chunks_path(document_id), CHUNKS_COLUMNS),
         },
         checks=[
             _limit_check(result, strategy, params),

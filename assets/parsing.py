@@ -26,6 +26,19 @@ from resources import ParserResource
 PAGES_CHECK = "every_page_parsed_or_explained"
 _FIRST_PAGE_PREVIEW = 4000
 
+PAGES_COLUMNS = column_schema(
+    PAGES_SCHEMA,
+    {
+        "page_number": "1-based",
+        "width": "PDF points",
+        "height": "PDF points",
+        "markdown": "the page as markdown (tables as HTML or pipe tables: table_format)",
+        "ocr": "the text came from OCR",
+        "status": "ok or error",
+        "fragments": "typed blocks in reading order, bbox in PDF points (top-left origin)",
+    },
+)
+
 parsed_pages = dg.AssetSpec(
     "parsed_pages",
     deps=[source_documents],
@@ -33,7 +46,7 @@ parsed_pages = dg.AssetSpec(
     group_name="ingestion",
     kinds={"pymupdf", "parquet"},
     skippable=True,
-    metadata={COLUMN_SCHEMA: column_schema(PAGES_SCHEMA)},
+    metadata={COLUMN_SCHEMA: PAGES_COLUMNS},
     description=(
         "The pages of one document: per page its size, markdown, OCR flag, status, and typed "
         "fragments (title, section_header, text, list_item, table, ...) with bounding boxes in "
@@ -125,7 +138,7 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "pages_per_second": round(result.page_count / elapsed, 2) if elapsed else 0.0,
             "path": dg.MetadataValue.path(str(store.parsed_path(document_id))),
             "first_page_markdown": dg.MetadataValue.md(first),
-            **parquet_metadata(store.parsed_path(document_id), PAGES_SCHEMA),
+            **parquet_metadata(store.parsed_path(document_id), PAGES_COLUMNS),
         },
         checks=[_page_check(result)],
     )

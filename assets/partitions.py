@@ -58,13 +58,15 @@ PARTITION_ROW_COUNT = "dagster/partition_row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
+def column_schema(schema: pa.Schema, descriptions: Mapping[str, str]) -> dg.TableSchema:
     """A Parquet schema as Dagster's column schema (the UI's Columns table)."""
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+    return dg.TableSchema(
+        columns=[dg.TableColumn(f.name, str(f.type), descriptions.get(f.name)) for f in schema]
+    )
 
 
-def parquet_metadata(path: Path, schema: pa.Schema) -> dict[str, Any]:
+def parquet_metadata(path: Path, schema: dg.TableSchema) -> dict[str, Any]:
     """Row count of one partition's Parquet file and the schema it is written with, under the
     keys the UI reads."""
     rows = pq.read_metadata(path).num_rows
-    return {ROW_COUNT: rows, PARTITION_ROW_COUNT: rows, COLUMN_SCHEMA: column_schema(schema)}
+    return {ROW_COUNT: rows, PARTITION_ROW_COUNT: rows, COLUMN_SCHEMA: schema}
