@@ -337,6 +337,11 @@ def test_a_chunks_partition_shows_its_table_and_tokens(
     for shown in ("sample_chunks", "dagster/row_count", "tokens_p95", "chunk_size"):
         assert shown in text
     ui.shot("08_chunks_partition_metadata")
+    ui.browser.execute_script(
+        "[...document.querySelectorAll('td')].find(e => e.innerText === 'token_histogram')"
+        ".scrollIntoView({block: 'start'})"
+    )
+    ui.shot("08b_chunks_token_histogram_and_samples")
     text = ui.open("/assets/chunks", "Columns")
     for column in ("chunk_id", "token_count", "bboxes", "headings"):
         assert column in text
