@@ -43,6 +43,7 @@ from resources import (
     StorageResource,
     WebhookResource,
 )
+from resources.chunker import PARAMS_DESCRIPTION, STRATEGY_DESCRIPTION, ChunkingStrategy
 
 # Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
 CODE_VERSION_TAG = "dagster/code_version"
@@ -66,14 +67,10 @@ STAGES = {
 class ChunkingConfig(dg.Config):
     """Per-run chunking override: leave empty to use the chunker resource's settings."""
 
-    strategy: str | None = Field(
-        default=None,
-        description="token_size, recursive, by_page or by_section; empty = resource default.",
+    strategy: ChunkingStrategy | None = Field(
+        default=None, description=f"{STRATEGY_DESCRIPTION} Empty: the chunker resource's."
     )
-    params: dict[str, str] = Field(
-        default_factory=dict,
-        description="Strategy parameters, e.g. chunk_size=512, chunk_overlap=50.",
-    )
+    params: dict[str, str] = Field(default_factory=dict, description=PARAMS_DESCRIPTION)
 
 
 def _finished_in_this_run(state: dict, run_id: str) -> bool:

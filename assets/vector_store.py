@@ -25,7 +25,7 @@ vector_store_entries = dg.AssetSpec(
     "vector_store_entries",
     deps=[chunks],
     partitions_def=documents_partitions,
-    group_name="indexing",
+    group_name="ingestion",
     kinds={"qdrant"},
     skippable=True,
     description=(

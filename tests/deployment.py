@@ -35,11 +35,8 @@ def in_ci() -> bool:
 
 
 def production_dagster_yaml() -> Path:
-    """The repository's PostgreSQL instance config (deploy/dagster.yaml, or the root one)."""
-    for candidate in (REPO / "deploy" / "dagster.yaml", REPO / "dagster.yaml"):
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError("no production dagster.yaml in the repository")
+    """The repository's PostgreSQL instance config."""
+    return REPO / "dagster.yaml"
 
 
 def postgres_database() -> tuple[str, Callable[[], None]]:
