@@ -73,10 +73,10 @@ check: lint typecheck test
 # that one notice is filtered by its text (tests/pipelines/test_ui_browser.py starts it alike).
 DEV_WARNINGS := ignore:Function `dev_command` is superseded
 
+# Started in $DAGSTER_HOME: `dagster dev` warns about any other dagster.yaml in its working
+# folder, and the repository's own (the production PostgreSQL config) is one.
 dev: install
 	$(BIN)/python -c "from pipelines.instance import ensure_dagster_home; ensure_dagster_home()"
-	# Started in $$DAGSTER_HOME: `dagster dev` warns about any other dagster.yaml in its working
-	# folder, and the repository's own (the production PostgreSQL config) is one.
 	cd "$(DAGSTER_HOME)" && PYTHONWARNINGS='$(DEV_WARNINGS)' $(abspath $(BIN))/dagster dev \
 		-w $(CURDIR)/workspace.yaml
 
