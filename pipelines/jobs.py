@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from assets.partitions import DOCUMENTS, documents_partitions
+from assets.partitions import DOCUMENTS
 from assets.pipeline import document_pipeline
 from assets.vector_store import QDRANT_POOL
 from docingest.errors import DocIngestError
@@ -12,14 +12,12 @@ from resources import QdrantResource, StorageResource
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=[document_pipeline],
-    partitions_def=documents_partitions,
     description="Parse, chunk, embed and index documents (one partition per document).",
 )
 
 rechunk_job = dg.define_asset_job(
     "rechunk_job",
     selection=dg.AssetSelection.assets("chunks", "vector_store_entries"),
-    partitions_def=documents_partitions,
     description="Re-chunk and re-index from the stored parse, without re-parsing.",
 )
 
