@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DOCINGEST_HOME ?= $(CURDIR)/.docingest
 export DAGSTER_HOME ?= $(DOCINGEST_HOME)/dagster
 
-.PHONY: install tesseract quickstart test lint typecheck audit check dev bench samples clean
+.PHONY: install tesseract quickstart test test-fast lint typecheck audit check dev bench samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ quickstart: install tesseract
 
 test: install
 	$(BIN)/python -m pytest
+
+# The quick loop while developing: pure logic, parsing, chunking and single assets; no daemon,
+# browser, subprocess CLI, fault or PostgreSQL tests (`make test` runs everything).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not postgres" --ignore=tests/hardening \
+		--ignore=tests/pipelines tests
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,7 +32,7 @@ def delete_documents(
     config: DeleteDocumentsConfig,
     qdrant: QdrantResource,
     storage: StorageResource,
-) -> dg.Output[int]:
+) -> None:
     """Remove each document's points, then its outputs, then its partition.
 
     In that order, a crash half-way leaves the partition in place, so the reconcile schedule
@@ -51,9 +51,10 @@ def delete_documents(
         raise dg.Failure(
             description=f"{error.code.value}: {error.message}", allow_retries=error.retryable
         ) from error
-    return dg.Output(
-        len(config.document_ids),
-        metadata={"documents": len(config.document_ids), "points_deleted": removed_points},
+    # The counts are the step's output metadata; the output holds no value (nothing is stored
+    # between steps, see NothingStoredIOManager).
+    context.add_output_metadata(
+        {"documents": len(config.document_ids), "points_deleted": removed_points}
     )
 
 

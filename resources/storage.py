@@ -32,7 +32,8 @@ class NothingStoredIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         if obj is not None:
-            raise TypeError(f"{context.asset_key}: outputs hold no value here, got {type(obj)}")
+            what = context.asset_key if context.has_asset_key else context.step_key
+            raise TypeError(f"{what}: outputs hold no value here, got {type(obj)}")
 
     def load_input(self, context: dg.InputContext) -> None:
         return None

@@ -162,6 +162,9 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
 
     deployment.wait_for("the deleted file's removal", b_removed)
     deployment.wait_for("the removal run", lambda: _settled(deployment, {}))
+    with deployment.instance() as instance:
+        removals = instance.get_runs(filters=dg.RunsFilter(job_name="delete_documents_job"))
+        assert removals and all(r.status == dg.DagsterRunStatus.SUCCESS for r in removals)
     with _points(deployment.home) as vectors:
         assert vectors.document_point_ids("b.pdf") == set()
         assert vectors.document_point_ids("a.pdf") == replaced
