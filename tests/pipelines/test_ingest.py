@@ -143,3 +143,26 @@ def test_password_from_configuration_opens_encrypted_pdf(
     )
     assert summary.succeeded == 1
     assert pymupdf.open(folder / "locked.pdf").needs_pass
+
+
+def test_checks_mean_data(home: Path, instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    """A document that failed before a stage gets no check result for it, a good one gets its
+    results on its own partition, and no run says its step 'did not yield expected outputs'."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "good.pdf")
+    (folder / "bad.pdf").write_text("plain text pretending to be a PDF\n" * 20)
+    summary = ingest_folder(instance, folder, overrides={"parser": ParserResource(engine="fast")})
+    assert (summary.succeeded, summary.failed) == (1, 1)
+    storage = instance.event_log_storage
+    for asset, check in [
+        ("parsed_pages", "every_page_parsed_or_explained"),
+        ("chunks", "no_empty_chunk"),
+        ("vector_store_entries", "point_count_matches_chunks"),
+    ]:
+        key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+        records = storage.get_asset_check_execution_history(key, limit=10)
+        assert [(r.partition, r.status.value) for r in records] == [("good.pdf", "SUCCEEDED")]
+    for run in instance.get_runs():
+        messages = [e.user_message or "" for e in instance.all_logs(run.run_id)]
+        assert not [m for m in messages if "did not yield" in m]
