@@ -13,9 +13,9 @@ from docingest.errors import DocIngestError, ErrorCode
 from docingest.filters import PATH_PREFIXES_KEY, index_type, path_prefixes
 from docingest.ids import point_id_for
 from docingest.models import Chunk
+from docingest.sparse import Bm25Encoder
 from docingest.state import read_state, record_stage
 from docingest.storage import DocumentStore
-from docingest.sparse import Bm25Encoder
 from docingest.vectorstore import PointData, VectorStore
 from resources import EmbedderResource
 
@@ -101,7 +101,9 @@ def index_document(
     chunking = records[0].params_hash if records else "no-chunks"
     started = time.perf_counter()
     vectors.ensure_collection(
-        vector_size=embedder.dimension, model_name=embedder.model, index_keys=index_schema(registered)
+        vector_size=embedder.dimension,
+        model_name=embedder.model,
+        index_keys=index_schema(registered),
     )
     # With `contextual_prefix` the title and heading breadcrumb are embedded with the text (and
     # go into its BM25 terms); the stored text stays exact.

@@ -293,7 +293,9 @@ class EdgeBackend:
             vector: Any = {"": list(p.vector)}
             if p.sparse is not None:
                 vector[SPARSE_NAME] = _sparse(p.sparse)
-            structs.append(qe.Point(id=uuid.UUID(p.point_id), vector=vector, payload=_with_bools(p.payload)))
+            structs.append(
+                qe.Point(id=uuid.UUID(p.point_id), vector=vector, payload=_with_bools(p.payload))
+            )
         self._shard().update(qe.UpdateOperation.upsert_points(structs))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
@@ -329,7 +331,9 @@ class EdgeBackend:
         flt = edge_filter(where)
         params = qe.SearchParams(hnsw_ef=HNSW_EF)
         dense = qe.Query.Nearest(list(query.dense or []))
-        sparse = qe.Query.Nearest(_sparse(query.sparse), using=SPARSE_NAME) if query.sparse else None
+        sparse = (
+            qe.Query.Nearest(_sparse(query.sparse), using=SPARSE_NAME) if query.sparse else None
+        )
         if query.mode == "dense":
             request = qe.QueryRequest(
                 limit=limit, query=dense, filter=flt, params=params, with_payload=True
@@ -379,7 +383,10 @@ class EdgeBackend:
         """Copy a collection an older version kept in qdrant-client's local mode under the
         same folder (vectors and payloads as stored; BM25 vectors from the stored text)."""
         old = self.root / "collection" / self.collection
-        if not old.exists() or (self.root / "edge" / f"{self.collection}.{MIGRATED_MARKER}").exists():
+        if (
+            not old.exists()
+            or (self.root / "edge" / f"{self.collection}.{MIGRATED_MARKER}").exists()
+        ):
             return
         source = ClientBackend(self.collection, local_path=self.root)
         try:

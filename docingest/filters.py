@@ -11,7 +11,7 @@ Expressions (`docingest search --filter ...`, repeatable, all must hold):
 | `team=legal\\|finance` | any of |
 | `team!=legal`, `team!=a\\|b` | none of |
 | `year>=2020`, `year>2020`, `score<0.5`, `date<=2024-06-30` | ranges (numbers or ISO dates) |
-| `document=ID`, `path^=reports/2024` | one document; documents under a folder of the upload folder |
+| `document=ID`, `path^=reports/2024` | one document; the documents under an upload subfolder |
 | `page=3`, `page=3..7`, `page>=10` | chunks that overlap those pages |
 | `type=table` | chunks holding a fragment of that type |
 | `heading=Risk Factors` | chunks under that heading (any level of the breadcrumb) |

@@ -334,7 +334,9 @@ class ClientBackend:
                 limit=limit,
                 with_payload=True,
             )
-        return [SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+        return [
+            SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points
+        ]
 
     def drop(self) -> None:
         self._client.delete_collection(self.collection)
@@ -429,8 +431,10 @@ class VectorStore:
         `index_keys`: payload keys to index, as {key: keyword|integer|float|bool|datetime}
         (a plain list means keyword indexes).
         """
-        schema = dict(index_keys) if isinstance(index_keys, Mapping) else dict.fromkeys(
-            index_keys, "keyword"
+        schema = (
+            dict(index_keys)
+            if isinstance(index_keys, Mapping)
+            else dict.fromkeys(index_keys, "keyword")
         )
         with self._calling(f"prepare collection {self.collection!r}"):
             if not self._backend.exists():

@@ -245,9 +245,7 @@ def test_typed_filters_ranges_any_of_negation_and_pages(store: VectorStore) -> N
 def test_search_modes(store: VectorStore, mode: str) -> None:
     store.replace_document("a.pdf", _typed_points("a.pdf", 5))
     store.replace_document("b.pdf", _typed_points("b.pdf", 5))
-    query = Query(
-        dense=_vector(3), sparse=Bm25Encoder().query("tariff"), mode=mode, rrf_k=10
-    )
+    query = Query(dense=_vector(3), sparse=Bm25Encoder().query("tariff"), mode=mode, rrf_k=10)
     hits = store.search(query, top_k=4, filters=parse_filters(["document=b.pdf"]))
     assert hits and _docs(hits) == {"b.pdf"}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -260,7 +258,9 @@ def test_backends_agree_on_results(tmp_path: Path) -> None:
     answers = []
     for kind in BACKENDS:
         with _open(kind, tmp_path / kind) as one:
-            one.ensure_collection(vector_size=SIZE, model_name=MODEL, index_keys={"year": "integer"})
+            one.ensure_collection(
+                vector_size=SIZE, model_name=MODEL, index_keys={"year": "integer"}
+            )
             for name, year in (("a.pdf", 2019), ("b.pdf", 2022)):
                 one.replace_document(name, _typed_points(name, 5, year=year))
             answer = []

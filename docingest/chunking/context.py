@@ -52,11 +52,13 @@ def document_title(document_id: str) -> str:
 
 def embedding_text(chunk: Chunk, contextual_prefix: bool, title: str | None = None) -> str:
     """The text to embed: the readable chunk text; with `contextual_prefix`, first the title
-    (default: from the document id) and the heading breadcrumb joined by " > ", each on its
-    own line, then a blank line."""
+    (default: from the document id; "" for none) and the heading breadcrumb joined by " > ",
+    each on its own line, then a blank line."""
     body = readable_text(chunk.text)
     if not contextual_prefix:
         return body
     breadcrumb = BREADCRUMB_SEPARATOR.join(h.strip() for h in chunk.headings if h.strip())
-    head = [line for line in (title or document_title(chunk.document_id), breadcrumb) if line]
+    if title is None:
+        title = document_title(chunk.document_id)
+    head = [line for line in (title, breadcrumb) if line]
     return "\n".join(head) + "\n\n" + body if head else body
