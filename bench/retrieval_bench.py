@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--cache", type=Path, default=Path("bench/results/retrieval-cache"))
     parser.add_argument("--only-baselines", action="store_true")
+    parser.add_argument("--max-pages", type=int, help="only documents of at most N pages")
     parser.add_argument("--modes", default="dense,sparse,hybrid")
     parser.add_argument("--strategy", default=None, help="chunking strategy (pipeline default)")
     parser.add_argument("--param", action="append", default=[], help="chunking KEY=VALUE")
@@ -340,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         for set_name in args.sets.split(","):
             pdfs = sorted((CORPUS / set_name / "pdfs").glob("*.pdf"))
             questions = load_questions(set_name)
+            if args.max_pages:  # a subset: the documents of at most N pages, their questions
+                pdfs = [p for p in pdfs if len(page_texts(p)) <= args.max_pages]
+                names = {p.name for p in pdfs}
+                questions = [q for q in questions if set(q.get("docs") or [q.get("doc")]) <= names]
+            qpath = Path(tmp) / f"{set_name}-questions.jsonl"
+            qpath.write_text("".join(json.dumps(q) + "\n" for q in questions))
             print(f"{set_name}: {len(pdfs)} PDFs, {len(questions)} questions", file=sys.stderr)
             searchers, seconds[set_name] = baselines(pdfs, cache)
             if not args.only_baselines:
@@ -354,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[scope] = {}
                 for name, search in searchers.items():
                     hits = run_questions(scope, scoped, search)
-                    qpath = CORPUS / set_name / "questions.jsonl"
                     results[scope][name] = score(qpath, hits, Path(tmp), f"{scope}-{name}")
+                print(_table({scope: results[scope]}, seconds), file=sys.stderr, flush=True)
     table = _table(results, seconds)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -204,7 +204,7 @@ def edge_filter(where: Filter) -> Any:
             must.append(qe.FieldCondition(key=c.key, range=rng))
             continue
         if len(c.values) > 1 and all(type(v) is str for v in c.values):
-            cond: Any = qe.FieldCondition(key=c.key, match=qe.MatchAny(list(c.values)))
+            cond: Any = qe.FieldCondition(key=c.key, match=qe.MatchAny([str(v) for v in c.values]))
         elif len(c.values) == 1:
             cond = _one(c.key, c.values[0])
         else:
@@ -348,7 +348,7 @@ class EdgeBackend:
                     qe.Prefetch(limit=n, query=dense, filter=flt, params=params),
                     qe.Prefetch(limit=n, query=sparse, filter=flt),
                 ],
-                query=qe.Fusion.Rrf(k=query.rrf_k),
+                query=qe.Fusion.Rrf(k=query.rrf_k),  # type: ignore[arg-type]  # stub: a Fusion
                 with_payload=True,
             )
         return [

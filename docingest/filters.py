@@ -121,7 +121,13 @@ def parse_filter(expression: str) -> list[Condition]:
         values = tuple(parse_value(v) for v in raw.split("|"))
         return [Condition(key, values, negate=op == "!=")]
     bound = _bound(key, raw)
-    return [Condition(key, **{{">=": "gte", ">": "gt", "<=": "lte", "<": "lt"}[op]: bound})]
+    if op == ">=":
+        return [Condition(key, gte=bound)]
+    if op == ">":
+        return [Condition(key, gt=bound)]
+    if op == "<=":
+        return [Condition(key, lte=bound)]
+    return [Condition(key, lt=bound)]
 
 
 def parse_filters(expressions: Sequence[str]) -> Filter:

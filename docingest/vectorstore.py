@@ -495,6 +495,10 @@ class VectorStore:
                 return []
             return list(self._backend.scroll(where, with_payload, with_vectors))
 
+    def all_points(self, with_vectors: bool = False) -> list[Record]:
+        """Every point of the collection as (id, payload, dense vector) (checks, migration)."""
+        return self._records((), "read every point", True, with_vectors)
+
     def document_point_ids(self, document_id: str) -> set[str]:
         """The ids of the document's points now in the collection."""
         records = self._records(
