@@ -3,8 +3,8 @@
 Two outages: the embedded store held by another process (a real second process holding the
 store's lock, as one stuck in a long operation would), and a Qdrant server URL where nothing
 listens. No Qdrant server binary is installed here, so a refusing server cannot "come back" by
-itself: that test switches the resource to a working (embedded) store and runs again, and checks that only indexing is left
-to do (the parse is reused, not redone).
+itself: that test switches the resource to a working (embedded) store and runs again, and
+checks that only indexing is left to do (the parse is reused, not redone).
 """
 
 import socket
