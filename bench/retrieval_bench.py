@@ -224,6 +224,7 @@ def docingest_searchers(
     strategy: str | None,
     params: dict[str, str],
     home: Path,
+    names: set[str],
 ) -> tuple[dict[str, Searcher], float]:
     """Index the stored parses the way the pipeline does; one searcher per mode; (searchers,
     seconds from parse to searchable, embedding counted at this run's measured rate)."""
@@ -244,9 +245,11 @@ def docingest_searchers(
     store = VectorStore(collection="bench", path=str(home))
     chunk_seconds = index_seconds = 0.0
     embedded_texts = 0
-    failed = sorted(p.name for p in parse_dir.glob("*.error.json"))
+    failed = sorted(
+        p.name for p in parse_dir.glob("*.error.json") if f"{p.name[:-11]}.pdf" in names
+    )
     for path in sorted(parse_dir.glob("*.json")):
-        if path.name.endswith(".error.json"):
+        if path.name.endswith(".error.json") or f"{path.stem}.pdf" not in names:
             continue
         parsed = ParseResult.from_dict(json.loads(path.read_text()))
         started = time.perf_counter()
@@ -353,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
                 params = dict(p.partition("=")[::2] for p in args.param)
                 ours, ours_seconds = docingest_searchers(
                     args.parses / set_name, cache, args.modes.split(","), args.strategy, params,
-                    Path(tmp) / set_name,
+                    Path(tmp) / set_name, {p.name for p in pdfs},
                 )  # fmt: skip
                 searchers.update(ours)
                 seconds[set_name]["docingest"] = ours_seconds + parse_seconds.get(set_name, 0.0)
