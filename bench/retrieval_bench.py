@@ -258,8 +258,11 @@ def docingest_searchers(
         chunks = chunk_document(parsed, name, normalized)
         texts = [embedding_text(c, contextual) for c in chunks]
         chunk_seconds += time.perf_counter() - started
-        vectors = cache.embed(texts)
-        embedded_texts += len(texts)
+        if modes == ["sparse"]:  # BM25 only (ablations): no forward passes needed
+            vectors = np.full((len(texts), cache.embedder.dimension), 1.0, "float32")
+        else:
+            vectors = cache.embed(texts)
+            embedded_texts += len(texts)
         started = time.perf_counter()
         store.ensure_collection(
             vector_size=cache.embedder.dimension, model_name=model, index_keys=index_schema({})
