@@ -4,7 +4,7 @@ The chunk text stays the exact document text (citations, highlighting and covera
 only the embedding input changes:
 
 - HTML tables (the parser's default table format) are read as rows of cells separated by " | ":
-  the markup is no meaning to the model and, at ~40 % of a table's tokens, pushes the cells
+  the markup means nothing to the model and, at half of a table's tokens, pushes the cells
   out of the model's window;
 - with `contextual_prefix`, the document's title (its file name, as people name documents)
   and the heading breadcrumb come first, so a chunk from deep inside a section still carries
