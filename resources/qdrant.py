@@ -1,4 +1,4 @@
-"""Qdrant: the embedded engine (Qdrant Edge) on disk by default, a server by URL; one store class."""
+"""Qdrant: the embedded engine (Qdrant Edge) by default, a server by URL; one store class."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +13,9 @@ from docingest.vectorstore import VectorStore
 class QdrantResource(dg.ConfigurableResource):
     """The vector store holding one point per chunk."""
 
-    url: str | None = Field(default=None, description="Qdrant server URL; unset = the embedded store.")
+    url: str | None = Field(
+        default=None, description="Qdrant server URL; unset = the embedded store."
+    )
     api_key: str | None = Field(
         default=None, repr=False, description="Qdrant API key (bind with EnvVar)."
     )
