@@ -59,6 +59,16 @@ _SCHEMA = {
 }
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _ShardHandle:
     """A shard folder as this process holds it: the lock, the loaded shard, its users."""
 
@@ -130,10 +140,17 @@ class _ShardHandle:
             self._fd = None
 
     def others_waiting(self) -> bool:
+        """Whether a live process waits for the shard (a killed waiter's marker is removed)."""
         try:
-            return any(True for _ in os.scandir(self.waiting))
+            markers = list(os.scandir(self.waiting))
         except FileNotFoundError:
             return False
+        for marker in markers:
+            pid = marker.name.partition("-")[0]
+            if pid.isdigit() and _alive(int(pid)):
+                return True
+            Path(marker.path).unlink(missing_ok=True)
+        return False
 
     @contextlib.contextmanager
     def operation(self) -> Iterator[None]:

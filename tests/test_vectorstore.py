@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import time
@@ -338,4 +339,19 @@ def test_edge_readers_do_not_wait_for_a_writer_process(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+    close_local_clients()
+
+
+def test_a_killed_waiters_marker_is_ignored(tmp_path: Path) -> None:
+    from docingest.edge_store import _handle
+
+    handle = _handle(tmp_path / "edge" / "documents")
+    handle.waiting.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    (handle.waiting / f"{dead.stdout.strip()}-x").touch()
+    assert not handle.others_waiting()
+    assert not any(handle.waiting.iterdir())
+    (handle.waiting / f"{os.getpid()}-y").touch()
+    assert handle.others_waiting()
     close_local_clients()
