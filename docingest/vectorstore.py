@@ -125,6 +125,24 @@ def dense_of(vector: Any) -> list[float] | None:
     return None
 
 
+def valid_utf8(value: Any) -> Any:
+    """`value` with every string made valid UTF-8: a file name read with surrogate escapes
+    (bytes that are not UTF-8, e.g. Latin-1 names) keeps its bytes as `\\xNN` escapes. Qdrant
+    payloads are JSON: a server and Edge refuse lone surrogates."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogateescape")
+            return raw.decode("utf-8", "backslashreplace")
+        return value
+    if isinstance(value, list):
+        return [valid_utf8(v) for v in value]
+    if isinstance(value, dict):
+        return {valid_utf8(k): valid_utf8(v) for k, v in value.items()}
+    return value
+
+
 def _document_filter(document_id: str) -> Filter:
     return (Condition(DOCUMENT_ID_KEY, (document_id,)),)
 
@@ -467,7 +485,7 @@ class VectorStore:
         # The store owns these two keys: every point names its document and its model.
         owned = {DOCUMENT_ID_KEY: document_id, MODEL_KEY: self._model_name}
         ready = [
-            PointData(canonical_id(p.point_id), p.vector, p.payload | owned, p.sparse)
+            PointData(canonical_id(p.point_id), p.vector, valid_utf8(p.payload | owned), p.sparse)
             for p in points
         ]
         with self._calling(f"write the points of {document_id!r}"):

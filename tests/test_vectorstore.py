@@ -355,3 +355,12 @@ def test_a_killed_waiters_marker_is_ignored(tmp_path: Path) -> None:
     (handle.waiting / f"{os.getpid()}-y").touch()
     assert handle.others_waiting()
     close_local_clients()
+
+
+def test_payload_strings_with_surrogate_escapes_are_stored(store: VectorStore) -> None:
+    latin1 = b"/up/caf\xe9.pdf".decode("utf-8", "surrogateescape")  # a Latin-1 file name
+    point = _points("a.pdf", 1)[0]
+    point.payload["source"] = latin1
+    store.replace_document("a.pdf", [point])
+    (hit,) = store.search(_vector(0), top_k=1)
+    assert hit.payload["source"] == "/up/caf\\xe9.pdf"
