@@ -5,13 +5,22 @@ from collections.abc import Mapping
 import dagster as dg
 import numpy as np
 
-from assets.parsing import parsed_pages
-from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from assets.parsing import integrity, parsed_pages
+from assets.partitions import (
+    COLUMN_SCHEMA,
+    CheckOutcome,
+    StageResult,
+    check_spec,
+    column_schema,
+    documents_partitions,
+    parquet_metadata,
+)
 from docingest.chunking import coverage_of
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.models import Chunk
+from docingest.models import Chunk, ParseResult
+from docingest.parsing.integrity import page_has_text
 from docingest.state import record_stage
-from docingest.storage import DocumentStore
+from docingest.storage import CHUNKS_SCHEMA, DocumentStore
 from resources import ChunkerResource
 
 TOKEN_LIMIT_CHECK = "no_chunk_over_its_limit"
@@ -19,13 +28,26 @@ EMPTY_CHECK = "no_empty_chunk"
 COVERAGE_CHECK = "chunks_cover_document"
 MIN_COVERAGE = 0.99
 
+CHUNKS_COLUMNS = column_schema(
+    CHUNKS_SCHEMA,
+    {
+        "chunk_id": "stable id: document, chunking hash and chunk index",
+        "text": "the exact text (overlaps included)",
+        "token_count": "tokens in the strategy's encoding",
+        "bboxes": "the boxes of the chunk's fragments, per page, in PDF points",
+        "headings": "heading breadcrumb, outermost first",
+        "params_hash": "hash of the strategy and its normalized parameters",
+    },
+)
+
 chunks = dg.AssetSpec(
     "chunks",
     deps=[parsed_pages],
     partitions_def=documents_partitions,
-    group_name="chunking",
+    group_name="ingestion",
     kinds={"tiktoken", "parquet"},
     skippable=True,
+    metadata={COLUMN_SCHEMA: CHUNKS_COLUMNS},
     description=(
         "The chunks of one document: exact text, token count, pages, the bounding boxes of its "
         "fragments per page and the heading breadcrumb, with the strategy and its parameter "
@@ -42,6 +64,19 @@ chunks_checks = [
     ),
 ]
 
+
+SAMPLE_CHUNKS = 3
+SAMPLE_CHARS = 300
+HISTOGRAM_BINS = 8
+_SAMPLE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("chunk_index", "int"),
+        dg.TableColumn("pages", "string"),
+        dg.TableColumn("tokens", "int"),
+        dg.TableColumn("headings", "string"),
+        dg.TableColumn("text", "string", description=f"the first {SAMPLE_CHARS} characters"),
+    ]
+)
 
 # The strategies that promise a token limit, and the parameter that sets it.
 TOKEN_LIMITS = {"token_size": "chunk_size", "variable": "chunk_size", "block": "max_tokens"}
@@ -64,6 +99,55 @@ def _limit_check(chunks: list[Chunk], strategy: str, params: Mapping[str, object
     )
 
 
+def _no_chunks(parsed: ParseResult, strategy: str) -> DocIngestError:
+    """A document that chunks to nothing is not indexed as a success with nothing searchable:
+    a parse without readable text (stored before parsing refused such files) is the file's
+    fault; a parse with text that chunks to nothing is ours."""
+    if any(page.status == "ok" and page_has_text(page) for page in parsed.pages):
+        return DocIngestError(
+            ErrorCode.INTERNAL_ERROR, f"strategy {strategy!r} made no chunk of a parse with text"
+        )
+    flags = integrity(parsed)
+    why = "; the file was repaired by MuPDF (damaged)" if flags["repaired"] else ""
+    return DocIngestError(
+        ErrorCode.CORRUPT_FILE,
+        f"no chunks: no readable text on any of the {parsed.page_count} pages{why}",
+    )
+
+
+def token_histogram(counts: list[int], bins: int = HISTOGRAM_BINS) -> str:
+    """Chunks per token-count range, as a markdown table with bars."""
+    if not counts:
+        return "no chunks"
+    edges = np.histogram_bin_edges(counts, bins=min(bins, len(set(counts))))
+    hist, _ = np.histogram(counts, bins=edges)
+    widest = int(hist.max())
+    rows = ["| tokens | chunks | |", "|---|---:|---|"]
+    for low, high, n in zip(edges[:-1], edges[1:], hist, strict=True):
+        bar = "█" * round(20 * int(n) / widest)
+        rows.append(f"| {low:.0f}-{high:.0f} | {int(n)} | {bar} |")
+    return "\n".join(rows)
+
+
+def sample_chunks(chunks: list[Chunk], n: int = SAMPLE_CHUNKS) -> dg.TableMetadataValue:
+    """The first chunks, shortened, to see what the strategy made of the document."""
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(
+                {
+                    "chunk_index": c.chunk_index,
+                    "pages": f"{c.page_start}-{c.page_end}",
+                    "tokens": c.token_count,
+                    "headings": " > ".join(c.headings),
+                    "text": c.text[:SAMPLE_CHARS],
+                }
+            )
+            for c in chunks[:n]
+        ],
+        schema=_SAMPLE_SCHEMA,
+    )
+
+
 def chunk_parsed_document(
     document_id: str,
     chunker: ChunkerResource,
@@ -80,6 +164,8 @@ def chunk_parsed_document(
             ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
         ) from error
     result = chunker.chunk(parsed, strategy, params)
+    if not result:
+        raise _no_chunks(parsed, strategy)
     store.write_chunks(document_id, result, params={"strategy": strategy, **params})
     record_stage(store, document_id, "chunk", chunks=len(result), chunking_hash=params_hash)
     tokens = np.array([c.token_count for c in result] or [0])
@@ -91,13 +177,19 @@ def chunk_parsed_document(
         metadata={
             "chunks": len(result),
             "strategy": strategy,
-            "params": dg.MetadataValue.json({k: str(v) for k, v in params.items()}),
+            # The normalized values keep their types (sizes are numbers, flags booleans).
+            "params": dg.MetadataValue.json(dict(params)),
             "params_hash": params_hash,
             "tokens_total": int(tokens.sum()),
-            "tokens_p50": float(np.percentile(tokens, 50)),
-            "tokens_p95": float(np.percentile(tokens, 95)),
+            "tokens_p50": round(float(np.percentile(tokens, 50)), 1),
+            "tokens_p95": round(float(np.percentile(tokens, 95)), 1),
             "tokens_max": int(tokens.max()),
             "path": dg.MetadataValue.path(str(store.chunks_path(document_id))),
+            "token_histogram": dg.MetadataValue.md(
+                token_histogram([c.token_count for c in result])
+            ),
+            "sample_chunks": sample_chunks(result),
+            **parquet_metadata(store.chunks_path(document_id), CHUNKS_COLUMNS),
         },
         checks=[
             _limit_check(result, strategy, params),

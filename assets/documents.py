@@ -17,7 +17,7 @@ SOURCE_CODE_VERSION = "source-1"
 source_documents = dg.AssetSpec(
     "source_documents",
     partitions_def=documents_partitions,
-    group_name="sources",
+    group_name="ingestion",
     kinds={"file"},
     skippable=True,
     description=(

@@ -3,27 +3,52 @@
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from assets.documents import source_documents
-from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from assets.partitions import (
+    COLUMN_SCHEMA,
+    CheckOutcome,
+    StageResult,
+    check_spec,
+    column_schema,
+    documents_partitions,
+    parquet_metadata,
+)
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.models import ParseResult
+from docingest.models import PageResult, ParseResult
+from docingest.parsing.tables import html_table_to_markdown
 from docingest.state import record_stage
-from docingest.storage import DocumentStore
+from docingest.storage import PAGES_SCHEMA, DocumentStore
 from resources import ParserResource
 
 PAGES_CHECK = "every_page_parsed_or_explained"
+INTACT_CHECK = "file_intact_and_readable"
 _FIRST_PAGE_PREVIEW = 4000
+
+PAGES_COLUMNS = column_schema(
+    PAGES_SCHEMA,
+    {
+        "page_number": "1-based",
+        "width": "PDF points",
+        "height": "PDF points",
+        "markdown": "the page as markdown (tables as HTML or pipe tables: table_format)",
+        "ocr": "the text came from OCR",
+        "status": "ok or error",
+        "fragments": "typed blocks in reading order, bbox in PDF points (top-left origin)",
+    },
+)
 
 parsed_pages = dg.AssetSpec(
     "parsed_pages",
     deps=[source_documents],
     partitions_def=documents_partitions,
-    group_name="parsing",
+    group_name="ingestion",
     kinds={"pymupdf", "parquet"},
     skippable=True,
+    metadata={COLUMN_SCHEMA: PAGES_COLUMNS},
     description=(
         "The pages of one document: per page its size, markdown, OCR flag, status, and typed "
         "fragments (title, section_header, text, list_item, table, ...) with bounding boxes in "
@@ -32,7 +57,13 @@ parsed_pages = dg.AssetSpec(
     ),
 )
 parsed_pages_checks = [
-    check_spec(PAGES_CHECK, "parsed_pages", "Every page parsed, or its error recorded.")
+    check_spec(PAGES_CHECK, "parsed_pages", "Every page parsed, or its error recorded."),
+    check_spec(
+        INTACT_CHECK,
+        "parsed_pages",
+        "MuPDF read the file without repairing it, and every parsed page has readable text "
+        "(a warning: a damaged file's text may be incomplete; a blank page may be real).",
+    ),
 ]
 
 
@@ -46,6 +77,40 @@ def _page_check(result: ParseResult) -> CheckOutcome:
     return CheckOutcome(
         PAGES_CHECK, not unexplained, {"failed_pages": failed, "unexplained_pages": unexplained}
     )
+
+
+def integrity(result: ParseResult) -> dict[str, Any]:
+    """The parse's damage flags (`usage` of parsers since PARSER_VERSION 4; else derived)."""
+    usage = result.usage
+    return {
+        "repaired": bool(usage.get("repaired", result.metadata.get("repaired", False))),
+        "empty_pages": list(usage.get("empty_pages") or []),
+        "ocr_unavailable_pages": list(usage.get("ocr_unavailable_pages") or []),
+        "warnings": list(usage.get("warnings") or []),
+    }
+
+
+def _intact_check(flags: dict[str, Any]) -> CheckOutcome:
+    return CheckOutcome(
+        INTACT_CHECK,
+        not flags["repaired"] and not flags["empty_pages"],
+        {
+            "repaired": flags["repaired"],
+            "empty_pages": dg.MetadataValue.json(flags["empty_pages"]),
+            "warnings": dg.MetadataValue.json(flags["warnings"]),
+        },
+        severity="WARN",
+    )
+
+
+def page_preview(page: PageResult) -> str:
+    """A page's markdown for the UI, tables as pipe tables even where the stored markdown holds
+    them as HTML (`table_format='html'`), which the metadata viewer shows as raw tags."""
+    preview = page.markdown
+    for fragment in page.fragments:
+        if fragment.type == "table" and fragment.html and fragment.html in preview:
+            preview = preview.replace(fragment.html, html_table_to_markdown(fragment.html))
+    return preview[:_FIRST_PAGE_PREVIEW]
 
 
 def parse_document(document_id: str, parser: ParserResource, store: DocumentStore) -> StageResult:
@@ -78,6 +143,7 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
         store.write_parse_result(result)
     elapsed = time.perf_counter() - started
     types = Counter(f.type for page in result.pages for f in page.fragments)
+    flags = integrity(result)
     record_stage(
         store,
         document_id,
@@ -85,8 +151,13 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
         sha256=result.sha256,
         pages=result.page_count,
         parse_options_hash=result.options_hash,
+        # For status and the summary; rewritten by every parse, so a fixed file clears them.
+        repaired=flags["repaired"],
+        empty_pages=flags["empty_pages"],
+        ocr_unavailable_pages=flags["ocr_unavailable_pages"],
+        parse_warnings=flags["warnings"],
     )
-    first = result.pages[0].markdown if result.pages else ""
+    first = page_preview(result.pages[0]) if result.pages else ""
     return StageResult(
         code_version=result.options_hash,
         data_version=f"{result.sha256[:16]}-{result.options_hash}",
@@ -94,6 +165,12 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "pages": result.page_count,
             "ocr_pages": sum(1 for page in result.pages if page.ocr),
             "failed_pages": sum(1 for page in result.pages if page.status == "error"),
+            "repaired": flags["repaired"],
+            "empty_pages": dg.MetadataValue.json(flags["empty_pages"]),
+            "ocr_unavailable_pages": dg.MetadataValue.json(flags["ocr_unavailable_pages"]),
+            "parse_warnings": dg.MetadataValue.md(
+                "\n".join(f"- {w}" for w in flags["warnings"]) or "none"
+            ),
             "tables": types.get("table", 0),
             "fragments": dg.MetadataValue.json(dict(sorted(types.items()))),
             "engine": result.engine,
@@ -104,7 +181,8 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "parse_seconds": round(elapsed, 3),
             "pages_per_second": round(result.page_count / elapsed, 2) if elapsed else 0.0,
             "path": dg.MetadataValue.path(str(store.parsed_path(document_id))),
-            "first_page_markdown": dg.MetadataValue.md(first[:_FIRST_PAGE_PREVIEW]),
+            "first_page_markdown": dg.MetadataValue.md(first),
+            **parquet_metadata(store.parsed_path(document_id), PAGES_COLUMNS),
         },
-        checks=[_page_check(result)],
+        checks=[_page_check(result), _intact_check(flags)],
     )

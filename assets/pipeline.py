@@ -43,6 +43,7 @@ from resources import (
     StorageResource,
     WebhookResource,
 )
+from resources.chunker import PARAMS_DESCRIPTION, STRATEGY_DESCRIPTION, ChunkingStrategy
 
 # Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
 CODE_VERSION_TAG = "dagster/code_version"
@@ -66,14 +67,10 @@ STAGES = {
 class ChunkingConfig(dg.Config):
     """Per-run chunking override: leave empty to use the chunker resource's settings."""
 
-    strategy: str | None = Field(
-        default=None,
-        description="token_size, recursive, by_page or by_section; empty = resource default.",
+    strategy: ChunkingStrategy | None = Field(
+        default=None, description=f"{STRATEGY_DESCRIPTION} Empty: the chunker resource's."
     )
-    params: dict[str, str] = Field(
-        default_factory=dict,
-        description="Strategy parameters, e.g. chunk_size=512, chunk_overlap=50.",
-    )
+    params: dict[str, str] = Field(default_factory=dict, description=PARAMS_DESCRIPTION)
 
 
 def _finished_in_this_run(state: dict, run_id: str) -> bool:
@@ -139,6 +136,7 @@ def _record(
                 passed=check.passed,
                 metadata=dict(check.metadata),
                 partition=document_id,
+                severity=dg.AssetCheckSeverity(check.severity),
             )
         )
     tags = _provenance_tags(context.instance, asset, document_id)
@@ -148,6 +146,28 @@ def _record(
         tags[DATA_VERSION_TAG] = result.data_version
     return dg.AssetMaterialization(
         asset_key=asset, partition=document_id, metadata=result.metadata, tags=tags
+    )
+
+
+def failure_observation(
+    asset: str, document_id: str, error: DocIngestError, state: dict, *, run_id: str
+) -> dg.AssetObservation:
+    """What the partition page shows for a failed document: the code, the message, whether a
+    retry can help and the stage that failed, on the asset of that stage."""
+    return dg.AssetObservation(
+        asset_key=asset,
+        partition=document_id,
+        description=f"{error.code.value}: {error.message}",
+        metadata={
+            "status": "failed",
+            "error_code": error.code.value,
+            "error_message": error.message,
+            "retryable": error.retryable,
+            "stage": STAGES[asset],
+            "attempts": int(state.get("attempts") or 1),
+            "run_id": run_id,
+        },
+        tags={"docingest/status": "failed", "docingest/error_code": error.code.value},
     )
 
 
@@ -164,8 +184,11 @@ def _attempt(
         # same for every document: stop the run, and do not retry it.
         raise dg.Failure(description=str(error), allow_retries=False) from error
     except Exception as error:  # a bug must not take the rest of the batch with it
-        context.log.error(f"{document_id}: {traceback.format_exc()}")
-        return DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+        trace = traceback.format_exc()
+        context.log.error(f"{document_id}: {trace}")
+        internal = DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+        internal.trace = trace  # kept in the document's state: `docingest ingest` logs it
+        return internal
 
 
 @dg.multi_asset(
@@ -209,6 +232,14 @@ def document_pipeline(
                 description=f"invalid chunking options: {error}", allow_retries=False
             ) from error
 
+    ran_with: dict[str, str] = {}
+    if "parsed_pages" in selected:
+        ran_with["parse_options_hash"] = parser.options().options_hash()
+    if "chunks" in selected:
+        ran_with["chunking_hash"] = params_hash
+    if "vector_store_entries" in selected:
+        ran_with["embedding_model"] = embedder.model
+
     with ExitStack() as stack:
         opened: list[VectorStore] = []
 
@@ -239,12 +270,21 @@ def document_pipeline(
                 outcome = _attempt(context, runners[asset], document_id)
                 if isinstance(outcome, DocIngestError):
                     failures[document_id] = outcome
+                    # With the options this run used: a permanent failure is not run again
+                    # until the content or one of these changes (state.freshness).
                     record_failure(
-                        store, document_id, STAGES[asset], outcome, run_id=context.run_id
-                    )
+                        store, document_id, STAGES[asset], outcome, run_id=context.run_id,
+                        trace=outcome.trace, **ran_with,
+                    )  # fmt: skip
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
                     )
+                    context.log_event(
+                        failure_observation(
+                            asset, document_id, outcome, read_state(store, document_id),
+                            run_id=context.run_id,
+                        )
+                    )  # fmt: skip
                     notify_document(
                         hooks, stage_failed=STAGES[asset], document_id=document_id,
                         error=outcome, run_id=context.run_id, counts=counts, stages=stages,

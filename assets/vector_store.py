@@ -35,7 +35,7 @@ vector_store_entries = dg.AssetSpec(
     "vector_store_entries",
     deps=[chunks],
     partitions_def=documents_partitions,
-    group_name="indexing",
+    group_name="ingestion",
     kinds={"qdrant"},
     skippable=True,
     description=(
@@ -46,7 +46,9 @@ vector_store_entries = dg.AssetSpec(
     ),
 )
 vector_store_checks = [
-    check_spec(COUNT_CHECK, "vector_store_entries", "Qdrant holds one point per chunk.")
+    check_spec(
+        COUNT_CHECK, "vector_store_entries", "Qdrant holds one point per chunk, and at least one."
+    )
 ]
 
 
@@ -154,8 +156,11 @@ def index_document(
             "upsert_seconds": round(upsert_seconds, 3),
         },
         checks=[
+            # No chunks is no green either: a document indexed with nothing to find.
             CheckOutcome(
-                COUNT_CHECK, count == len(records), {"points": count, "chunks": len(records)}
+                COUNT_CHECK,
+                count == len(records) > 0,
+                {"points": count, "chunks": len(records)},
             )
         ],
     )

@@ -44,6 +44,7 @@ class DocIngestError(Exception):
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message
+        self.trace: str | None = None  # the traceback of an INTERNAL_ERROR (a bug), if any
 
     @property
     def retryable(self) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from docingest.state import Expected, Freshness, freshness
 
 
 @dataclass
@@ -18,34 +20,48 @@ class Plan:
         return not (self.add or self.run or self.retry or self.delete)
 
 
+_RUN = frozenset(
+    {
+        Freshness.NEW,
+        Freshness.CONTENT_CHANGED,
+        Freshness.PARSE_OPTIONS_CHANGED,
+        Freshness.CHUNKING_CHANGED,
+        Freshness.MODEL_CHANGED,
+    }
+)
+
+
 def plan_reconciliation(
     files: Mapping[str, str],
     partitions: Set[str],
     states: Mapping[str, Mapping[str, Any]],
     owned: Set[str],
     *,
+    expected: Expected | None = None,
     max_attempts: int = 5,
 ) -> Plan:
-    """Compare the folder (`files`: id -> sha256) with what is registered.
+    """Compare the folder (`files`: id -> sha256) with what is registered, each document judged
+    by `state.freshness` against `expected` (the configured options; None compares content only).
 
     `owned` are the registered documents that came from this folder: only those are deleted
-    when their file disappears (documents ingested from elsewhere are left alone).
+    when their file disappears (documents ingested from elsewhere are left alone). A permanent
+    failure is left alone until its content or options change; a retryable one is retried up
+    to `max_attempts` times.
     """
     plan = Plan()
+    options = expected or Expected()
     for document_id in sorted(files):
         state = states.get(document_id, {})
         if document_id not in partitions:
             plan.add.append(document_id)
             plan.run.append(document_id)
-        elif state.get("sha256") != files[document_id] or not state.get("status"):
+            continue
+        reason = freshness(state, replace(options, sha256=files[document_id]))
+        if reason in _RUN:
             plan.run.append(document_id)
-        elif state.get("status") == "failed":
-            error = state.get("error") or {}
-            if error.get("retryable") and int(state.get("attempts") or 0) < max_attempts:
-                plan.retry.append(document_id)
-        elif state.get("status") == "pending" and state.get("stage") != "index":
+        elif reason is Freshness.HALF_WAY or (
+            reason is Freshness.FAILED_RETRYABLE and int(state.get("attempts") or 0) < max_attempts
+        ):
             plan.retry.append(document_id)
-        elif state.get("status") == "succeeded" and not state.get("run_id"):
-            plan.retry.append(document_id)  # indexed, but its run died before recording it
     plan.delete = sorted(d for d in owned if d not in files)
     return plan

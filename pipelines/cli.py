@@ -2,12 +2,15 @@
 
 import json
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -64,9 +67,50 @@ class _ParsedEach:
             yield path, result
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("docingest")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="docingest")
 def main() -> None:
-    """docingest: documents -> parsed pages -> chunks -> Qdrant, as Dagster assets."""
+    """docingest: documents -> parsed pages -> chunks -> Qdrant, as Dagster assets.
+
+    Results go to stdout; progress, the home and collection in use, and errors to stderr.
+    """
+    import warnings
+
+    import dagster as dg
+
+    # Dagster warns about its own beta parameters when it copies definitions (a sensor's
+    # `owners`): nothing a user of this command can act on.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def _say_where() -> None:
+    """Which home and which collection a command works on (stderr)."""
+    from docingest.paths import docingest_home
+    from resources import build_resources
+
+    qdrant = build_resources()["qdrant"]
+    # The URL may hold credentials: name where it comes from, not what it is.
+    where = "Qdrant server from $QDRANT_URL" if qdrant.url else f"local {qdrant.local_path()}"
+    console.print(
+        f"[dim]home {docingest_home()} · collection {qdrant.collection!r} ({where})[/dim]"
+    )
+
+
+def _strategy_help(default: str | None) -> str:
+    from docingest.chunking.params import STRATEGIES
+
+    lead = f"Chunking strategy (default {default})" if default else "Chunking strategy"
+    return f"{lead}: {', '.join(STRATEGIES)}."
 
 
 def parse_options(func: Any) -> Any:
@@ -194,8 +238,11 @@ def _build_parse_options(kwargs: dict[str, Any]) -> Any:
     )
 
 
+_INPUT_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=_INPUT_FILES)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -213,6 +260,8 @@ def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> No
         raise click.UsageError(str(error)) from error
     parsed = _ParsedEach(paths, out_dir, options)
     for path, result in parsed:
+        for warning in result.usage.get("warnings") or []:  # repaired, empty pages, no OCR
+            console.print(f"[yellow]{path}: warning:[/yellow] {escape(warning)}")
         if fmt == "markdown":
             (out_dir / f"{path.stem}.md").write_text(result.markdown)
         else:
@@ -221,9 +270,9 @@ def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> No
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=_INPUT_FILES)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--strategy", default="token_size", show_default=True)
+@click.option("--strategy", default="token_size", help=_strategy_help("token_size"))
 @click.option("--param", "param_items", multiple=True, help="KEY=VALUE, repeatable.")
 @parse_options
 def chunk(
@@ -262,17 +311,97 @@ def _progress() -> Progress:
     )
 
 
+@contextmanager
+def _writing() -> Iterator[None]:
+    """One writing command per home at a time: a second one waits, and says so."""
+    from docingest.paths import docingest_home
+    from docingest.writer_lock import writer_lock
+
+    def waiting(holder: str) -> None:
+        console.print(f"waiting: {holder} is already writing to {docingest_home()}")
+
+    with writer_lock(docingest_home(), on_wait=waiting):
+        yield
+
+
+def _trace_log(summary: Any) -> Path | None:
+    """INTERNAL_ERROR traces (bugs) go to a log file under the home, not to the terminal."""
+    from docingest.paths import docingest_home
+    from docingest.state import read_state
+    from resources import build_resources
+
+    store = build_resources()["storage"].store
+    traces = {
+        document_id: read_state(store, document_id).get("trace")
+        for document_id, reason in summary.failures.items()
+        if reason.startswith("INTERNAL_ERROR")
+    }
+    traces = {d: t for d, t in traces.items() if t}
+    if not traces:
+        return None
+    folder = docingest_home() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ingest-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    path.write_text("".join(f"== {d}\n{t}\n" for d, t in sorted(traces.items())))
+    return path
+
+
+def _print_summary(directory: Path, summary: Any) -> None:
+    table = Table(title=f"ingested {directory}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("documents", summary.documents),
+        ("succeeded", summary.succeeded),
+        ("skipped (already current)", summary.skipped),
+        ("failed", summary.failed),
+        *((f"  {code}", n) for code, n in sorted(summary.errors.items())),
+        *(
+            (f"failed earlier, not retried: {code}", n)
+            for code, n in sorted(summary.not_retried.items())
+        ),
+        *((("succeeded with flags", len(summary.flagged)),) if summary.flagged else ()),
+        *((("refused (id taken)", len(summary.refused)),) if summary.refused else ()),
+        *((("pruned (file gone)", len(summary.pruned)),) if summary.pruned else ()),
+        ("pages", summary.pages),
+        ("chunks", summary.chunks),
+        ("points", summary.points),
+        ("seconds", f"{summary.seconds:.1f}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    out.print(table)
+
+
 @main.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--strategy", default=None, help="Chunking strategy (default: token_size).")
+@click.option("--strategy", default=None, help=_strategy_help("token_size"))
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
-def ingest(directory: Path, strategy: str | None, param_items: tuple[str, ...]) -> None:
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also re-run documents that failed for a reason a re-run cannot fix (they stay put "
+    "otherwise until their content or options change).",
+)
+@click.option("--prune", is_flag=True, help="Remove the documents whose files left DIRECTORY.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def ingest(
+    directory: Path,
+    strategy: str | None,
+    param_items: tuple[str, ...],
+    retry_failed: bool,
+    prune: bool,
+    as_json: bool,
+) -> None:
     """Register DIR's files as partitions and materialize the whole graph for them."""
     from pipelines.ingest import ingest_folder
     from pipelines.instance import get_instance
 
+    _say_where()
+    params = _params(param_items)
     instance = get_instance()
-    with _progress() as progress:
+
+    with _writing(), _progress() as progress:
         task = progress.add_task("ingest", total=None, current="")
 
         def on_start(total: int) -> None:
@@ -287,43 +416,44 @@ def ingest(directory: Path, strategy: str | None, param_items: tuple[str, ...]) 
                 instance,
                 directory,
                 strategy=strategy,
-                params=_params(param_items),
+                params=params,
+                retry_failed=retry_failed,
+                prune=prune,
                 on_start=on_start,
                 on_done=on_done,
             )
         except ConfigError as error:
             raise click.UsageError(str(error)) from error
-    table = Table(title=f"ingested {directory}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for label, value in [
-        ("documents", summary.documents),
-        ("succeeded", summary.succeeded),
-        ("skipped (already current)", summary.skipped),
-        ("failed", summary.failed),
-        *((f"  {code}", n) for code, n in sorted(summary.errors.items())),
-        ("pages", summary.pages),
-        ("chunks", summary.chunks),
-        ("points", summary.points),
-        ("seconds", f"{summary.seconds:.1f}"),
-    ]:
-        table.add_row(label, str(value))
-    console.print(table)
-    for document_id, reason in sorted(summary.failures.items()):
-        console.print(f"[red]{document_id}[/red]: {reason}")
-    sys.exit(1 if summary.failed else 0)
+    trace_log = _trace_log(summary)
+    if as_json:
+        report = summary.to_dict()
+        if trace_log:
+            report["trace_log"] = str(trace_log)
+        out.print_json(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_summary(directory, summary)
+        for document_id, reason in sorted(summary.failures.items()):
+            out.print(f"[red]{document_id}[/red]: {reason}", highlight=False)
+        for document_id, flags in sorted(summary.flagged.items()):
+            out.print(f"[yellow]{document_id}[/yellow]: {', '.join(flags)}", highlight=False)
+        for path, reason in sorted(summary.refused.items()):
+            out.print(f"[red]{path}[/red]: not ingested: {reason}", highlight=False)
+    if trace_log:
+        console.print(f"INTERNAL_ERROR traces written to {trace_log}")
+    sys.exit(1 if summary.failed or summary.refused else 0)
 
 
 @main.command()
-@click.option("--strategy", default=None, help="New chunking strategy.")
+@click.option("--strategy", default=None, help=_strategy_help(None))
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
 def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
     """Re-chunk and re-index every parsed document, without re-parsing."""
     from pipelines.ingest import rechunk_all
     from pipelines.instance import get_instance
 
+    _say_where()
     instance = get_instance()
-    with _progress() as progress:
+    with _writing(), _progress() as progress:
         task = progress.add_task("rechunk", total=None, current="")
         try:
             outcome = rechunk_all(
@@ -348,14 +478,21 @@ def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
 )
 def reindex(recreate: bool) -> None:
     """Re-embed and re-write every document's points from the stored chunks' parse."""
-    from pipelines.ingest import rechunk_all
-    from pipelines.instance import get_instance
     from resources import build_resources
 
-    if recreate:
-        with build_resources()["qdrant"].open() as store:
-            store.drop_collection()
-        console.print("dropped the collection")
+    _say_where()
+    with _writing():
+        if recreate:
+            with build_resources()["qdrant"].open() as store:
+                store.drop_collection()
+            console.print("dropped the collection")
+        _reindex_all()
+
+
+def _reindex_all() -> None:
+    from pipelines.ingest import rechunk_all
+    from pipelines.instance import get_instance
+
     instance = get_instance()
     with _progress() as progress:
         task = progress.add_task("reindex", total=None, current="")
@@ -373,7 +510,7 @@ def reindex(recreate: bool) -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("--top-k", default=5, show_default=True, type=int)
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--filter",
     "filter_items",
@@ -407,22 +544,25 @@ def search(
 ) -> None:
     """Search the collection: dense, BM25 or hybrid, with filters and citations."""
     from docingest.filters import parse_filters
-    from pipelines.queries import search_points
+    from pipelines.queries import embedding_model_ready, search_points, why_no_hits
 
+    if not query.strip():
+        raise click.UsageError("the query is empty")
+    _say_where()
+    if not embedding_model_ready():
+        console.print("preparing the embedding model (first use in this home; ~30 s)...")
     try:
+        filters = parse_filters(list(filter_items))
         hits = search_points(
-            query,
-            top_k=top_k,
-            filters=parse_filters(list(filter_items)),
-            mode=mode,
-            rrf_k=rrf_k,
-            context=context,
+            query, top_k=top_k, filters=filters, mode=mode, rrf_k=rrf_k, context=context
         )
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     except DocIngestError as error:
         console.print(f"[red]{error.code.value}[/red]: {error.message}")
         sys.exit(1)
+    if not hits:
+        console.print(why_no_hits(filters))
     if as_json:
         out.print_json(json.dumps(hits, ensure_ascii=False))
         return
@@ -439,12 +579,34 @@ def search(
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(as_json: bool) -> None:
+@click.option(
+    "--failed",
+    is_flag=True,
+    help="List the failed documents: code, stage, attempts, last run, message.",
+)
+def status(as_json: bool, failed: bool) -> None:
     """Documents by status and error code, pages, chunks and points."""
     from pipelines.instance import get_instance
-    from pipelines.queries import collect_status
+    from pipelines.queries import collect_status, failed_documents
 
-    report = collect_status(get_instance())
+    _say_where()
+    instance = get_instance()
+    if failed:
+        rows = failed_documents(instance)
+        if as_json:
+            out.print_json(json.dumps(rows, ensure_ascii=False))
+            return
+        table = Table(title=f"{len(rows)} failed documents")
+        for column in ("document", "code", "stage", "attempts", "last run", "message"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row["document_id"], row["code"], row["stage"], str(row["attempts"]),
+                (row["run_id"] or "")[:8], row["message"],
+            )  # fmt: skip
+        out.print(table)
+        return
+    report = collect_status(instance)
     if as_json:
         out.print_json(json.dumps(report))
         return
@@ -455,6 +617,9 @@ def status(as_json: bool) -> None:
         table.add_row(f"documents {key}", str(value))
     for code, count in report["errors"].items():
         table.add_row(f"  {code}", str(count))
+    for flag, count in report.get("flagged", {}).items():
+        if count:
+            table.add_row(f"  succeeded, flagged {flag}", str(count))
     for key in ("pages", "chunks", "points"):
         table.add_row(key, str(report[key]))
     out.print(table)

@@ -1,5 +1,7 @@
 """The one Definitions object: assets with their checks, jobs, sensor, schedule, resources."""
 
+import warnings
+
 import dagster as dg
 
 from assets.pipeline import document_pipeline, with_code_versions
@@ -26,3 +28,11 @@ defs = dg.Definitions(
     # DOCINGEST_EXECUTOR=multiprocess or celery (with a Qdrant server) scales out instead.
     executor=build_executor(),
 )
+
+with warnings.catch_warnings():
+    # Binding resources to delete_documents_job re-creates upload_folder_sensor with `owners=[]`
+    # (Dagster 1.13, SensorDefinition.with_attributes), which warns that `owners`, a parameter
+    # this project never sets, is beta. Resolve once here, where the warning can be filtered;
+    # the code server, the daemon and the CLI reuse the cached repository.
+    warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
+    defs.get_repository_def()

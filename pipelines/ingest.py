@@ -9,16 +9,18 @@ once for the whole folder.
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote
 
 import dagster as dg
 
 from assets.partitions import BATCH_SIZE, DOCUMENTS
-from docingest.ids import sha256_file
-from docingest.source import iter_source_files
-from docingest.state import is_current, read_state
+from docingest.ids import document_id_for, sha256_file
+from docingest.source import SourceFile, iter_source_files
+from docingest.state import Expected, Freshness, document_flags, freshness, read_state
+from docingest.storage import DocumentStore
 from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import defs
 from pipelines.recovery import OPERATION_TAG, PROCESS_TAG, process_tag, release_stale_runs
@@ -27,16 +29,43 @@ from resources import ChunkerResource, QdrantResource, SourceResource, build_res
 
 @dataclass
 class IngestSummary:
+    """What one `ingest` did. The counts (pages, chunks, points) cover the documents this run
+    processed; documents skipped as current or as failed for good are only counted."""
+
     documents: int = 0
     succeeded: int = 0
     skipped: int = 0
     failed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)
+    # Failed earlier for a reason a re-run cannot fix, unchanged since: code -> documents.
+    not_retried: Counter[str] = field(default_factory=Counter)
+    # Documents that succeeded with a flag from the parse (repaired, empty_pages, ...).
+    flagged: dict[str, list[str]] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # file -> why it got no document
     pages: int = 0
     chunks: int = 0
     points: int = 0
     seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents,
+            "succeeded": self.succeeded,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "errors": dict(sorted(self.errors.items())),
+            "failures": dict(sorted(self.failures.items())),
+            "not_retried": dict(sorted(self.not_retried.items())),
+            "flagged": dict(sorted(self.flagged.items())),
+            "pruned": self.pruned,
+            "refused": dict(sorted(self.refused.items())),
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "points": self.points,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[str, Any]:
@@ -60,7 +89,7 @@ def run_documents(
     """Runs over partition ranges, in this process; a failed document never stops the others."""
     job = defs.resolve_job_def(job_name)
     # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
-    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     ordered = instance.get_dynamic_partitions(DOCUMENTS)
     store = resources["storage"].store
     outcome: dict[str, bool] = {}
@@ -88,6 +117,87 @@ def run_documents(
     return outcome
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    file: SourceFile
+    document_id: str
+    id_root: Path  # the folder the id is relative to: `SourceResource.root` for its run
+
+
+def _registered_by_path(store: DocumentStore) -> dict[str, str]:
+    return {str(r["path"]): r["document_id"] for r in store.iter_json("sources") if "path" in r}
+
+
+def _root_of(path: Path, document_id: str) -> Path:
+    """The folder a registered id is relative to (the path minus the id's parts)."""
+    relative = PurePosixPath(unquote(document_id, errors="surrogateescape"))
+    return Path(*path.parts[: len(path.parts) - len(relative.parts)])
+
+
+def assign_document_ids(
+    root: Path, files: Sequence[SourceFile], store: DocumentStore
+) -> tuple[list[_Candidate], dict[str, str]]:
+    """The id of each file under `root`: the id it was registered with before, else its path
+    relative to `root`; where that id already belongs to another file that still exists (two
+    folders that both hold notes.txt), the path relative to the folder's parent, so the folder's
+    name tells them apart. A file whose ids are both taken is refused, with the reason."""
+    by_path = _registered_by_path(store)
+    owner = {document_id: Path(path) for path, document_id in by_path.items()}
+    candidates: list[_Candidate] = []
+    refused: dict[str, str] = {}
+    for file in files:
+        known = by_path.get(str(file.path))
+        if known is not None:
+            candidates.append(_Candidate(file, known, _root_of(file.path, known)))
+            continue
+        for id_root in (root, root.parent):
+            document_id = document_id_for(file.path, id_root)
+            other = owner.get(document_id)
+            if other is None or other == file.path or not other.exists():
+                candidates.append(_Candidate(file, document_id, id_root.absolute()))
+                owner[document_id] = file.path
+                break
+        else:
+            refused[str(file.path)] = (
+                f"its document ids are taken by {owner[document_id_for(file.path, root)]} and "
+                f"{owner[document_id_for(file.path, root.parent)]}; ingest it from a folder "
+                "with another name"
+            )
+    return candidates, refused
+
+
+def _owned_missing(root: Path, store: DocumentStore, present: set[str]) -> list[str]:
+    """Documents registered from files under `root` whose file is gone."""
+    resolved = root.absolute()
+    return sorted(
+        record["document_id"]
+        for record in store.iter_json("sources")
+        if record["document_id"] not in present
+        and Path(record["path"]).is_relative_to(resolved)
+        and not Path(record["path"]).exists()
+    )
+
+
+def delete_documents(
+    instance: dg.DagsterInstance, document_ids: Sequence[str], resources: dict[str, Any]
+) -> bool:
+    """Run `delete_documents_job` in this process: points, Parquet files and partitions."""
+    if not document_ids:
+        return True
+    release_stale_runs(instance)
+    result = defs.resolve_job_def("delete_documents_job").execute_in_process(
+        instance=instance,
+        run_config={
+            "ops": {"delete_documents": {"config": {"document_ids": list(document_ids)}}},
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        },
+        resources={k: resources[k] for k in ("qdrant", "storage")},
+        raise_on_error=False,
+        tags={OPERATION_TAG: "cli-prune", PROCESS_TAG: process_tag()},
+    )
+    return result.success
+
+
 def ingest_folder(
     instance: dg.DagsterInstance,
     root: Path,
@@ -95,68 +205,83 @@ def ingest_folder(
     strategy: str | None = None,
     params: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
+    retry_failed: bool = False,
+    prune: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[str, bool], None] | None = None,
 ) -> IngestSummary:
-    """Ingest every file under `root`; `overrides` replaces resources by key."""
+    """Ingest every file under `root`; `overrides` replaces resources by key.
+
+    A document is run when `state.freshness` says so: new, changed content or options,
+    half-way, or failed for a retryable reason; one that failed for good stays put until its
+    content or options change (or `retry_failed`). `prune` removes the documents whose files
+    left `root`.
+    """
     started = time.perf_counter()
     params = params or {}
     base = build_resources(**(overrides or {}))
     chunker: ChunkerResource = base["chunker"]
     _, _, chunk_hash = chunker.resolve(strategy, params)  # invalid options fail before any work
-    parse_hash = base["parser"].options().options_hash()
-    model = base["embedder"].model
     qdrant: QdrantResource = base["qdrant"]
-    resources = {
-        **base,
-        "source": SourceResource(root=str(root.absolute()), settle_seconds=0),
-        "qdrant": qdrant.model_copy(update={"keep_open": True}),
-    }
+    base = {**base, "qdrant": qdrant.model_copy(update={"keep_open": True})}
     store = base["storage"].store
-    files = list(iter_source_files(root))
-    summary = IngestSummary(documents=len(files))
+    expected_options = Expected(
+        parse_options_hash=base["parser"].options().options_hash(),
+        chunking_hash=chunk_hash,
+        embedding_model=base["embedder"].model,
+    )
+    candidates, refused = assign_document_ids(root, list(iter_source_files(root)), store)
+    summary = IngestSummary(documents=len(candidates) + len(refused), refused=refused)
     existing = set(instance.get_dynamic_partitions(DOCUMENTS))
-    todo: list[str] = []
-    for file in files:
-        state = read_state(store, file.document_id)
+    todo: dict[Path, list[str]] = {}  # id root -> documents to run
+    for candidate in candidates:
+        state = read_state(store, candidate.document_id)
         try:
-            sha256 = sha256_file(file.path)
+            sha256: str | None = sha256_file(candidate.file.path)
         except OSError:
             sha256 = None  # unreadable now: its run records UNABLE_TO_DOWNLOAD_FILE
-        current = file.document_id in existing and is_current(
-            state,
-            sha256=sha256,
-            parse_options_hash=parse_hash,
-            chunking_hash=chunk_hash,
-            embedding_model=model,
-        )
-        if current:
-            summary.skipped += 1
+        if candidate.document_id not in existing:
+            reason = Freshness.NEW
+        elif sha256 is None:
+            reason = Freshness.CONTENT_CHANGED
         else:
-            todo.append(file.document_id)
-    new = [document_id for document_id in todo if document_id not in existing]
+            reason = freshness(state, replace(expected_options, sha256=sha256))
+        if reason.needs_run(retry_failed=retry_failed):
+            todo.setdefault(candidate.id_root, []).append(candidate.document_id)
+        elif reason is Freshness.FAILED_PERMANENTLY:
+            summary.not_retried[(state.get("error") or {}).get("code", "INTERNAL_ERROR")] += 1
+        else:
+            summary.skipped += 1
+    new = [d for ids in todo.values() for d in ids if d not in existing]
     if new:
         instance.add_dynamic_partitions(DOCUMENTS, new)
     if on_start:
-        on_start(len(todo))
-    outcome = run_documents(
-        instance, "ingest_job", todo, resources, chunking_run_config(strategy, params), on_done
-    )
+        on_start(sum(len(ids) for ids in todo.values()))
+    outcome: dict[str, bool] = {}
+    for id_root, document_ids in todo.items():
+        resources = {**base, "source": SourceResource(root=str(id_root), settle_seconds=0)}
+        config = chunking_run_config(strategy, params)
+        outcome.update(
+            run_documents(instance, "ingest_job", document_ids, resources, config, on_done)
+        )
     for document_id, success in outcome.items():
         state = read_state(store, document_id)
         if success:
             summary.succeeded += 1
+            if flags := document_flags(state):
+                summary.flagged[document_id] = flags
+            summary.pages += int(state.get("pages") or 0)
+            summary.chunks += int(state.get("chunks") or 0)
+            summary.points += int(state.get("points") or 0)
         else:
             summary.failed += 1
             error = state.get("error") or {"code": "INTERNAL_ERROR", "message": "see the run"}
             summary.errors[error["code"]] += 1
             summary.failures[document_id] = f"{error['code']}: {error['message']}"
-    for file in files:
-        state = read_state(store, file.document_id)
-        if state.get("status") == "succeeded":
-            summary.pages += int(state.get("pages") or 0)
-            summary.chunks += int(state.get("chunks") or 0)
-            summary.points += int(state.get("points") or 0)
+    if prune:
+        gone = _owned_missing(root, store, {c.document_id for c in candidates})
+        if gone and delete_documents(instance, gone, base):
+            summary.pruned = gone
     summary.seconds = time.perf_counter() - started
     return summary
 

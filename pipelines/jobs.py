@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from assets.partitions import DOCUMENTS, documents_partitions
+from assets.partitions import DOCUMENTS
 from assets.pipeline import document_pipeline
 from assets.vector_store import QDRANT_POOL
 from docingest.errors import DocIngestError
@@ -12,14 +12,12 @@ from resources import QdrantResource, StorageResource
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=[document_pipeline],
-    partitions_def=documents_partitions,
     description="Parse, chunk, embed and index documents (one partition per document).",
 )
 
 rechunk_job = dg.define_asset_job(
     "rechunk_job",
     selection=dg.AssetSelection.assets("chunks", "vector_store_entries"),
-    partitions_def=documents_partitions,
     description="Re-chunk and re-index from the stored parse, without re-parsing.",
 )
 
@@ -34,7 +32,7 @@ def delete_documents(
     config: DeleteDocumentsConfig,
     qdrant: QdrantResource,
     storage: StorageResource,
-) -> dg.Output[int]:
+) -> None:
     """Remove each document's points, then its outputs, then its partition.
 
     In that order, a crash half-way leaves the partition in place, so the reconcile schedule
@@ -53,9 +51,10 @@ def delete_documents(
         raise dg.Failure(
             description=f"{error.code.value}: {error.message}", allow_retries=error.retryable
         ) from error
-    return dg.Output(
-        len(config.document_ids),
-        metadata={"documents": len(config.document_ids), "points_deleted": removed_points},
+    # The counts are the step's output metadata; the output holds no value (nothing is stored
+    # between steps, see NothingStoredIOManager).
+    context.add_output_metadata(
+        {"documents": len(config.document_ids), "points_deleted": removed_points}
     )
 
 

@@ -1,5 +1,6 @@
 """reconcile_schedule: re-runs retryable failures and catches what the sensor missed."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -8,22 +9,38 @@ from assets.partitions import DOCUMENTS
 from docingest.ids import sha256_file
 from docingest.reconcile import plan_reconciliation
 from docingest.source import iter_source_files
-from docingest.state import read_state
+from docingest.state import Expected, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import ingest_job
-from resources import SourceResource, StorageResource
+from resources import (
+    ChunkerResource,
+    EmbedderResource,
+    ParserResource,
+    SourceResource,
+    StorageResource,
+)
+
+# When the reconcile schedule runs (cron, in the daemon's time zone); read when the definitions
+# load. Hourly by default.
+CRON_ENV = "DOCINGEST_RECONCILE_CRON"
 
 
 @dg.schedule(
-    cron_schedule="0 * * * *",
+    cron_schedule=os.environ.get(CRON_ENV) or "0 * * * *",
     job=ingest_job,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Hourly: retry retryable failures and ingest files the sensor missed.",
 )
 def reconcile_schedule(
-    context: dg.ScheduleEvaluationContext, source: SourceResource, storage: StorageResource
+    context: dg.ScheduleEvaluationContext,
+    source: SourceResource,
+    storage: StorageResource,
+    parser: ParserResource,
+    chunker: ChunkerResource,
+    embedder: EmbedderResource,
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    """Compares the upload folder, the registered partitions and each document's state."""
+    """Compares the upload folder, the registered partitions and each document's state with
+    what the configured options would make of it (state.freshness)."""
     root = source.root_path()
     store = storage.store
     files = {
@@ -39,7 +56,12 @@ def reconcile_schedule(
     } | (partitions & set(files))
     known = partitions | set(registered)
     states = {document_id: read_state(store, document_id) for document_id in known | set(files)}
-    plan = plan_reconciliation(files, partitions, states, owned)
+    expected = Expected(
+        parse_options_hash=parser.options().options_hash(),
+        chunking_hash=chunker.resolve()[2],
+        embedding_model=embedder.model,
+    )
+    plan = plan_reconciliation(files, partitions, states, owned, expected=expected)
     if not (plan.add or plan.run or plan.retry):
         return dg.SkipReason(f"{len(files)} files in {root} are all current")
     if plan.add:
@@ -47,7 +69,9 @@ def reconcile_schedule(
         context.instance.add_dynamic_partitions(DOCUMENTS, plan.add)
     ordered = context.instance.get_dynamic_partitions(DOCUMENTS)
     requests = [
-        batch_run_request(batch, tags={"docingest/operation": "reconcile"})
+        batch_run_request(
+            batch, job_name=ingest_job.name, tags={"docingest/operation": "reconcile"}
+        )
         for batch in contiguous_batches(ordered, plan.run + plan.retry, source.batch_size)
     ]
     context.log.info(

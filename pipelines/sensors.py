@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,15 @@ import dagster as dg
 from assets.partitions import DOCUMENTS, documents_partitions
 from docingest.ids import sha256_file
 from docingest.source import iter_source_files
+from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
 from resources import SourceResource, StorageResource
 
 _CURSOR_VERSION = 1
+# How often the daemon evaluates the sensor. Read once when the definitions load (like the
+# resources' environment), so a test or a busy folder can tick faster than every 30 s.
+INTERVAL_ENV = "DOCINGEST_SENSOR_INTERVAL_S"
 
 
 def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
@@ -49,7 +54,7 @@ def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
 
 @dg.sensor(
     jobs=[ingest_job, delete_documents_job],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV) or 30),
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Watches the upload folder: adds, re-ingests and removes documents.",
 )
@@ -98,6 +103,13 @@ def upload_folder_sensor(
         current[file.document_id] = [file.size, file.mtime_ns, digest]
         if previous and previous[2] == digest:
             continue  # touched, not changed
+        if (
+            file.document_id in registered
+            and not freshness(
+                read_state(storage.store, file.document_id), Expected(sha256=digest)
+            ).needs_run()
+        ):
+            continue  # new to this cursor, but already current (or failed for good) as it is
         if file.document_id not in registered:
             new_ids.append(file.document_id)
         changed[file.document_id] = digest
@@ -106,7 +118,11 @@ def upload_folder_sensor(
     ordered = [*existing, *new_ids]
     requests: list[dg.RunRequest] = [
         # The run key names the contents: a file changed back and forth still runs each time.
-        batch_run_request(batch, key="upload:" + _digest(changed[d] for d in batch))
+        # A sensor that targets two jobs must name the job of each request (the daemon refuses
+        # the whole tick otherwise).
+        batch_run_request(
+            batch, job_name=ingest_job.name, key="upload:" + _digest(changed[d] for d in batch)
+        )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]
     # Files gone since the last tick, plus registered documents from this folder whose file is

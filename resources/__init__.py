@@ -7,10 +7,10 @@ import dagster as dg
 
 from resources.chunker import ChunkerResource
 from resources.embedder import EmbedderResource
-from resources.parser import ParserResource
+from resources.parser import ParseEngine, ParserResource
 from resources.qdrant import QdrantResource
 from resources.source import SourceResource
-from resources.storage import StorageResource
+from resources.storage import NothingStoredIOManager, StorageResource
 from resources.webhooks import WebhookEndpointConfig, WebhookResource
 
 PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
@@ -18,6 +18,7 @@ PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
 __all__ = [
     "ChunkerResource",
     "EmbedderResource",
+    "NothingStoredIOManager",
     "ParserResource",
     "QdrantResource",
     "SourceResource",
@@ -49,13 +50,14 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "source": SourceResource(),
         "parser": ParserResource(
-            engine=os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout",
+            engine=ParseEngine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),
         "embedder": EmbedderResource(),
         "qdrant": qdrant,
         "storage": StorageResource(),
+        "io_manager": NothingStoredIOManager(),
         "webhooks": WebhookResource.from_env(),
     }
     resources.update(overrides)

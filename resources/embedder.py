@@ -1,11 +1,15 @@
 """The embedding model: the model name is the one field; its vector size comes with it."""
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 import dagster as dg
 from pydantic import Field
 
-from docingest.embedding import Embedder, get_embedder
+from docingest.embedding import BACKENDS, Embedder, get_embedder
+
+# A choice in the Launchpad, derived from the embedding module's list.
+EmbeddingBackend = StrEnum("EmbeddingBackend", {v: v for v in BACKENDS})  # type: ignore[misc]
 
 
 class EmbedderResource(dg.ConfigurableResource):
@@ -16,8 +20,8 @@ class EmbedderResource(dg.ConfigurableResource):
         description="Embedding model; its vector size is taken from the model registry.",
     )
     batch_size: int = Field(default=32, description="Texts per forward pass.")
-    backend: str = Field(
-        default="onnx",
+    backend: EmbeddingBackend = Field(
+        default=EmbeddingBackend("onnx"),
         description=(
             "'onnx' (onnxruntime, exported from the model's weights on first use and checked "
             "against them; same vectors, less CPU) or 'torch' (sentence-transformers)."
@@ -25,7 +29,7 @@ class EmbedderResource(dg.ConfigurableResource):
     )
 
     def embedder(self) -> Embedder:
-        return get_embedder(self.model, batch_size=self.batch_size, backend=self.backend)
+        return get_embedder(self.model, batch_size=self.batch_size, backend=str(self.backend))
 
     @property
     def dimension(self) -> int:

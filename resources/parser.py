@@ -1,5 +1,6 @@
 """The document parser (PyMuPDF): parse options as resource config."""
 
+from enum import StrEnum
 from pathlib import Path
 
 import dagster as dg
@@ -7,22 +8,37 @@ from pydantic import Field
 
 from docingest.models import ParseResult
 from docingest.parsing import ParseOptions, parse_file
+from docingest.parsing.options import (
+    ENGINES,
+    FAILED_PAGE_MODES,
+    IMAGE_MODES,
+    OCR_MODES,
+    TABLE_FORMATS,
+)
 from docingest.paths import docingest_home
+
+# Options with a fixed set of values are enums, derived from the parser's own lists: the
+# Launchpad offers them as choices and refuses a typo before the run starts.
+ParseEngine = StrEnum("ParseEngine", {v: v for v in ENGINES})  # type: ignore[misc]
+TableFormat = StrEnum("TableFormat", {v: v for v in TABLE_FORMATS})  # type: ignore[misc]
+OcrMode = StrEnum("OcrMode", {v: v for v in OCR_MODES})  # type: ignore[misc]
+ImageMode = StrEnum("ImageMode", {v: v for v in IMAGE_MODES})  # type: ignore[misc]
+FailedPageMode = StrEnum("FailedPageMode", {v: v for v in FAILED_PAGE_MODES})  # type: ignore[misc]
 
 
 class ParserResource(dg.ConfigurableResource):
     """Parses one document into pages with typed fragments and markdown."""
 
-    engine: str = Field(
-        default="layout",
+    engine: ParseEngine = Field(
+        default=ParseEngine("layout"),
         description="'layout' (PyMuPDF layout model, best quality) or 'fast' (no model, ~30x).",
     )
     include_headers_footers: bool = Field(
         default=False,
         description="Keep page headers/footers in the markdown (always kept as fragments).",
     )
-    table_format: str = Field(
-        default="html",
+    table_format: TableFormat = Field(
+        default=TableFormat("html"),
         description="Tables in the markdown: 'html' (keeps colspan/rowspan) or 'markdown'.",
     )
     merge_tables_across_pages: bool = Field(
@@ -38,16 +54,16 @@ class ParserResource(dg.ConfigurableResource):
         default=None,
         description="Put between pages in the document markdown; '{page_number}' is replaced.",
     )
-    ocr_mode: str = Field(
-        default="auto",
+    ocr_mode: OcrMode = Field(
+        default=OcrMode("auto"),
         description="'auto': OCR pages without a usable text layer; 'force': every page; 'off'.",
     )
     ocr_languages: str = Field(
         default="eng",
         description="Tesseract languages joined by '+', e.g. 'eng+deu' (Debian tesseract-ocr-*).",
     )
-    image_mode: str = Field(
-        default="skip",
+    image_mode: ImageMode = Field(
+        default=ImageMode("skip"),
         description="Figures in the markdown: 'skip', 'placeholder' (with caption), or 'save' "
         "(PNG files under image_dir, referenced from the markdown).",
     )
@@ -55,8 +71,8 @@ class ParserResource(dg.ConfigurableResource):
         default=None,
         description="Where image_mode='save' writes; default $DOCINGEST_HOME/images.",
     )
-    failed_page_mode: str = Field(
-        default="raw_text",
+    failed_page_mode: FailedPageMode = Field(
+        default=FailedPageMode("raw_text"),
         description="Markdown of a page that failed: 'raw_text', 'blank_page' or 'error_message'.",
     )
     page_error_tolerance: float = Field(
@@ -89,19 +105,20 @@ class ParserResource(dg.ConfigurableResource):
         if image_dir is None and self.image_mode == "save":
             image_dir = str(docingest_home() / "images")
         return ParseOptions(
-            engine=self.engine,
+            # Plain strings: parse results and hashes never carry the enum types.
+            engine=str(self.engine),
             include_headers_footers=self.include_headers_footers,
-            table_format=self.table_format,
+            table_format=str(self.table_format),
             merge_tables_across_pages=self.merge_tables_across_pages,
             max_file_size_mb=self.max_file_size_mb,
             max_pages=self.max_pages,
             target_pages=self.target_pages,
             page_separator=self.page_separator,
-            ocr_mode=self.ocr_mode,
+            ocr_mode=str(self.ocr_mode),
             ocr_languages=self.ocr_languages,
-            image_mode=self.image_mode,
+            image_mode=str(self.image_mode),
             image_dir=image_dir,
-            failed_page_mode=self.failed_page_mode,
+            failed_page_mode=str(self.failed_page_mode),
             page_error_tolerance=self.page_error_tolerance,
             isolate=self.isolate,
             timeout_s=self.timeout_s,

@@ -20,3 +20,20 @@ class StorageResource(dg.ConfigurableResource):
     @property
     def store(self) -> DocumentStore:
         return DocumentStore(Path(self.base_dir) if self.base_dir else docingest_home())
+
+
+class NothingStoredIOManager(dg.ConfigurableIOManager):
+    """Passes nothing between steps: every stage writes its own data (Parquet and JSON under
+    DOCINGEST_HOME, points in Qdrant) and the next stage reads it from there.
+
+    Bound as `io_manager` in place of Dagster's default file-system IO manager, whose base_dir
+    the Launchpad would otherwise offer for outputs that hold no value.
+    """
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        if obj is not None:
+            what = context.asset_key if context.has_asset_key else context.step_key
+            raise TypeError(f"{what}: outputs hold no value here, got {type(obj)}")
+
+    def load_input(self, context: dg.InputContext) -> None:
+        return None

@@ -77,8 +77,11 @@ def build_pdf(path: Path, pages: list[str], *, password: str | None = None) -> P
     return path
 
 
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "documents"
 BAD_INPUTS = {
     "truncated.pdf": "CORRUPT_FILE",
+    # MuPDF repairs it into 3 pages without a character: it used to "succeed" with 0 chunks.
+    "truncated-5000-bytes.pdf": "CORRUPT_FILE",
     "encrypted.pdf": "PASSWORD_PROTECTED_FILE",
     "empty.pdf": "CORRUPT_FILE",
     "text-named.pdf": "FILE_TYPE_NOT_SUPPORTED",
@@ -90,6 +93,9 @@ def write_bad_inputs(folder: Path) -> dict[str, str]:
     """The broken files of the end-to-end issue, each with the code it must get."""
     real = corpus_pdf("01030000000001.pdf").read_bytes()
     (folder / "truncated.pdf").write_bytes(real[:300])
+    (folder / "truncated-5000-bytes.pdf").write_bytes(
+        (SAMPLES / "error-codes.pdf").read_bytes()[:5000]
+    )
     build_pdf(folder / "encrypted.pdf", ["<p>secret</p>"], password="s3cret")
     (folder / "empty.pdf").write_bytes(b"")
     (folder / "text-named.pdf").write_text("just some text pretending to be a PDF\n" * 20)

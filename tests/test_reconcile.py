@@ -8,6 +8,7 @@ import pytest
 
 from docingest.errors import ErrorCode
 from docingest.reconcile import Plan, plan_reconciliation
+from docingest.state import Expected
 
 DOC = "docs/a.pdf"
 
@@ -139,6 +140,25 @@ def test_scenarios(
     plan = plan_reconciliation(files, partitions, states, owned, max_attempts=3)
     assert plan == expected
     assert plan.is_empty() is (expected == Plan())
+
+
+def test_changed_options_rerun_and_permanent_failures_wait_for_them() -> None:
+    """The schedule compares the configured options too: a new chunking or model re-runs a
+    current document, and a document that failed for good runs again only then."""
+    current = {**SUCCEEDED, "parse_options_hash": "o1", "chunking_hash": "c1"}
+    corrupt = {**_failed(ErrorCode.CORRUPT_FILE, 1), "parse_options_hash": "o1"}
+    states = {"ok.pdf": current, "bad.pdf": corrupt}
+    files = {"ok.pdf": "s1", "bad.pdf": "s1"}
+    same = Expected(parse_options_hash="o1", chunking_hash="c1")
+    assert plan_reconciliation(files, set(files), states, set(), expected=same).is_empty()
+    rechunk = Expected(parse_options_hash="o1", chunking_hash="c2")
+    assert plan_reconciliation(files, set(files), states, set(), expected=rechunk) == Plan(
+        run=["ok.pdf"]
+    )
+    reparse = Expected(parse_options_hash="o2", chunking_hash="c1")
+    assert plan_reconciliation(files, set(files), states, set(), expected=reparse) == Plan(
+        run=["bad.pdf", "ok.pdf"]
+    )
 
 
 def test_default_max_attempts_is_five() -> None:

@@ -10,6 +10,9 @@ import pytest
 
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.state import (
+    Expected,
+    Freshness,
+    freshness,
     is_current,
     note_run,
     read_state,
@@ -136,11 +139,11 @@ def test_a_document_is_current_only_once_its_run_recorded_it(tmp_path: Path) -> 
     store = DocumentStore(tmp_path)
     record_stage(store, DOC, "index", sha256="s1")
     note_run(store, DOC, "run-1")
-    assert is_current(read_state(store, DOC), sha256="s1")
+    assert is_current(read_state(store, DOC), Expected(sha256="s1"))
     record_stage(store, DOC, "index", sha256="s1")  # a re-run, killed before note_run
-    assert not is_current(read_state(store, DOC), sha256="s1")
+    assert not is_current(read_state(store, DOC), Expected(sha256="s1"))
     note_run(store, DOC, "run-2")
-    assert is_current(read_state(store, DOC), sha256="s1")
+    assert is_current(read_state(store, DOC), Expected(sha256="s1"))
 
 
 def test_unknown_document_reads_as_bare_state(tmp_path: Path) -> None:
@@ -148,34 +151,63 @@ def test_unknown_document_reads_as_bare_state(tmp_path: Path) -> None:
 
 
 CURRENT = {
-    "status": "succeeded", "sha256": "s1", "params_hash": "p1", "embedding_model": "m",
-    "run_id": "r1",
+    "status": "succeeded", "sha256": "s1", "parse_options_hash": "o1", "chunking_hash": "c1",
+    "embedding_model": "m", "run_id": "r1",
 }  # fmt: skip
+NOW = Expected(sha256="s1", parse_options_hash="o1", chunking_hash="c1", embedding_model="m")
+
+
+def _failed(code: ErrorCode, **recorded: Any) -> dict[str, Any]:
+    error = {"code": code.value, "message": "x", "retryable": code.retryable}
+    return {**CURRENT, **recorded, "status": "failed", "error": error}
+
+
+# Every reason, as the CLI, the sensor's planning and the schedule all read it.
+FRESHNESS = [
+    ("current", CURRENT, NOW, Freshness.CURRENT),
+    ("only-content-known", CURRENT, Expected(sha256="s1"), Freshness.CURRENT),
+    ("nothing-known", CURRENT, Expected(), Freshness.CURRENT),
+    ("never-seen", {}, NOW, Freshness.NEW),
+    ("registered-only", {"document_id": "x"}, NOW, Freshness.NEW),
+    ("content", CURRENT, Expected(sha256="s2"), Freshness.CONTENT_CHANGED),
+    ("parse-options", CURRENT, Expected(parse_options_hash="o2"), Freshness.PARSE_OPTIONS_CHANGED),
+    ("chunking", CURRENT, Expected(chunking_hash="c2"), Freshness.CHUNKING_CHANGED),
+    ("model", CURRENT, Expected(embedding_model="other"), Freshness.MODEL_CHANGED),
+    ("parse-before-chunking", CURRENT, Expected(parse_options_hash="o2", chunking_hash="c2"),
+     Freshness.PARSE_OPTIONS_CHANGED),
+    ("pending", {**CURRENT, "status": "pending"}, NOW, Freshness.HALF_WAY),
+    ("run-never-recorded", {**CURRENT, "run_id": None}, NOW, Freshness.HALF_WAY),
+    ("failed-retryable", _failed(ErrorCode.PARSE_TIMEOUT), NOW, Freshness.FAILED_RETRYABLE),
+    ("failed-for-good", _failed(ErrorCode.CORRUPT_FILE), NOW, Freshness.FAILED_PERMANENTLY),
+    ("failed-for-good-new-content", _failed(ErrorCode.CORRUPT_FILE), Expected(sha256="s2"),
+     Freshness.CONTENT_CHANGED),
+    ("failed-for-good-new-parse-options", _failed(ErrorCode.CORRUPT_FILE),
+     Expected(parse_options_hash="o2"), Freshness.PARSE_OPTIONS_CHANGED),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("state", "expected", "current"),
-    [
-        (CURRENT, {"sha256": "s1", "params_hash": "p1", "embedding_model": "m"}, True),
-        (CURRENT, {"sha256": "s1"}, True),
-        (CURRENT, {}, True),
-        (CURRENT, {"sha256": "s2"}, False),
-        (CURRENT, {"embedding_model": "other"}, False),
-        (CURRENT, {"options_hash": "o1"}, False),  # never recorded
-        ({**CURRENT, "status": "pending"}, {"sha256": "s1"}, False),
-        ({**CURRENT, "status": "failed"}, {}, False),
-        ({**CURRENT, "run_id": None}, {}, False),  # indexed, but its run never recorded it
-        ({}, {}, False),
-    ],
+    ("state", "expected", "reason"),
+    [case[1:] for case in FRESHNESS],
+    ids=[case[0] for case in FRESHNESS],
 )
-def test_is_current(state: dict[str, Any], expected: dict[str, Any], current: bool) -> None:
-    assert is_current(state, **expected) is current
+def test_freshness(state: dict[str, Any], expected: Expected, reason: Freshness) -> None:
+    assert freshness(state, expected) is reason
+    assert is_current(state, expected) is (reason is Freshness.CURRENT)
+
+
+def test_only_a_permanent_failure_waits_for_retry_failed() -> None:
+    for reason in Freshness:
+        assert reason.needs_run(retry_failed=True) is (reason is not Freshness.CURRENT)
+    assert not Freshness.FAILED_PERMANENTLY.needs_run()
+    assert Freshness.FAILED_RETRYABLE.needs_run()
 
 
 def test_summarize_counts_by_status_and_error(tmp_path: Path) -> None:
     store = DocumentStore(tmp_path)
     for name, pages, chunks in (("a", 2, 5), ("b", 3, 4)):
-        record_stage(store, name, "parse", pages=pages)
+        flags = {"repaired": True, "empty_pages": [2]} if name == "a" else {}
+        record_stage(store, name, "parse", pages=pages, **flags)
         record_stage(store, name, "index", chunks=chunks, points=chunks)
     record_stage(store, "c", "chunk", pages=10, chunks=10)  # pending: not counted in totals
     for name, code in (("d", ErrorCode.CORRUPT_FILE), ("e", ErrorCode.CORRUPT_FILE)):
@@ -187,6 +219,7 @@ def test_summarize_counts_by_status_and_error(tmp_path: Path) -> None:
         "documents": {"total": 7, "succeeded": 2, "failed": 3, "pending": 2},
         "errors": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
         "attempts": {"CORRUPT_FILE": 2, "VECTOR_STORE_UNAVAILABLE": 1},
+        "flagged": {"repaired": 1, "empty_pages": 1, "ocr_unavailable_pages": 0},
         "pages": 5,
         "chunks": 9,
         "points": 9,
@@ -198,6 +231,7 @@ def test_summarize_nothing(tmp_path: Path) -> None:
         "documents": {"total": 0, "succeeded": 0, "failed": 0, "pending": 0},
         "errors": {},
         "attempts": {},
+        "flagged": {"repaired": 0, "empty_pages": 0, "ocr_unavailable_pages": 0},
         "pages": 0,
         "chunks": 0,
         "points": 0,

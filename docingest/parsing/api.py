@@ -14,6 +14,7 @@ from docingest.parsing.clean import plain_quotes
 from docingest.parsing.detect import MUPDF_TYPES, check_input
 from docingest.parsing.figures import render_figures
 from docingest.parsing.furniture import MIN_REPEAT_PAGES, mark_repeated, printed_page_numbers
+from docingest.parsing.integrity import mupdf_notes, page_has_text, require_text, usage_flags
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import (
     HEADER_FOOTER,
@@ -56,8 +57,15 @@ def _keep_lone_furniture(pages: list[PageResult]) -> None:
     """A page of a short document whose only text the model calls header/footer keeps it.
 
     With fewer pages than repetition needs, the model's call is all there is; a one-line page
-    would otherwise come out empty and index nothing.
+    would otherwise come out empty and index nothing. A document whose only text is furniture
+    (the same line on every page) keeps all of it: that line is its content.
     """
+    if not any(page.status == "ok" and page_has_text(page) for page in pages):
+        for page in pages:
+            for fragment in page.fragments:
+                if fragment.type in HEADER_FOOTER:
+                    fragment.type = "text"
+        return
     if len(pages) >= MIN_REPEAT_PAGES:
         return
     for page in pages:
@@ -99,7 +107,8 @@ def _finish_pages(
 
 def _parse_document(
     data: bytes, mime: str, options: ParseOptions, document_id: str
-) -> tuple[int, list[PageResult], dict[str, float], dict]:
+) -> tuple[int, list[PageResult], dict[str, float], dict, bool, list[str]]:
+    """Page count, pages, timings, metadata, whether MuPDF repaired the file, its warnings."""
     started = time.perf_counter()
     doc = open_document(data, MUPDF_TYPES[mime], options.password)
     try:
@@ -109,6 +118,17 @@ def _parse_document(
         pages = _engine(doc, indexes, options) if indexes else []
         _check_failures(pages, options)
         metadata = pdf_metadata(doc) | _finish_pages(doc, pages, options, document_id)
+        notes = mupdf_notes()
+        repaired = bool(doc.is_repaired)
+        require_text(
+            doc,
+            pages,
+            page_count=page_count,
+            repaired=repaired,
+            notes=notes,
+            ocr_mode=options.ocr_mode,
+            failed_page_mode=options.failed_page_mode,
+        )
         parsed = {page.page_number for page in pages}
         pages.extend(skipped_page(doc, i) for i in range(page_count) if i + 1 not in parsed)
         pages.sort(key=lambda page: page.page_number)
@@ -118,7 +138,7 @@ def _parse_document(
         "open_s": round(opened - started, 4),
         "parse_s": round(time.perf_counter() - opened, 4),
     }
-    return page_count, pages, timings, metadata
+    return page_count, pages, timings, metadata, repaired, notes
 
 
 def _parse_text(data: bytes, options: ParseOptions) -> tuple[list[PageResult], dict[str, float]]:
@@ -127,6 +147,15 @@ def _parse_text(data: bytes, options: ParseOptions) -> tuple[list[PageResult], d
     fragments = markdown_fragments(text, options.table_format)
     markdown = page_markdown(fragments, options.include_headers_footers)
     page = PageResult(1, 0.0, 0.0, markdown, fragments)
+    require_text(
+        None,
+        [page],
+        page_count=1,
+        repaired=False,
+        notes=[],
+        ocr_mode=options.ocr_mode,
+        failed_page_mode="",
+    )
     return [page], {"open_s": 0.0, "parse_s": round(time.perf_counter() - started, 4)}
 
 
@@ -154,8 +183,12 @@ def parse_bytes(
     try:
         mime = check_input(data, filename, options.max_file_size_bytes)
         metadata: dict = {}
+        repaired = False
+        notes: list[str] = []
         if mime in MUPDF_TYPES:
-            page_count, pages, timings, metadata = _parse_document(data, mime, options, document_id)
+            page_count, pages, timings, metadata, repaired, notes = _parse_document(
+                data, mime, options, document_id
+            )
         else:
             pages, timings = _parse_text(data, options)
             page_count = 1
@@ -179,6 +212,8 @@ def parse_bytes(
             "pages": sum(1 for page in pages if page.status == "ok"),
             "ocr_pages": sum(1 for page in pages if page.ocr),
             "failed_pages": sum(1 for page in pages if page.status == "error"),
+            # repaired, empty_pages, ocr_unavailable_pages, warnings (see integrity.py)
+            **usage_flags(pages, repaired, notes),
             "timings": timings,
         },
         metadata=metadata,

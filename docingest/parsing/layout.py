@@ -31,6 +31,7 @@ from docingest.parsing.pages import (
     FIGURE_PLACEHOLDER,
     HEADER_FOOTER,
     MARGIN_BAND,
+    keep_text_without_ocr,
     ocr_error_page,
     per_page,
 )
@@ -170,6 +171,8 @@ def _page_result(
     fragments = refine_headings(fragments)
     page = PageResult(number, float(rect.width), float(rect.height), "", fragments)
     page.ocr = number - 1 in ocr.done
+    if number - 1 in ocr.kept:
+        keep_text_without_ocr(page, ocr.kept[number - 1])
     return page
 
 
@@ -206,7 +209,7 @@ def parse_layout(
     doc: pymupdf.Document, indexes: list[int], options: ParseOptions
 ) -> list[PageResult]:
     """Parse pages `indexes` (0-based) of `doc` with the layout model (markdown left empty)."""
-    ocr = OcrRecorder(options.ocr_languages)
+    ocr = OcrRecorder(options.ocr_languages, options.ocr_mode)
     try:
         chunks = _convert(doc, indexes, options, ocr)
         return [_page_result(doc, chunk, options, ocr) for chunk in chunks]

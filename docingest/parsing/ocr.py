@@ -15,6 +15,9 @@ _INSTALL = "apt-get install -y tesseract-ocr tesseract-ocr-eng"
 _REPLACEMENT = "\ufffd"
 _GARBAGE_RATIO = 0.3  # of a page's characters unmapped (U+FFFD): its text layer is garbage
 _MIN_IMAGE_COVER = 0.1  # of the page covered by images: worth OCR when there is no text
+# What Tesseract's failures raise through PyMuPDF: MuPDF's own errors ("FzErrorLibrary: Tesseract
+# language initialisation failed" for a broken traineddata file) do not derive from RuntimeError.
+_TESSERACT_ERRORS = (RuntimeError, pymupdf.mupdf.FzErrorBase)
 
 
 @cache
@@ -45,12 +48,23 @@ def tessdata_for(languages: str) -> str:
     return folder
 
 
+def _garbage(chars: list[str]) -> bool:
+    return sum(c == _REPLACEMENT for c in chars) / len(chars) >= _GARBAGE_RATIO
+
+
+def text_layer_is_usable(page: pymupdf.Page) -> bool:
+    """The page has text of its own that is not mostly unmapped glyphs: when OCR cannot run,
+    auto mode keeps it (see `OcrRecorder`)."""
+    chars = [c for c in page.get_text("text") if not c.isspace()]
+    return bool(chars) and not _garbage(chars)
+
+
 def text_layer_is_unusable(page: pymupdf.Page) -> bool:
     """No text but images worth reading, or text that is mostly unmapped glyphs."""
     text = page.get_text("text")
     chars = [c for c in text if not c.isspace()]
     if chars:
-        return sum(c == _REPLACEMENT for c in chars) / len(chars) >= _GARBAGE_RATIO
+        return _garbage(chars)
     area = abs(page.rect) or 1.0
     covered = sum(abs(pymupdf.Rect(info["bbox"]) & page.rect) for info in page.get_image_info())
     return covered / area >= _MIN_IMAGE_COVER or bool(page.get_drawings())
@@ -61,17 +75,30 @@ def ocr_textpage(page: pymupdf.Page, languages: str) -> pymupdf.TextPage:
     tessdata = tessdata_for(languages)
     try:
         return page.get_textpage_ocr(language=languages, dpi=OCR_DPI, full=True, tessdata=tessdata)
-    except RuntimeError as exc:
+    except _TESSERACT_ERRORS as exc:
         raise DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}") from exc
 
 
 class OcrRecorder:
-    """The `ocr_function` handed to pymupdf4llm: OCRs a page and remembers what happened."""
+    """The `ocr_function` handed to pymupdf4llm: OCRs a page and remembers what happened.
 
-    def __init__(self, languages: str) -> None:
+    OCR is an enhancement, not a gate: in auto mode a page whose own text layer is usable
+    keeps it when OCR cannot run (Tesseract missing, or failing), and is noted in `kept`;
+    only a page without usable text (or any page in force mode) fails, in `failed`.
+    """
+
+    def __init__(self, languages: str, mode: str = "auto") -> None:
         self.languages = languages
+        self.mode = mode
         self.done: set[int] = set()  # 0-based numbers of the pages OCR'd
         self.failed: dict[int, DocIngestError] = {}
+        self.kept: dict[int, DocIngestError] = {}  # OCR failed; the text layer stands in
+
+    def _failure(self, page: pymupdf.Page, error: DocIngestError) -> None:
+        if self.mode != "force" and text_layer_is_usable(page):
+            self.kept[page.number] = error
+        else:
+            self.failed[page.number] = error
 
     def __call__(
         self,
@@ -94,8 +121,6 @@ class OcrRecorder:
             )
             self.done.add(page.number)
         except DocIngestError as exc:
-            self.failed[page.number] = exc
-        except RuntimeError as exc:
-            self.failed[page.number] = DocIngestError(
-                ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}"
-            )
+            self._failure(page, exc)
+        except _TESSERACT_ERRORS as exc:
+            self._failure(page, DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}"))

@@ -17,7 +17,7 @@ OCR_MODES: tuple[str, ...] = ("auto", "force", "off")
 IMAGE_MODES: tuple[str, ...] = ("skip", "placeholder", "save")
 FAILED_PAGE_MODES: tuple[str, ...] = ("raw_text", "blank_page", "error_message")
 # Bump when this package's own output changes for the same input and options.
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 # Options that decide whether and where parsing runs, never what it produces.
 _NOT_HASHED = (
     "max_file_size_mb",

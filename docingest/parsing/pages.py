@@ -74,6 +74,18 @@ def ocr_error_page(doc: pymupdf.Document, index: int, error: DocIngestError) -> 
     return _failed(doc, index, error.code, f"page {index + 1}: {error.message}")
 
 
+def keep_text_without_ocr(page: PageResult, error: DocIngestError) -> None:
+    """OCR could not run on a page whose own text layer is usable (auto mode): the page keeps
+    that text and stays "ok", and its `error` says what OCR lacked (a warning, not a failure;
+    `usage["ocr_unavailable_pages"]` lists such pages)."""
+    page.error = {
+        "code": error.code.value,
+        "message": f"page {page.page_number}: OCR could not run, so the page's own text layer "
+        f"was kept: {error.message}",
+        "retryable": error.code.retryable,
+    }
+
+
 def fill_failed_page(doc: pymupdf.Document, page: PageResult, mode: str) -> None:
     """Give a failed page the markdown `mode` asks for: raw text, nothing, or the error."""
     error = page.error or {}

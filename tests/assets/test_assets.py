@@ -109,6 +109,7 @@ def test_pipeline_asset_on_one_partition(
     ]
     assert {c.check_name for c in checks} == {
         "every_page_parsed_or_explained",
+        "file_intact_and_readable",
         "no_chunk_over_its_limit",
         "no_empty_chunk",
         "chunks_cover_document",

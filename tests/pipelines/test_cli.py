@@ -79,21 +79,21 @@ def test_ingest_search_status_rechunk(runner: CliRunner, home: Path, tmp_path: P
     assert result.exit_code == 1  # empty.pdf failed; the others are in
     assert "CORRUPT_FILE" in result.output and "succeeded" in result.output
 
-    status = json.loads(runner.invoke(main, ["status", "--json"]).output)
+    status = json.loads(runner.invoke(main, ["status", "--json"]).stdout)
     assert status["documents"] == {"total": 3, "succeeded": 2, "failed": 1, "pending": 0}
     assert status["errors"] == {"CORRUPT_FILE": 1}
     assert status["points"] == status["chunks"] > 0 and status["pages"] == 2
 
     query = CORPUS_QUERIES["01030000000001.pdf"]
-    hits = json.loads(runner.invoke(main, ["search", query, "--top-k", "2", "--json"]).output)
+    hits = json.loads(runner.invoke(main, ["search", query, "--top-k", "2", "--json"]).stdout)
     assert set(hits[0]) >= {"document_id", "chunk_id", "score", "text", "page_start",
                             "page_end", "metadata"}  # fmt: skip
     assert hits[0]["document_id"] == "01030000000001.pdf"
     assert hits[0]["metadata"] == {"team": "stats"}
     filtered = runner.invoke(main, ["search", query, "--filter", "team=none", "--json"])
-    assert json.loads(filtered.output) == []
+    assert json.loads(filtered.stdout) == []
 
     rechunk = runner.invoke(main, ["rechunk", "--strategy", "by_page"])
     assert rechunk.exit_code == 0, rechunk.output
-    after = json.loads(runner.invoke(main, ["status", "--json"]).output)
+    after = json.loads(runner.invoke(main, ["status", "--json"]).stdout)
     assert after["points"] == after["chunks"] == 2  # one page each, old points replaced

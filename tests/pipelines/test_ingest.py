@@ -107,7 +107,7 @@ def test_bad_inputs_are_classified_and_do_not_affect_good_ones(
     assert report["documents"]["failed"] == len(expected)
     assert report["documents"]["succeeded"] == 2
     assert sum(report["errors"].values()) == len(expected)
-    assert report["errors"]["CORRUPT_FILE"] == 2
+    assert report["errors"]["CORRUPT_FILE"] == 3
 
     # One batch run: non-retryable failures do not burn retries (no STEP_UP_FOR_RETRY), and
     # Dagster shows exactly the bad partitions as failed and the good ones as materialized.

@@ -16,7 +16,7 @@ from pipelines.ingest import ingest_folder
 from pipelines.jobs import delete_documents_job
 from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
-from resources import QdrantResource, SourceResource, StorageResource
+from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
 
 
@@ -118,9 +118,11 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
         DocIngestError(ErrorCode.VECTOR_STORE_UNAVAILABLE, "store held by another process"),
     )
     shutil.copyfile(corpus_pdf("01030000000003.pdf"), docs / "missed.pdf")
+    configured = build_resources()
     context = dg.build_schedule_context(
         instance=instance,
         resources={
+            **{k: configured[k] for k in ("parser", "chunker", "embedder")},
             "source": SourceResource(root=str(docs), settle_seconds=0),
             "storage": StorageResource(),
         },

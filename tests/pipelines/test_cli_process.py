@@ -1,0 +1,151 @@
+"""The `docingest` command as a user runs it: a subprocess on a fresh home, results on stdout,
+progress and diagnostics on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docingest.writer_lock import writer_lock
+from tests.conftest import corpus_pdf
+from tests.deployment import BIN, REPO, Deployment
+
+ENV = {"DOCINGEST_PARSE_ENGINE": "fast"}
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    deployment = Deployment(tmp_path, **ENV)
+    yield deployment
+    deployment.stop()
+
+
+def _ingest(deployment: Deployment, folder: Path, *args: str) -> tuple[int, dict]:
+    result = deployment.docingest("ingest", str(folder), "--json", *args)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_permanent_failures_stay_put_and_prune(deployment: Deployment, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "good.pdf")
+    shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "other.pdf")
+    (folder / "broken.pdf").write_text("plain text pretending to be a PDF\n" * 20)
+    whole = corpus_pdf("01030000000074.pdf").read_bytes()
+    (folder / "cut.pdf").write_bytes(whole[: len(whole) // 3])  # MuPDF repairs what is left
+
+    code, first = _ingest(deployment, folder)
+    assert code == 1 and first["succeeded"] == 3 and first["failed"] == 1
+    assert first["errors"] == {"FILE_TYPE_NOT_SUPPORTED": 1}
+    assert first["points"] == first["chunks"] > 0
+    # Damaged but readable: it succeeds, flagged where people look.
+    assert "repaired" in first["flagged"]["cut.pdf"]
+    status = json.loads(deployment.docingest("status", "--json").stdout)
+    assert status["flagged"]["repaired"] == 1
+
+    # Unchanged, a file that failed for good is not run again, and the summary says so;
+    # skipped documents add nothing to the counts.
+    code, again = _ingest(deployment, folder)
+    assert code == 0, again
+    assert (again["succeeded"], again["failed"], again["skipped"]) == (0, 0, 3)
+    assert again["not_retried"] == {"FILE_TYPE_NOT_SUPPORTED": 1}
+    assert (again["pages"], again["chunks"], again["points"]) == (0, 0, 0)
+
+    code, forced = _ingest(deployment, folder, "--retry-failed")
+    assert code == 1 and forced["failed"] == 1 and forced["skipped"] == 3
+
+    failed = json.loads(deployment.docingest("status", "--failed", "--json").stdout)
+    (row,) = failed
+    assert row["document_id"] == "broken.pdf" and row["code"] == "FILE_TYPE_NOT_SUPPORTED"
+    assert row["stage"] == "parse" and row["attempts"] == 2 and row["run_id"]
+
+    # Deletions without the sensor: --prune removes what left the folder.
+    (folder / "other.pdf").unlink()
+    code, pruned = _ingest(deployment, folder, "--prune")
+    assert pruned["pruned"] == ["other.pdf"]
+    status = json.loads(deployment.docingest("status", "--json").stdout)
+    assert status["documents"]["total"] == 3  # good.pdf, cut.pdf and broken.pdf
+    assert status["points"] == first["points"] - _points_of(first, "other.pdf", deployment)
+
+
+def _points_of(summary: dict, document_id: str, deployment: Deployment) -> int:
+    """Points the pruned document had: the first ingest's total minus what is left."""
+    search = deployment.docingest("search", "bootstrap", "--top-k", "50", "--json")
+    left = json.loads(search.stdout)
+    assert all(hit["document_id"] != document_id for hit in left)
+    return summary["points"] - len({hit["chunk_id"] for hit in left})
+
+
+def test_two_folders_with_the_same_file_name_are_two_documents(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    texts = {
+        "alpha": "Tidal energy converts ocean tides into electricity.",
+        "beta": "Sourdough bread rises with wild yeast and bacteria.",
+    }
+    for name, text in texts.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "notes.txt").write_text(text + "\n")
+    assert _ingest(deployment, tmp_path / "alpha")[0] == 0
+    code, second = _ingest(deployment, tmp_path / "beta")
+    assert code == 0 and second["succeeded"] == 1
+    status = json.loads(deployment.docingest("status", "--json").stdout)
+    assert status["documents"]["total"] == 2
+    for query, expected in (("ocean tides electricity", "notes.txt"),
+                            ("bread yeast", "beta/notes.txt")):  # fmt: skip
+        hits = json.loads(deployment.docingest("search", query, "--json").stdout)
+        assert hits[0]["document_id"] == expected
+    # Ingesting either folder again keeps its ids: nothing re-run, nothing duplicated.
+    assert _ingest(deployment, tmp_path / "alpha")[1]["skipped"] == 1
+    assert _ingest(deployment, tmp_path / "beta")[1]["skipped"] == 1
+
+
+def test_usage_errors_and_messages(deployment: Deployment, tmp_path: Path) -> None:
+    usage = [
+        ("search", "anything", "--top-k", "0"),
+        ("search", "   "),
+        ("parse", str(tmp_path / "missing.pdf"), "--out", str(tmp_path / "out")),
+        ("parse", str(tmp_path), "--out", str(tmp_path / "out")),
+        ("ingest", str(tmp_path / "missing")),
+    ]
+    for args in usage:
+        result = deployment.docingest(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+    version = deployment.docingest("--version")
+    assert version.returncode == 0 and "docingest" in version.stdout
+    help_text = deployment.docingest("ingest", "--help").stdout
+    assert "by_section" in help_text and "page_sections" in help_text
+    empty = deployment.docingest("search", "anything", "--json")
+    assert empty.returncode == 0 and json.loads(empty.stdout) == []
+    assert "collection is empty" in empty.stderr
+    assert f"home {deployment.home}" in " ".join(empty.stderr.split())
+
+
+def test_a_second_writer_waits_for_the_first(deployment: Deployment, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Lighthouses guide ships along rocky coasts at night.\n")
+    errors = tmp_path / "stderr.txt"
+    with writer_lock(deployment.home), errors.open("w") as sink:  # another ingest holds it
+        process = subprocess.Popen(
+            [str(BIN / "docingest"), "ingest", str(folder), "--json"], cwd=REPO,
+            env=deployment.env, stdout=subprocess.PIPE, stderr=sink, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while "already writing" not in errors.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, errors.read_text()
+            time.sleep(0.5)
+        assert "already writing" in errors.read_text(), "the second ingest did not wait"
+        time.sleep(2)
+        assert process.poll() is None, "the second ingest went on while the home was held"
+    stdout, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, errors.read_text()
+    assert json.loads(stdout)["succeeded"] == 1
