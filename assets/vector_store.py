@@ -10,8 +10,10 @@ from assets.chunking import chunks
 from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
 from docingest.chunking import embedding_text
 from docingest.errors import DocIngestError, ErrorCode
+from docingest.filters import PATH_PREFIXES_KEY, index_type, path_prefixes
 from docingest.ids import point_id_for
 from docingest.models import Chunk
+from docingest.sparse import Bm25Encoder
 from docingest.state import read_state, record_stage
 from docingest.storage import DocumentStore
 from docingest.vectorstore import PointData, VectorStore
@@ -19,6 +21,14 @@ from resources import EmbedderResource
 
 COUNT_CHECK = "point_count_matches_chunks"
 EMBED_KEY = "embedding_key"
+# Keys the pipeline writes that `--filter` reaches (document id and page range are indexed by
+# the store itself).
+FILTER_INDEXES = {
+    PATH_PREFIXES_KEY: "keyword",
+    "fragment_types": "keyword",
+    "headings": "keyword",
+    "chunk_index": "integer",
+}
 QDRANT_POOL = "qdrant_writer"
 
 vector_store_entries = dg.AssetSpec(
@@ -42,16 +52,27 @@ vector_store_checks = [
 ]
 
 
+def index_schema(registered: dict[str, Any]) -> dict[str, str]:
+    """Typed payload indexes: the pipeline's own filter keys, and each metadata key by the type
+    of its value (keyword, integer, float, bool, datetime)."""
+    metadata = registered.get("vector_store_metadata") or {}
+    typed = {key: index_type(value) for key, value in metadata.items()}
+    return FILTER_INDEXES | {key: kind for key, kind in typed.items() if kind is not None}
+
+
 def embedding_key(model: str, text: str) -> str:
     """Identifies one embedding: the model and the exact text it embedded."""
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
 
-def _payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[str, Any]:
+def point_payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[str, Any]:
+    """A chunk's Qdrant payload: the document's metadata, then what cites the chunk (pages,
+    the boxes of its fragments per page, the heading breadcrumb) and its exact text."""
     metadata = registered.get("vector_store_metadata") or {}
     return {
         **metadata,
         "document_id": chunk.document_id,
+        PATH_PREFIXES_KEY: path_prefixes(chunk.document_id),
         "source": registered.get("path"),
         "sha256": registered.get("sha256"),
         "chunk_id": chunk.chunk_id,
@@ -59,6 +80,7 @@ def _payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[str, 
         "page_start": chunk.page_start,
         "page_end": chunk.page_end,
         "headings": chunk.headings,
+        "bboxes": chunk.bboxes,
         "fragment_types": chunk.fragment_types,
         "text": chunk.text,
         "strategy": chunk.strategy,
@@ -83,10 +105,10 @@ def index_document(
     vectors.ensure_collection(
         vector_size=embedder.dimension,
         model_name=embedder.model,
-        index_keys=sorted((registered.get("vector_store_metadata") or {}).keys()),
+        index_keys=index_schema(registered),
     )
-    # With `contextual_prefix` the heading breadcrumb is embedded with the text; the stored
-    # text stays exact.
+    # With `contextual_prefix` the title and heading breadcrumb are embedded with the text (and
+    # go into its BM25 terms); the stored text stays exact.
     contextual = (
         bool(store.read_chunk_params(document_id).get("contextual_prefix")) if records else False
     )
@@ -100,13 +122,15 @@ def index_document(
     fresh = embedder.embed([texts[i] for i in missing]) if missing else []
     cached.update({keys[i]: vector for i, vector in zip(missing, fresh, strict=True)})
     embed_seconds = time.perf_counter() - started
+    encoder = Bm25Encoder()
     points = [
         PointData(
             point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
             vector=cached[key],
-            payload={**_payload(c, registered, embedder.model), EMBED_KEY: key},
+            payload={**point_payload(c, registered, embedder.model), EMBED_KEY: key},
+            sparse=encoder.document(text),
         )
-        for c, key in zip(records, keys, strict=True)
+        for c, key, text in zip(records, keys, texts, strict=True)
     ]
     started = time.perf_counter()
     written = vectors.replace_document(document_id, points)

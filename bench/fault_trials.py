@@ -34,7 +34,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "documents"
@@ -176,35 +175,26 @@ class StoreState:
 
 
 def read_store(home: Path) -> StoreState:
-    """Opens the local store (its writer must have exited) and reads every chunk file."""
+    """Opens the embedded store (it waits for a writer's current operation) and reads every
+    chunk file."""
     import pyarrow.parquet as pq
-    from qdrant_client import QdrantClient
 
     from docingest.ids import point_id_for
+    from docingest.vectorstore import VectorStore, close_local_clients
 
     points: dict[str, tuple[str, int, str]] = {}
     seen: Counter[str] = Counter()
     vectors = 0
-    client = QdrantClient(path=str(home / "qdrant"))
-    try:
-        offset: Any = None
-        while client.collection_exists(COLLECTION):
-            records, offset = client.scroll(
-                COLLECTION, limit=512, offset=offset, with_payload=True, with_vectors=True
+    with VectorStore(path=str(home / "qdrant"), collection=COLLECTION) as store:
+        for point_id, payload, vector in store.all_points(with_vectors=True):
+            seen[point_id] += 1
+            vectors += bool(vector)
+            points[point_id] = (
+                str(payload.get("document_id")),
+                int(payload.get("chunk_index", -1)),
+                str(payload.get("params_hash")),
             )
-            for record in records:
-                payload = record.payload or {}
-                seen[str(record.id)] += 1
-                vectors += bool(record.vector)
-                points[str(record.id)] = (
-                    str(payload.get("document_id")),
-                    int(payload.get("chunk_index", -1)),
-                    str(payload.get("params_hash")),
-                )
-            if offset is None:
-                break
-    finally:
-        client.close()
+    close_local_clients()
     from_chunks: dict[str, tuple[str, int, str]] = {}
     for path in sorted((home / "chunks").glob("*.parquet")):
         for row in pq.read_table(path).to_pylist():

@@ -39,6 +39,8 @@ RESERVED_KEYS = frozenset(
         "params_hash",
         "fragment_types",
         "embedding_key",
+        "bboxes",
+        "path_prefixes",
     }
 )
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")

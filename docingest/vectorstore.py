@@ -1,9 +1,18 @@
-"""Qdrant, local (a folder on disk) or server (URL + API key), behind one small class.
+"""The vector store: one Qdrant collection behind one small class, on one of two backends.
 
-Every write is idempotent per document: callers give deterministic point ids
-(`ids.point_id_for`), `replace_document` upserts them and only then removes the document's
-points that are no longer wanted. Local mode allows one open client per store folder and one
-process at a time, so open local clients are shared through a ref-counted registry.
+- **embedded** (`path=`): Qdrant Edge, Qdrant's in-process engine (`docingest.edge_store`),
+  one shard per collection under `<path>/edge/<collection>`;
+- **server** (`url=`): a Qdrant server or cluster through qdrant-client. qdrant-client's local
+  mode (`local_path=`) speaks the same client API and stands in for a server in tests; it is
+  also what older versions stored under `<path>`: such a collection is copied into Edge on first
+  open (vectors and payloads as they are, BM25 vectors from the stored text), without
+  re-parsing or re-embedding.
+
+Both hold the same points: a dense vector (unnamed, cosine), a BM25 sparse vector
+(`docingest.sparse`, IDF applied by the store) and the same payload, under the same ids. Every
+write is idempotent per document: callers give deterministic point ids (`ids.point_id_for`),
+`replace_document` upserts them and only then removes the document's points that are no
+longer wanted.
 """
 
 from __future__ import annotations
@@ -14,25 +23,29 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.filters import Condition, Filter, FilterValue, equality_filter
+from docingest.sparse import SPARSE_NAME, SparseVector
 
 DOCUMENT_ID_KEY = "document_id"
 MODEL_KEY = "embedding_model"
 BATCH = 256  # points per upsert/delete request
+MODES = ("dense", "sparse", "hybrid")
+DEFAULT_MODE = "hybrid"  # the most even across sets in bench/retrieval_bench.py (bench/README.md)
+DEFAULT_RRF_K = 60
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TRANSPORT_ERRORS = (ResponseHandlingException, httpx.TransportError, ConnectionError, TimeoutError)
 _MISMATCH_FIX = (
     "choose another collection name, or recreate this one for the new model "
     "(`docingest reindex --recreate`)"
 )
-FilterValue = str | int | float | bool
-Filters = Mapping[str, FilterValue]
+Filters = Mapping[str, FilterValue] | Filter
 
 
 @dataclass
@@ -40,6 +53,7 @@ class PointData:
     point_id: str
     vector: list[float]
     payload: dict[str, Any]
+    sparse: SparseVector | None = None
 
 
 @dataclass
@@ -49,12 +63,101 @@ class SearchHit:
     payload: dict[str, Any]
 
 
+@dataclass
+class Query:
+    """What to search with: the query's dense and sparse vectors, and how to combine them."""
+
+    dense: Sequence[float] | None = None
+    sparse: SparseVector | None = None
+    mode: str = DEFAULT_MODE
+    rrf_k: int = DEFAULT_RRF_K
+    candidates: int = 50  # per vector in hybrid mode, before fusion
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown search mode {self.mode!r}; expected one of {MODES}")
+        if self.mode != "sparse" and self.dense is None:
+            raise ConfigError(f"mode {self.mode!r} needs the query's dense vector")
+        if self.mode != "dense" and self.sparse is None:
+            raise ConfigError(f"mode {self.mode!r} needs the query's sparse vector")
+
+
 class CollectionMismatchError(ConfigError):
     """The collection exists with another vector size or embedding model."""
 
 
+Record = tuple[str, dict[str, Any], list[float] | None]  # id, payload, dense vector
+
+
+class Backend(Protocol):
+    """The raw operations a store engine offers; `VectorStore` adds the rules on top."""
+
+    location: str
+
+    def session(self) -> contextlib.AbstractContextManager[None]: ...
+    def exists(self) -> bool: ...
+    def create(self, vector_size: int) -> None: ...
+    def vector_size(self) -> int | None: ...
+    def ensure_indexes(self, schema: Mapping[str, str]) -> None: ...
+    def upsert(self, points: Sequence[PointData]) -> None: ...
+    def delete_ids(self, ids: Sequence[str]) -> None: ...
+    def delete_where(self, where: Filter) -> None: ...
+    def scroll(
+        self, where: Filter, with_payload: bool | list[str], with_vectors: bool
+    ) -> Iterator[Record]: ...
+    def count(self, where: Filter) -> int: ...
+    def query(self, query: Query, where: Filter, limit: int) -> list[SearchHit]: ...
+    def drop(self) -> None: ...
+    def optimize(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def canonical_id(point_id: Any) -> str:
+    return str(uuid.UUID(str(point_id)))  # Qdrant returns uuids in this form
+
+
+def dense_of(vector: Any) -> list[float] | None:
+    """The dense vector of a stored point (a bare list, or the unnamed one of named vectors)."""
+    if isinstance(vector, dict):
+        vector = vector.get("")
+    if isinstance(vector, list):
+        return [float(x) for x in vector if isinstance(x, int | float)]
+    return None
+
+
+def valid_utf8(value: Any) -> Any:
+    """`value` with every string made valid UTF-8: a file name read with surrogate escapes
+    (bytes that are not UTF-8, e.g. Latin-1 names) keeps its bytes as `\\xNN` escapes. Qdrant
+    payloads are JSON: a server and Edge refuse lone surrogates."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8", "surrogateescape")
+            return raw.decode("utf-8", "backslashreplace")
+        return value
+    if isinstance(value, list):
+        return [valid_utf8(v) for v in value]
+    if isinstance(value, dict):
+        return {valid_utf8(k): valid_utf8(v) for k, v in value.items()}
+    return value
+
+
+def _document_filter(document_id: str) -> Filter:
+    return (Condition(DOCUMENT_ID_KEY, (document_id,)),)
+
+
+# --- qdrant-client: a server by URL, or local mode in a folder -----------------------------
+
 _LOCAL: dict[Path, tuple[QdrantClient, int]] = {}  # resolved folder -> (client, open stores)
 _LOCAL_LOCK = threading.Lock()
+_SCHEMA = {
+    "keyword": models.PayloadSchemaType.KEYWORD,
+    "integer": models.PayloadSchemaType.INTEGER,
+    "float": models.PayloadSchemaType.FLOAT,
+    "bool": models.PayloadSchemaType.BOOL,
+    "datetime": models.PayloadSchemaType.DATETIME,
+}
 
 
 def _open_local(path: Path) -> QdrantClient:
@@ -67,9 +170,8 @@ def _open_local(path: Path) -> QdrantClient:
             except RuntimeError as e:  # qdrant-client's "already accessed by another instance"
                 raise DocIngestError(
                     ErrorCode.VECTOR_STORE_UNAVAILABLE,
-                    f"the local Qdrant store {path} is held by another process (e.g. a running "
-                    "`docingest ingest` or Dagster run); local mode allows one process at a "
-                    f"time: wait for it to finish, or use a Qdrant server ({e})",
+                    f"the local-mode Qdrant store {path} is held by another process; local mode "
+                    f"allows one process at a time ({e})",
                 ) from e
         _LOCAL[path] = (client, refs + 1)
         return client
@@ -87,33 +189,195 @@ def _release_local(path: Path) -> None:
 
 
 def close_local_clients() -> None:
-    """Close every local client this process holds (tests, shutdown)."""
+    """Close every embedded store this process holds (tests, shutdown)."""
     with _LOCAL_LOCK:
         for client, _ in _LOCAL.values():
             client.close()
         _LOCAL.clear()
+    from docingest.edge_store import close_edge_shards
+
+    close_edge_shards()
 
 
-def _batches(items: list[Any]) -> Iterator[list[Any]]:
-    return (items[start : start + BATCH] for start in range(0, len(items), BATCH))
+def _client_match(key: str, values: tuple[FilterValue, ...]) -> Any:
+    """A match on any of `values`; floats match as point ranges (MatchValue takes none)."""
+    if len(values) > 1 and all(isinstance(v, str) for v in values):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=list(values)))  # type: ignore[arg-type]
+    conditions: list[Any] = [
+        models.FieldCondition(key=key, range=models.Range(gte=v, lte=v))
+        if isinstance(v, float)
+        else models.FieldCondition(key=key, match=models.MatchValue(value=v))
+        for v in values
+    ]
+    return conditions[0] if len(conditions) == 1 else models.Filter(should=conditions)
 
 
-def _canonical_id(point_id: str) -> str:
-    return str(uuid.UUID(str(point_id)))  # Qdrant returns uuids in this form
+def client_filter(where: Filter) -> models.Filter | None:
+    """The neutral conditions as a qdrant-client filter."""
+    must: list[Any] = []
+    must_not: list[Any] = []
+    for c in where:
+        if c.is_range:
+            bounds: dict[str, Any] = {"gte": c.gte, "gt": c.gt, "lte": c.lte, "lt": c.lt}
+            rng: Any = models.DatetimeRange(**bounds) if c.is_datetime else models.Range(**bounds)
+            must.append(models.FieldCondition(key=c.key, range=rng))
+        else:
+            (must_not if c.negate else must).append(_client_match(c.key, c.values))
+    if not must and not must_not:
+        return None
+    return models.Filter(must=must or None, must_not=must_not or None)
 
 
-def _match(key: str, value: FilterValue) -> models.FieldCondition:
-    if isinstance(value, float):  # MatchValue takes str, int and bool only
-        return models.FieldCondition(key=key, range=models.Range(gte=value, lte=value))
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+class ClientBackend:
+    """qdrant-client against a server (URL) or its local mode (a folder)."""
+
+    def __init__(
+        self,
+        collection: str,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        local_path: Path | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.collection = collection
+        self.location = url or str(local_path)
+        self._local_path = local_path
+        if local_path is not None:
+            self._client = _open_local(local_path)
+        else:
+            self._client = QdrantClient(
+                url=url, api_key=api_key, timeout=int(max(timeout_s, 1)), check_compatibility=False
+            )
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def exists(self) -> bool:
+        return self._client.collection_exists(self.collection)
+
+    def create(self, vector_size: int) -> None:
+        vectors = models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
+        sparse = {SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+        try:
+            self._client.create_collection(
+                self.collection, vectors_config=vectors, sparse_vectors_config=sparse
+            )
+        except UnexpectedResponse as e:
+            if e.status_code != 409:  # 409: another worker created it just now
+                raise
+
+    def vector_size(self) -> int | None:
+        params = self._client.get_collection(self.collection).config.params.vectors
+        return params.size if isinstance(params, models.VectorParams) else None
+
+    def has_sparse(self) -> bool:
+        sparse = self._client.get_collection(self.collection).config.params.sparse_vectors
+        return SPARSE_NAME in (sparse or {})
+
+    def ensure_indexes(self, schema: Mapping[str, str]) -> None:
+        if self._local_path is not None:
+            return  # local mode ignores payload indexes (and warns on each)
+        existing = self._client.get_collection(self.collection).payload_schema or {}
+        for key, kind in schema.items():
+            if key not in existing:
+                self._client.create_payload_index(self.collection, key, field_schema=_SCHEMA[kind])
+
+    def upsert(self, points: Sequence[PointData]) -> None:
+        structs = []
+        for p in points:
+            vector: Any = p.vector
+            if p.sparse is not None:
+                sparse = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
+                vector = {"": p.vector, SPARSE_NAME: sparse}
+            structs.append(models.PointStruct(id=p.point_id, vector=vector, payload=p.payload))
+        self._client.upsert(self.collection, points=structs, wait=True)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        selector = models.PointIdsList(points=list(ids))
+        self._client.delete(self.collection, points_selector=selector, wait=True)
+
+    def delete_where(self, where: Filter) -> None:
+        selector = models.FilterSelector(filter=client_filter(where) or models.Filter())
+        self._client.delete(self.collection, points_selector=selector, wait=True)
+
+    def scroll(
+        self, where: Filter, with_payload: bool | list[str], with_vectors: bool
+    ) -> Iterator[Record]:
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(
+                self.collection,
+                scroll_filter=client_filter(where),
+                limit=4 * BATCH,
+                offset=offset,
+                with_payload=with_payload,
+                with_vectors=[""] if with_vectors else False,
+            )
+            for r in records:
+                yield str(r.id), dict(r.payload or {}), dense_of(r.vector)
+            if offset is None:
+                return
+
+    def count(self, where: Filter) -> int:
+        flt = client_filter(where)
+        return self._client.count(self.collection, count_filter=flt, exact=True).count
+
+    def query(self, query: Query, where: Filter, limit: int) -> list[SearchHit]:
+        flt = client_filter(where)
+        sparse = (
+            models.SparseVector(indices=query.sparse[0], values=query.sparse[1])
+            if query.sparse is not None
+            else None
+        )
+        if query.mode == "dense":
+            response = self._client.query_points(
+                self.collection, list(query.dense or []), limit=limit, query_filter=flt,
+                with_payload=True,
+            )  # fmt: skip
+        elif query.mode == "sparse":
+            response = self._client.query_points(
+                self.collection, sparse, using=SPARSE_NAME, limit=limit, query_filter=flt,
+                with_payload=True,
+            )  # fmt: skip
+        else:
+            n = max(query.candidates, limit)
+            response = self._client.query_points(
+                self.collection,
+                prefetch=[
+                    models.Prefetch(query=list(query.dense or []), limit=n, filter=flt),
+                    models.Prefetch(query=sparse, using=SPARSE_NAME, limit=n, filter=flt),
+                ],
+                query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k)),
+                limit=limit,
+                with_payload=True,
+            )
+        return [
+            SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points
+        ]
+
+    def drop(self) -> None:
+        self._client.delete_collection(self.collection)
+
+    def optimize(self) -> None:
+        """A server builds its HNSW indexes by itself."""
+
+    def close(self) -> None:
+        if self._local_path is not None:
+            _release_local(self._local_path)
+        else:
+            self._client.close()
 
 
-def _document_filter(document_id: str) -> models.Filter:
-    return models.Filter(must=[_match(DOCUMENT_ID_KEY, document_id)])
+# --- the store --------------------------------------------------------------------------
 
 
 class VectorStore:
-    """One Qdrant collection: ensure it, replace or delete a document's points, search."""
+    """One collection: ensure it, replace or delete a document's points, search, count.
+
+    `path=`: the embedded store (Qdrant Edge) under that folder; `url=`: a Qdrant server;
+    `local_path=`: qdrant-client's local mode (tests standing in for a server; migration).
+    """
 
     def __init__(
         self,
@@ -122,21 +386,29 @@ class VectorStore:
         path: str | None = None,
         url: str | None = None,
         api_key: str | None = None,
+        local_path: str | None = None,
         timeout_s: float = 30.0,
     ) -> None:
-        if (path is None) == (url is None):
+        if sum(x is not None for x in (path, url, local_path)) != 1:
             raise ConfigError("give exactly one of path (local Qdrant) or url (Qdrant server)")
         self.collection = collection
-        self.location = path or url or ""
         self._model_name: str | None = None
-        self._local_path = Path(path).expanduser().resolve() if path else None
         self._closed = False
-        if self._local_path is not None:
-            self._client = _open_local(self._local_path)
+        self._backend: Backend
+        if path is not None:
+            from docingest.edge_store import EdgeBackend
+
+            self._backend = EdgeBackend(Path(path).expanduser().resolve(), collection)
         else:
-            self._client = QdrantClient(
-                url=url, api_key=api_key, timeout=int(max(timeout_s, 1)), check_compatibility=False
+            local = Path(local_path).expanduser().resolve() if local_path else None
+            self._backend = ClientBackend(
+                collection, url=url, api_key=api_key, local_path=local, timeout_s=timeout_s
             )
+        self.location = self._backend.location
+
+    @property
+    def backend(self) -> str:
+        return "edge" if type(self._backend).__name__ == "EdgeBackend" else "qdrant-client"
 
     def __enter__(self) -> VectorStore:
         return self
@@ -146,9 +418,10 @@ class VectorStore:
 
     @contextlib.contextmanager
     def _calling(self, action: str) -> Iterator[None]:
-        """Map transport failures to VECTOR_STORE_UNAVAILABLE (retryable)."""
+        """One session with the engine; transport failures become VECTOR_STORE_UNAVAILABLE."""
         try:
-            yield
+            with self._backend.session():
+                yield
         except _TRANSPORT_ERRORS as e:
             cause = getattr(e, "source", e)
             raise DocIngestError(
@@ -164,44 +437,41 @@ class VectorStore:
                 f"Qdrant at {self.location} answered {e.status_code} while trying to {action}",
             ) from e
 
-    def _exists(self) -> bool:
-        with self._calling("check the collection"):
-            return self._client.collection_exists(self.collection)
-
     def ensure_collection(
-        self, *, vector_size: int, model_name: str, index_keys: Sequence[str] = ()
+        self,
+        *,
+        vector_size: int,
+        model_name: str,
+        index_keys: Sequence[str] | Mapping[str, str] = (),
     ) -> None:
-        """Create the collection (cosine) if missing; refuse one built for another model."""
+        """Create the collection (cosine + BM25) if missing; refuse one built for another model.
+
+        `index_keys`: payload keys to index, as {key: keyword|integer|float|bool|datetime}
+        (a plain list means keyword indexes).
+        """
+        schema = (
+            dict(index_keys)
+            if isinstance(index_keys, Mapping)
+            else dict.fromkeys(index_keys, "keyword")
+        )
         with self._calling(f"prepare collection {self.collection!r}"):
-            if not self._client.collection_exists(self.collection):
-                vectors = models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
-                try:
-                    self._client.create_collection(self.collection, vectors_config=vectors)
-                except UnexpectedResponse as e:
-                    if e.status_code != 409:  # 409: another worker created it just now
-                        raise
-            info = self._client.get_collection(self.collection)
-            params = info.config.params.vectors
-            size = params.size if isinstance(params, models.VectorParams) else None
+            if not self._backend.exists():
+                self._backend.create(vector_size)
+            size = self._backend.vector_size()
             if size != vector_size:
                 raise CollectionMismatchError(
                     f"collection {self.collection!r} holds {size}-dimensional vectors but model "
                     f"{model_name!r} makes {vector_size}-dimensional ones; {_MISMATCH_FIX}"
                 )
-            records, _ = self._client.scroll(self.collection, limit=1, with_payload=[MODEL_KEY])
-            stored = (records[0].payload or {}).get(MODEL_KEY) if records else model_name
+            first = next(self._backend.scroll((), [MODEL_KEY], False), None)
+            stored = first[1].get(MODEL_KEY) if first else model_name
             if stored != model_name:
                 raise CollectionMismatchError(
                     f"collection {self.collection!r} holds vectors of model {stored!r}, "
                     f"not {model_name!r}; {_MISMATCH_FIX}"
                 )
-            # Local mode ignores payload indexes (and warns on each); the server needs them.
-            if self._local_path is None:
-                for key in dict.fromkeys([DOCUMENT_ID_KEY, *index_keys]):
-                    if key not in (info.payload_schema or {}):
-                        self._client.create_payload_index(
-                            self.collection, key, field_schema=models.PayloadSchemaType.KEYWORD
-                        )
+            base = {DOCUMENT_ID_KEY: "keyword", "page_start": "integer", "page_end": "integer"}
+            self._backend.ensure_indexes(base | schema)
         self._model_name = model_name
 
     def replace_document(self, document_id: str, points: Sequence[PointData]) -> dict[str, int]:
@@ -214,103 +484,110 @@ class VectorStore:
             raise RuntimeError("call ensure_collection() before writing points")
         # The store owns these two keys: every point names its document and its model.
         owned = {DOCUMENT_ID_KEY: document_id, MODEL_KEY: self._model_name}
-        structs = [
-            models.PointStruct(
-                id=_canonical_id(p.point_id), vector=p.vector, payload=p.payload | owned
-            )
+        ready = [
+            PointData(canonical_id(p.point_id), p.vector, valid_utf8(p.payload | owned), p.sparse)
             for p in points
         ]
         with self._calling(f"write the points of {document_id!r}"):
-            for batch in _batches(structs):
-                self._client.upsert(self.collection, points=batch, wait=True)
-        stale: list[Any] = sorted(self.document_point_ids(document_id) - {s.id for s in structs})
-        with self._calling(f"remove stale points of {document_id!r}"):
-            for batch in _batches(stale):
-                selector = models.PointIdsList(points=batch)
-                self._client.delete(self.collection, points_selector=selector, wait=True)
+            for start in range(0, len(ready), BATCH):
+                self._backend.upsert(ready[start : start + BATCH])
+            wanted = {p.point_id for p in ready}
+            stale = sorted(self.document_point_ids(document_id) - wanted)
+            for start in range(0, len(stale), BATCH):
+                self._backend.delete_ids(stale[start : start + BATCH])
         return {"written": len(points), "deleted": len(stale)}
 
     def delete_document(self, document_id: str) -> int:
         """Remove every point of the document; returns how many there were."""
-        existing = self.count(document_id)
-        if existing:
-            selector = models.FilterSelector(filter=_document_filter(document_id))
-            with self._calling(f"delete the points of {document_id!r}"):
-                self._client.delete(self.collection, points_selector=selector, wait=True)
+        with self._calling(f"delete the points of {document_id!r}"):
+            existing = self.count(document_id)
+            if existing:
+                self._backend.delete_where(_document_filter(document_id))
         return existing
 
-    def _document_records(
-        self, document_id: str, action: str, with_payload: Any, with_vectors: bool
-    ) -> Iterator[Any]:
-        """Every point of the document, page by page."""
-        if not self._exists():
-            return
-        offset: Any = None
-        doc_filter = _document_filter(document_id)
-        with self._calling(f"{action} {document_id!r}"):
-            while True:
-                records, offset = self._client.scroll(
-                    self.collection,
-                    scroll_filter=doc_filter,
-                    limit=4 * BATCH,
-                    offset=offset,
-                    with_payload=with_payload,
-                    with_vectors=with_vectors,
-                )
-                yield from records
-                if offset is None:
-                    return
+    def _records(
+        self, where: Filter, action: str, with_payload: bool | list[str], with_vectors: bool
+    ) -> list[Record]:
+        with self._calling(action):
+            if not self._backend.exists():
+                return []
+            return list(self._backend.scroll(where, with_payload, with_vectors))
+
+    def all_points(self, with_vectors: bool = False) -> list[Record]:
+        """Every point of the collection as (id, payload, dense vector) (checks, migration)."""
+        return self._records((), "read every point", True, with_vectors)
 
     def document_point_ids(self, document_id: str) -> set[str]:
         """The ids of the document's points now in the collection."""
-        records = self._document_records(document_id, "list the points of", False, False)
-        return {str(record.id) for record in records}
+        records = self._records(
+            _document_filter(document_id), f"list the points of {document_id!r}", False, False
+        )
+        return {canonical_id(r[0]) for r in records}
 
     def document_vectors(self, document_id: str, key: str) -> dict[str, list[float]]:
         """The document's stored vectors by the payload value under `key` (an embedding cache:
         a chunk whose embedded text and model are unchanged needs no new forward pass)."""
-        found: dict[str, list[float]] = {}
-        for record in self._document_records(document_id, "read the vectors of", [key], True):
-            value, vector = (record.payload or {}).get(key), record.vector
-            if isinstance(value, str) and isinstance(vector, list):
-                found[value] = [float(x) for x in vector if isinstance(x, (int, float))]
-        return found
+        records = self._records(
+            _document_filter(document_id), f"read the vectors of {document_id!r}", [key], True
+        )
+        return {
+            value: vector
+            for _, payload, vector in records
+            if isinstance(value := payload.get(key), str) and vector is not None
+        }
 
-    def count(self, document_id: str | None = None) -> int:
-        """Exact number of points, of one document or of the whole collection."""
-        if not self._exists():
-            return 0
-        count_filter = _document_filter(document_id) if document_id is not None else None
+    def document_chunks(self, document_id: str, first: int, last: int) -> list[dict[str, Any]]:
+        """Payloads of the document's chunks with index in [first, last], in order."""
+        where = (
+            *_document_filter(document_id),
+            Condition("chunk_index", gte=float(first), lte=float(last)),
+        )
+        records = self._records(where, f"read the chunks of {document_id!r}", True, False)
+        return sorted((r[1] for r in records), key=lambda p: p.get("chunk_index", 0))
+
+    def count(self, document_id: str | None = None, filters: Filters | None = None) -> int:
+        """Exact number of points, of one document, matching filters, or of the collection."""
+        where = equality_filter(filters) + (
+            _document_filter(document_id) if document_id is not None else ()
+        )
         with self._calling("count points"):
-            return self._client.count(self.collection, count_filter=count_filter, exact=True).count
+            if not self._backend.exists():
+                return 0
+            return self._backend.count(where)
 
     def search(
-        self, vector: Sequence[float], *, top_k: int = 5, filters: Filters | None = None
+        self,
+        vector: Sequence[float] | Query,
+        *,
+        top_k: int = 5,
+        filters: Filters | None = None,
     ) -> list[SearchHit]:
-        """The `top_k` nearest points whose payload matches every filter exactly."""
-        if not self._exists():
-            return []
-        conditions: list[Any] = [_match(key, value) for key, value in (filters or {}).items()]
-        query_filter = models.Filter(must=conditions) if conditions else None
+        """The `top_k` best points whose payload matches every filter condition.
+
+        `vector`: a dense vector (dense search), or a `Query` with a mode.
+        """
+        query = vector if isinstance(vector, Query) else Query(dense=vector, mode="dense")
         with self._calling("search"):
-            response = self._client.query_points(
-                self.collection, list(vector), limit=top_k, query_filter=query_filter
-            )
-        points = response.points
-        return [SearchHit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+            if not self._backend.exists():
+                return []
+            return self._backend.query(query, equality_filter(filters), top_k)
+
+    def optimize(self) -> None:
+        """Build the vector indexes now (Edge: HNSW over sealed segments; blocking)."""
+        with self._calling("optimize"):
+            if self._backend.exists():
+                self._backend.optimize()
 
     def drop_collection(self) -> None:
         """Delete the whole collection (`reindex --recreate`)."""
         with self._calling(f"drop collection {self.collection!r}"):
-            self._client.delete_collection(self.collection)
+            if self._backend.exists():
+                self._backend.drop()
         self._model_name = None
 
     def close(self) -> None:
-        """Release the client; a local store folder is unlocked when its last user closes."""
+        """Release the store; an embedded store is unlocked when its last user closes."""
         if self._closed:
             return
         self._closed = True
-        if self._local_path is not None:
-            _release_local(self._local_path)
-        else:
-            self._client.close()
+        self._backend.close()

@@ -513,11 +513,39 @@ def _reindex_all() -> None:
 @main.command()
 @click.argument("query")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--filter", "filter_items", multiple=True, help="KEY=VALUE payload filter.")
+@click.option(
+    "--filter",
+    "filter_items",
+    multiple=True,
+    help=(
+        "Payload filter, repeatable (all must hold): KEY=V, KEY=V1|V2 (any of), KEY!=V, "
+        "KEY>=N / > / <= / < (numbers, ISO dates), document=ID, path^=FOLDER, page=N..M, "
+        "type=table, heading=TEXT."
+    ),
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["dense", "sparse", "hybrid"]),
+    default="hybrid",
+    show_default=True,
+    help="dense: the embedding; sparse: BM25; hybrid: both, fused by reciprocal rank.",
+)
+@click.option("--rrf-k", default=60, show_default=True, type=int, help="RRF constant (hybrid).")
+@click.option(
+    "--context", default=0, show_default=True, type=int, help="Add N neighbouring chunks."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def search(query: str, top_k: int, filter_items: tuple[str, ...], as_json: bool) -> None:
-    """Semantic search over the collection."""
-    from docingest.metadata import parse_filter_args
+def search(
+    query: str,
+    top_k: int,
+    filter_items: tuple[str, ...],
+    mode: str,
+    rrf_k: int,
+    context: int,
+    as_json: bool,
+) -> None:
+    """Search the collection: dense, BM25 or hybrid, with filters and citations."""
+    from docingest.filters import parse_filters
     from pipelines.queries import embedding_model_ready, search_points, why_no_hits
 
     if not query.strip():
@@ -526,8 +554,10 @@ def search(query: str, top_k: int, filter_items: tuple[str, ...], as_json: bool)
     if not embedding_model_ready():
         console.print("preparing the embedding model (first use in this home; ~30 s)...")
     try:
-        filters = parse_filter_args(list(filter_items))
-        hits = search_points(query, top_k=top_k, filters=filters or None)
+        filters = parse_filters(list(filter_items))
+        hits = search_points(
+            query, top_k=top_k, filters=filters, mode=mode, rrf_k=rrf_k, context=context
+        )
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     except DocIngestError as error:
@@ -538,13 +568,14 @@ def search(query: str, top_k: int, filter_items: tuple[str, ...], as_json: bool)
     if as_json:
         out.print_json(json.dumps(hits, ensure_ascii=False))
         return
-    table = Table(title=f"top {top_k} for {query!r}")
-    for column in ("score", "document", "pages", "text"):
+    table = Table(title=f"top {top_k} for {query!r} ({mode})")
+    for column in ("score", "document", "pages", "section", "text"):
         table.add_column(column)
     for hit in hits:
         pages = f"{hit['page_start']}-{hit['page_end']}"
-        text = " ".join(hit["text"].split())[:160]
-        table.add_row(f"{hit['score']:.3f}", hit["document_id"], pages, text)
+        text = " ".join(hit.get("context_text", hit["text"]).split())[:160]
+        section = " > ".join(hit.get("headings") or [])[-60:]
+        table.add_row(f"{hit['score']:.3f}", hit["document_id"], pages, section, text)
     out.print(table)
 
 

@@ -6,33 +6,39 @@ import dagster as dg
 
 from assets.partitions import DOCUMENTS
 from docingest.errors import DocIngestError
+from docingest.filters import PATH_PREFIXES_KEY, Filter, equality_filter
 from docingest.metadata import RESERVED_KEYS
+from docingest.search import search
 from docingest.state import read_state, summarize
+from docingest.vectorstore import DEFAULT_MODE, DEFAULT_RRF_K
 from resources import build_resources
 
 
 def search_points(
-    query: str, *, top_k: int = 5, filters: dict[str, Any] | None = None
+    query: str,
+    *,
+    top_k: int = 5,
+    filters: dict[str, Any] | Filter | None = None,
+    mode: str = DEFAULT_MODE,
+    rrf_k: int = DEFAULT_RRF_K,
+    context: int = 0,
 ) -> list[dict[str, Any]]:
-    """Embed the query and return the nearest chunks, in the `docingest search --json` shape."""
+    """The best chunks for the query, in the `docingest search --json` shape (see
+    `docingest.search`): dense, BM25 or both fused, with citations."""
     resources = build_resources()
-    vector = resources["embedder"].embed_query(query)
+    embedder = resources["embedder"]
     with resources["qdrant"].open() as store:
-        hits = store.search(vector, top_k=top_k, filters=filters or None)
-    return [
-        {
-            "document_id": hit.payload.get("document_id"),
-            "chunk_id": hit.payload.get("chunk_id"),
-            "score": hit.score,
-            "text": hit.payload.get("text", ""),
-            "page_start": hit.payload.get("page_start"),
-            "page_end": hit.payload.get("page_end"),
-            "headings": hit.payload.get("headings", []),
-            "source": hit.payload.get("source"),
-            "metadata": {k: v for k, v in hit.payload.items() if k not in RESERVED_KEYS},
-        }
-        for hit in hits
-    ]
+        return search(
+            store,
+            embedder.embed_query,
+            query,
+            mode=mode,
+            top_k=top_k,
+            filters=equality_filter(filters),
+            rrf_k=rrf_k,
+            context=context,
+            reserved=RESERVED_KEYS,
+        )
 
 
 def embedding_model_ready() -> bool:
@@ -48,7 +54,7 @@ def embedding_model_ready() -> bool:
     return (docingest_home() / "models" / DEFAULT_MODEL / cache_key()).is_dir()
 
 
-def why_no_hits(filters: dict[str, Any] | None) -> str:
+def why_no_hits(filters: dict[str, Any] | Filter | None) -> str:
     """Why a search found nothing: an empty collection, or filter keys no document has."""
     resources = build_resources()
     registered = list(resources["storage"].store.iter_json("sources"))
@@ -62,7 +68,8 @@ def why_no_hits(filters: dict[str, Any] | None) -> str:
     keys = set(RESERVED_KEYS)
     for record in registered:
         keys.update((record.get("vector_store_metadata") or {}).keys())
-    unknown = sorted(set(filters or {}) - keys)
+    keys.add(PATH_PREFIXES_KEY)
+    unknown = sorted({c.key for c in equality_filter(filters)} - keys)
     if unknown:
         return f"no document has the metadata key(s) {', '.join(unknown)}"
     return "no chunk matched" + (" these filters" if filters else "")

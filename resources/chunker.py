@@ -16,6 +16,9 @@ ChunkingStrategy = StrEnum("ChunkingStrategy", {v: v for v in STRATEGIES})  # ty
 # The default embedding model (all-MiniLM-L6-v2) reads at most 256 word pieces, about 220
 # cl100k tokens: in the pipeline, size-bounded strategies default below that, or chunks would be
 # embedded by their beginning only. `docingest chunk` keeps the strategies' own defaults.
+# Every strategy embeds its chunks with the document title and heading breadcrumb first
+# (`contextual_prefix`): measured by bench/retrieval_bench.py, see bench/README.md.
+PIPELINE_COMMON: dict[str, str] = {"contextual_prefix": "true"}
 PIPELINE_DEFAULTS: dict[str, dict[str, str]] = {
     "token_size": {"chunk_size": "200", "chunk_overlap": "30"},
     "variable": {"chunk_size": "200", "min_size": "64"},
@@ -51,7 +54,7 @@ class ChunkerResource(dg.ConfigurableResource):
             name, given = str(strategy), dict(params or {})
         else:
             name, given = str(self.strategy), {**self.params, **(params or {})}
-        merged: dict[str, object] = {**PIPELINE_DEFAULTS.get(name, {}), **given}
+        merged: dict[str, object] = {**PIPELINE_COMMON, **PIPELINE_DEFAULTS.get(name, {}), **given}
         normalized = validate_params(name, merged)
         return name, normalized, chunking_hash(name, normalized)
 

@@ -1,4 +1,4 @@
-"""Qdrant: local mode on disk by default, a server by URL; the same code path for both."""
+"""Qdrant: the embedded engine (Qdrant Edge) by default, a server by URL; one store class."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,21 +13,23 @@ from docingest.vectorstore import VectorStore
 class QdrantResource(dg.ConfigurableResource):
     """The vector store holding one point per chunk."""
 
-    url: str | None = Field(default=None, description="Qdrant server URL; unset = local mode.")
+    url: str | None = Field(
+        default=None, description="Qdrant server URL; unset = the embedded store."
+    )
     api_key: str | None = Field(
         default=None, repr=False, description="Qdrant API key (bind with EnvVar)."
     )
     path: str | None = Field(
-        default=None, description="Local-mode store folder; default $DOCINGEST_HOME/qdrant."
+        default=None, description="Embedded store folder; default $DOCINGEST_HOME/qdrant."
     )
     collection: str = Field(default="documents", description="Collection name.")
     timeout_s: float = Field(default=30.0, description="Request timeout for a server.")
     keep_open: bool = Field(
         default=False,
         description=(
-            "Keep a local-mode store open between steps (one long-lived process, such as "
-            "`docingest ingest`). Off, the store is released after each step so that other "
-            "run processes can open it."
+            "Keep the embedded store open between steps (one long-lived process, such as "
+            "`docingest ingest`); it is handed to any other process that asks for it between "
+            "two operations. Off, it is released after each step."
         ),
     )
 
@@ -36,7 +38,7 @@ class QdrantResource(dg.ConfigurableResource):
 
     @contextmanager
     def open(self) -> Iterator[VectorStore]:
-        """A store for one step. Local mode holds a file lock: release it unless keep_open."""
+        """A store for one step; the embedded store is released after it unless keep_open."""
         if self.url:
             store = VectorStore(
                 collection=self.collection,

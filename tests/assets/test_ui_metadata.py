@@ -52,7 +52,7 @@ def test_parquet_assets_show_rows_and_columns(store: DocumentStore) -> None:
     # params keep their types: sizes are numbers, flags booleans.
     typed = metadata["params"].value
     assert typed["chunk_size"] == 64 and typed["chunk_overlap"] == 30
-    assert typed["contextual_prefix"] is False
+    assert typed["contextual_prefix"] is True  # on in the pipeline (resources/chunker.py)
     histogram = metadata["token_histogram"].value
     counts = [int(row.split("|")[2]) for row in histogram.splitlines()[2:]]
     assert sum(counts) == table.num_rows

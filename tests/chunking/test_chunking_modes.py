@@ -18,6 +18,7 @@ from docingest.chunking import (
     document_text,
     embedding_text,
 )
+from docingest.chunking.context import document_title, readable_text
 from docingest.errors import ConfigError
 from docingest.models import BBox, Fragment, PageResult, ParseResult
 from docingest.tokenizer import count_tokens
@@ -164,7 +165,8 @@ def test_embedding_text_prefixes_the_breadcrumb(multipage: ParseResult) -> None:
     assert [c.text for c in chunks] == [c.text for c in plain]
     assert chunks[0].params_hash == chunking_hash("token_size", params) != plain[0].params_hash
     deep = next(c for c in chunks if len(c.headings) == 2)
-    expected = f"{deep.headings[0]} > {deep.headings[1]}\n\n{deep.text}"
+    title = document_title(deep.document_id)
+    expected = f"{title}\n{deep.headings[0]} > {deep.headings[1]}\n\n{deep.text}"
     assert embedding_text(deep, contextual_prefix=True) == expected
     assert embedding_text(deep, contextual_prefix=False) == deep.text
 
@@ -173,7 +175,29 @@ def test_embedding_text_without_headings() -> None:
     parsed = _doc([[Fragment("text", "No heading here.", BOX)]])
     (chunk,) = chunk_document(parsed, "block", {"contextual_prefix": True})
     assert chunk.headings == []
-    assert embedding_text(chunk, contextual_prefix=True) == "No heading here."
+    title = document_title(chunk.document_id)
+    assert embedding_text(chunk, contextual_prefix=True) == f"{title}\n\nNo heading here."
+    assert embedding_text(chunk, True, title="") == "No heading here."
+
+
+@pytest.mark.parametrize(
+    ("document_id", "title"),
+    [("reports/2023 Q1 AAPL.pdf", "2023 Q1 AAPL"), ("a_b__c.pdf", "a b c"), ("notes", "notes")],
+)
+def test_document_title_is_the_file_name(document_id: str, title: str) -> None:
+    assert document_title(document_id) == title
+
+
+def test_embedded_tables_are_rows_of_cells_not_markup() -> None:
+    table = (
+        '<table><tr><th></th><th colspan="2">June 25,<br/>2022</th></tr>'
+        "<tr><td>Net sales</td><td>$ 82,959</td><td>&amp; more</td></tr></table>"
+    )
+    text = f"Before.\n\n{table}\n\nAfter."
+    assert (
+        readable_text(text) == "Before.\n\nJune 25, 2022\nNet sales | $ 82,959 | & more\n\nAfter."
+    )
+    assert readable_text("no tables | here") == "no tables | here"
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -1,10 +1,10 @@
 """The vector store unavailable mid-run: classified, retried with backoff, exact once it is back.
 
-Two outages: the local store held by another process (a real second process opening the same
-folder with qdrant-client), and a Qdrant server URL where nothing listens. No Qdrant server
-binary is installed here, so a refusing server cannot "come back" by itself: that test switches
-the resource to a working (local) store and runs again, and checks that only indexing is left
-to do (the parse is reused, not redone).
+Two outages: the embedded store held by another process (a real second process holding the
+store's lock, as one stuck in a long operation would), and a Qdrant server URL where nothing
+listens. No Qdrant server binary is installed here, so a refusing server cannot "come back" by
+itself: that test switches the resource to a working (embedded) store and runs again, and
+checks that only indexing is left to do (the parse is reused, not redone).
 """
 
 import socket
@@ -20,6 +20,7 @@ import dagster as dg
 import pytest
 
 from bench.fault_trials import point_problems, read_store
+from docingest import edge_store
 from docingest.errors import ErrorCode
 from docingest.models import ParseResult
 from docingest.reconcile import plan_reconciliation
@@ -43,13 +44,14 @@ DOCUMENTS = {
 # Exponential backoff with +/- jitter (assets.partitions): delay 2 s, so retry k waits
 # (2**k - 1) * 2 s +/- 2 s.
 RETRY_WAITS = [(0.0, 4.0), (4.0, 8.0), (12.0, 16.0)]
+# Another process in the middle of a long store operation: it holds the shard's lock.
 _HOLD = (
-    "import sys\n"
-    "from qdrant_client import QdrantClient\n"
-    "client = QdrantClient(path=sys.argv[1])\n"
+    "import fcntl, os, sys\n"
+    "os.makedirs(os.path.join(sys.argv[1], 'edge'), exist_ok=True)\n"
+    "lock = open(os.path.join(sys.argv[1], 'edge', 'documents.lock'), 'a')\n"
+    "fcntl.flock(lock, fcntl.LOCK_EX)\n"
     "print('held', flush=True)\n"
     "sys.stdin.read()\n"
-    "client.close()\n"
 )
 PARSED: list[str] = []
 
@@ -77,7 +79,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 class Holder:
-    """Another process with the local store open (qdrant-client's lock), until released."""
+    """Another process holding the embedded store's lock, until released."""
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,8 @@ class Holder:
 
 
 @pytest.fixture
-def holder(home: Path) -> Iterator[Holder]:
+def holder(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Holder]:
+    monkeypatch.setattr(edge_store, "LOCK_TIMEOUT_S", 1.0)  # give up on the lock after 1 s
     held = Holder(home / "qdrant")
     yield held
     held.release()
