@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from docingest.models import PageResult
@@ -14,44 +15,30 @@ from docingest.parsing.options import ParseOptions
 Reader = Callable[[bytes, ParseOptions, PageBuilder], dict[str, Any]]
 
 
+# Type -> (module, reader function) under docingest.parsing.office; imported on demand, so each
+# library loads only when a document needs it. Anything else goes to `legacy`.
+_READERS: dict[str, tuple[str, str]] = {
+    detect.DOCX_MIME: ("docx", "parse_docx"),
+    detect.PPTX_MIME: ("pptx", "parse_pptx"),
+    detect.XLSX_MIME: ("xlsx", "parse_xlsx"),
+    detect.XLS_MIME: ("xls", "parse_xls"),
+    detect.ODT_MIME: ("odf", "parse_odf"),
+    detect.ODS_MIME: ("odf", "parse_odf"),
+    detect.ODP_MIME: ("odf", "parse_odf"),
+    detect.HTML_MIME: ("html", "parse_html"),
+    detect.CSV_MIME: ("delimited", "parse_csv"),
+    detect.TSV_MIME: ("delimited", "parse_tsv"),
+    detect.EML_MIME: ("mail", "parse_eml"),
+    detect.RTF_MIME: ("rtf", "parse_rtf"),
+}
+
+
 def _reader(mime: str) -> Reader:
-    """The module that reads `mime` (imported on demand: each library loads only if needed)."""
-    if mime == detect.DOCX_MIME:
-        from docingest.parsing.office.docx import parse_docx
-
-        return parse_docx
-    if mime == detect.PPTX_MIME:
-        from docingest.parsing.office.pptx import parse_pptx
-
-        return parse_pptx
-    if mime == detect.XLSX_MIME:
-        from docingest.parsing.office.xlsx import parse_xlsx
-
-        return parse_xlsx
-    if mime == detect.XLS_MIME:
-        from docingest.parsing.office.xls import parse_xls
-
-        return parse_xls
-    if mime in (detect.ODT_MIME, detect.ODS_MIME, detect.ODP_MIME):
-        from docingest.parsing.office.odf import parse_odf
-
-        return parse_odf
-    if mime == detect.HTML_MIME:
-        from docingest.parsing.office.html import parse_html
-
-        return parse_html
-    if mime in (detect.CSV_MIME, detect.TSV_MIME):
-        from docingest.parsing.office.delimited import parse_csv, parse_tsv
-
-        return parse_csv if mime == detect.CSV_MIME else parse_tsv
-    if mime == detect.EML_MIME:
-        from docingest.parsing.office.mail import parse_eml
-
-        return parse_eml
-    if mime == detect.RTF_MIME:
-        from docingest.parsing.office.rtf import parse_rtf
-
-        return parse_rtf
+    """The function that reads `mime`."""
+    if mime in _READERS:
+        module, name = _READERS[mime]
+        reader: Reader = getattr(import_module(f"docingest.parsing.office.{module}"), name)
+        return reader
     from docingest.parsing.office.legacy import parse_legacy
 
     return parse_legacy(mime)
