@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from docingest.state import Expected, Freshness, freshness
@@ -18,6 +19,26 @@ class Plan:
 
     def is_empty(self) -> bool:
         return not (self.add or self.run or self.retry or self.delete)
+
+
+def owned_by(records: Iterable[Mapping[str, Any]], root: Path) -> dict[str, Path]:
+    """The registered documents (`sources` records) whose file is, or was, under `root`."""
+    folder = root.absolute()
+    return {
+        record["document_id"]: Path(record["path"])
+        for record in records
+        if Path(record["path"]).is_relative_to(folder)
+    }
+
+
+def orphaned(records: Iterable[Mapping[str, Any]], root: Path, present: Set[str]) -> list[str]:
+    """Documents registered from files under `root` that are not `present` and whose file is
+    gone: the removals a sensor tick or `ingest --prune` owes."""
+    return sorted(
+        document_id
+        for document_id, path in owned_by(records, root).items()
+        if document_id not in present and not path.exists()
+    )
 
 
 _RUN = frozenset(

@@ -18,6 +18,7 @@ import dagster as dg
 
 from assets.partitions import BATCH_SIZE, DOCUMENTS
 from docingest.ids import document_id_for, sha256_file
+from docingest.reconcile import orphaned
 from docingest.source import SourceFile, iter_source_files
 from docingest.state import Expected, Freshness, document_flags, freshness, read_state
 from docingest.storage import DocumentStore
@@ -166,18 +167,6 @@ def assign_document_ids(
     return candidates, refused
 
 
-def _owned_missing(root: Path, store: DocumentStore, present: set[str]) -> list[str]:
-    """Documents registered from files under `root` whose file is gone."""
-    resolved = root.absolute()
-    return sorted(
-        record["document_id"]
-        for record in store.iter_json("sources")
-        if record["document_id"] not in present
-        and Path(record["path"]).is_relative_to(resolved)
-        and not Path(record["path"]).exists()
-    )
-
-
 def delete_documents(
     instance: dg.DagsterInstance, document_ids: Sequence[str], resources: dict[str, Any]
 ) -> bool:
@@ -279,7 +268,7 @@ def ingest_folder(
             summary.errors[error["code"]] += 1
             summary.failures[document_id] = f"{error['code']}: {error['message']}"
     if prune:
-        gone = _owned_missing(root, store, {c.document_id for c in candidates})
+        gone = orphaned(store.iter_json("sources"), root, {c.document_id for c in candidates})
         if gone and delete_documents(instance, gone, base):
             summary.pruned = gone
     summary.seconds = time.perf_counter() - started

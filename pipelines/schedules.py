@@ -1,13 +1,12 @@
 """reconcile_schedule: re-runs retryable failures and catches what the sensor missed."""
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
 from docingest.ids import sha256_file
-from docingest.reconcile import plan_reconciliation
+from docingest.reconcile import owned_by, plan_reconciliation
 from docingest.source import iter_source_files
 from docingest.state import Expected, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
@@ -49,11 +48,7 @@ def reconcile_schedule(
     }
     partitions = set(context.instance.get_dynamic_partitions(DOCUMENTS))
     registered = {r["document_id"]: r for r in store.iter_json("sources")}
-    owned = {
-        document_id
-        for document_id, record in registered.items()
-        if Path(record["path"]).is_relative_to(root)
-    } | (partitions & set(files))
+    owned = set(owned_by(registered.values(), root)) | (partitions & set(files))
     known = partitions | set(registered)
     states = {document_id: read_state(store, document_id) for document_id in known | set(files)}
     expected = Expected(

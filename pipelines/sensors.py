@@ -4,13 +4,13 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
 from docingest.ids import sha256_file
+from docingest.reconcile import orphaned
 from docingest.source import iter_source_files
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
@@ -32,16 +32,6 @@ def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
 
 def _digest(parts: Iterable[str]) -> str:
     return hashlib.sha1(",".join(parts).encode()).hexdigest()[:16]
-
-
-def _orphans(root: Path, storage: StorageResource, present: set[str]) -> set[str]:
-    return {
-        record["document_id"]
-        for record in storage.store.iter_json("sources")
-        if record["document_id"] not in present
-        and Path(record["path"]).is_relative_to(root)
-        and not Path(record["path"]).exists()
-    }
 
 
 def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
@@ -130,7 +120,9 @@ def upload_folder_sensor(
     gone = set(seen) - set(current)
     deleted: list[str] = []
     if source.on_delete == "delete":
-        deleted = sorted(gone | _orphans(root, storage, set(current)))
+        deleted = sorted(
+            gone | set(orphaned(storage.store.iter_json("sources"), root, set(current)))
+        )
         if deleted:
             requests.append(delete_run_request(deleted))
     elif gone:
