@@ -18,11 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import dagster as dg
 import pymupdf
 
-from docingest.state import read_state
-from docingest.storage import DocumentStore
 from tests.deployment import Deployment
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "odl-bench" / "pdfs"
@@ -45,17 +42,6 @@ def make_documents(folder: Path, count: int) -> int:
         pages += joined.page_count
         joined.close()
     return pages
-
-
-def _all_done(deployment: Deployment, names: list[str]) -> bool:
-    store = DocumentStore(deployment.home)
-    for name in names:
-        state = read_state(store, name)
-        if state.get("status") not in ("succeeded", "failed") or (
-            state.get("status") == "succeeded" and not state.get("run_id")
-        ):
-            return False
-    return True
 
 
 def _run_costs(deployment: Deployment) -> dict[str, float]:
@@ -112,8 +98,8 @@ def main() -> None:
             started = time.perf_counter()
             for path in (root / "staging").iterdir():
                 path.rename(daemon.uploads / path.name)
-            daemon.wait_for("all documents", lambda: _all_done(daemon, names), args.timeout, 2)
-            daemon.wait_for("the last run", lambda: _idle(daemon), 120, 1)
+            everything = dict.fromkeys(names)
+            daemon.wait_for("all documents", lambda: daemon.settled(everything), args.timeout, 2)
             sensor_s = time.perf_counter() - started
             costs = _run_costs(daemon)
         finally:
@@ -137,17 +123,6 @@ def main() -> None:
         **costs,
     }
     print(json.dumps(report, indent=2))
-
-
-def _idle(deployment: Deployment) -> bool:
-    with deployment.instance() as instance:
-        active = instance.get_runs(
-            filters=dg.RunsFilter(
-                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
-                          dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.NOT_STARTED]
-            )
-        )  # fmt: skip
-        return not active
 
 
 if __name__ == "__main__":

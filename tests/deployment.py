@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+ACTIVE_RUNS = [
+    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]  # fmt: skip
 # Variables of the developer's shell that would point a deployment somewhere else.
 _FOREIGN = ("DOCINGEST_", "DAGSTER_", "QDRANT_")
 
@@ -181,6 +186,24 @@ class Deployment:
                 yield instance
             finally:
                 instance.dispose()
+
+    def settled(self, expected: Mapping[str, str | None]) -> bool:
+        """Every expected document (id -> content hash, None for any) has a final outcome for
+        that content, and no run is queued or in flight."""
+        from docingest.state import read_state
+        from docingest.storage import DocumentStore
+
+        store = DocumentStore(self.home)
+        for document_id, sha256 in expected.items():
+            state = read_state(store, document_id)
+            if sha256 is not None and state.get("sha256") != sha256:
+                return False
+            if state.get("status") not in ("succeeded", "failed"):
+                return False
+            if state.get("status") == "succeeded" and not state.get("run_id"):
+                return False
+        with self.instance() as instance:
+            return not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS))
 
     def wait_for(
         self, what: str, condition: Callable[[], Any], timeout: float = 240, every: float = 1.0

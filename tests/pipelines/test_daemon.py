@@ -30,11 +30,6 @@ from tests.deployment import Deployment, postgres_database
 pytestmark = pytest.mark.slow
 
 SENSOR, SCHEDULE = "upload_folder_sensor", "reconcile_schedule"
-ACTIVE = [
-    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]  # fmt: skip
 ENV = {
     "DOCINGEST_PARSE_ENGINE": "fast",  # small documents, quick runs: the daemon path is tested
     "DOCINGEST_SENSOR_INTERVAL_S": "3",
@@ -67,20 +62,6 @@ def _payload_hashes(vectors: VectorStore, document_id: str) -> set[str]:
     return {hit.payload["sha256"] for hit in hits}
 
 
-def _settled(deployment: Deployment, expected: dict[str, str]) -> bool:
-    """Every expected document (id -> content hash) has a final outcome for that content, and
-    no run is in flight."""
-    store = DocumentStore(deployment.home)
-    for document_id, sha256 in expected.items():
-        state = read_state(store, document_id)
-        if state.get("sha256") != sha256 or state.get("status") not in ("succeeded", "failed"):
-            return False
-        if state.get("status") == "succeeded" and not state.get("run_id"):
-            return False
-    with deployment.instance() as instance:
-        return not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE))
-
-
 def _failed_ticks(deployment: Deployment) -> list[str]:
     with deployment.instance() as instance:
         failures = []
@@ -102,7 +83,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
 
     deployment.start_daemon()
     deployment.dagster("sensor", "start", SENSOR)
-    deployment.wait_for("the first files", lambda: _settled(deployment, hashes))
+    deployment.wait_for("the first files", lambda: deployment.settled(hashes))
     store = DocumentStore(deployment.home)
     assert read_state(store, "a.pdf")["status"] == "succeeded"
     assert read_state(store, "b.pdf")["status"] == "succeeded"
@@ -145,7 +126,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
     # A changed file: its points are replaced, none of the old ones left.
     shutil.copyfile(corpus_pdf("01030000000003.pdf"), uploads / "a.pdf")
     hashes["a.pdf"] = sha256_file(uploads / "a.pdf")
-    deployment.wait_for("the changed file", lambda: _settled(deployment, hashes))
+    deployment.wait_for("the changed file", lambda: deployment.settled(hashes))
     with _points(deployment.home) as vectors:
         replaced = vectors.document_point_ids("a.pdf")
         assert len(replaced) == read_state(store, "a.pdf")["chunks"]
@@ -161,7 +142,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
             return "b.pdf" not in instance.get_dynamic_partitions("documents")
 
     deployment.wait_for("the deleted file's removal", b_removed)
-    deployment.wait_for("the removal run", lambda: _settled(deployment, {}))
+    deployment.wait_for("the removal run", lambda: deployment.settled({}))
     with deployment.instance() as instance:
         removals = instance.get_runs(filters=dg.RunsFilter(job_name="delete_documents_job"))
         assert removals and all(r.status == dg.DagsterRunStatus.SUCCESS for r in removals)
@@ -183,7 +164,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
         "the reconcile run",
         lambda: (
             read_state(store, "a.pdf").get("status") == "succeeded"
-            and _settled(deployment, {"a.pdf": hashes["a.pdf"]})
+            and deployment.settled({"a.pdf": hashes["a.pdf"]})
         ),
         timeout=150,
     )
