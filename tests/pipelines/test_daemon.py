@@ -26,6 +26,7 @@ from docingest.storage import DocumentStore
 from docingest.vectorstore import VectorStore, close_local_clients
 from tests.conftest import corpus_pdf
 from tests.deployment import Deployment, postgres_database
+from tests.parsing.test_office_formats import corpus as office_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,9 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
     shutil.copyfile(corpus_pdf("01030000000001.pdf"), uploads / "a.pdf")
     shutil.copyfile(corpus_pdf("01030000000002.pdf"), uploads / "b.pdf")
     (uploads / "bad.pdf").write_text("plain text pretending to be a PDF\n" * 20)
-    hashes = {name: sha256_file(uploads / name) for name in ("a.pdf", "b.pdf", "bad.pdf")}
+    shutil.copyfile(office_corpus("html/readability-mercurial.html"), uploads / "page.html")
+    names = ("a.pdf", "b.pdf", "bad.pdf", "page.html")
+    hashes = {name: sha256_file(uploads / name) for name in names}
 
     deployment.start_daemon()
     deployment.dagster("sensor", "start", SENSOR)
@@ -87,6 +90,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
     store = DocumentStore(deployment.home)
     assert read_state(store, "a.pdf")["status"] == "succeeded"
     assert read_state(store, "b.pdf")["status"] == "succeeded"
+    assert read_state(store, "page.html")["status"] == "succeeded"  # web pages go the same way
     assert read_state(store, "bad.pdf")["error"]["code"] == "FILE_TYPE_NOT_SUPPORTED"
 
     # The failure where people look: `docingest status --failed --json`.
