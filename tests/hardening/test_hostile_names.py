@@ -12,12 +12,12 @@ from assets.documents import register_document
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import file_stem_for, path_for_document_id, sha256_bytes
 from docingest.models import ParseResult
+from docingest.search import search_points
 from docingest.state import read_state
 from docingest.storage import DocumentStore
 from pipelines import sensors
 from pipelines.definitions import defs
 from pipelines.ingest import ingest_folder, run_documents
-from pipelines.queries import search_points
 from pipelines.sensors import upload_folder_sensor
 from resources import ParserResource, SourceResource, build_resources
 from tests.hardening import corpus

@@ -149,3 +149,38 @@ def test_a_second_writer_waits_for_the_first(deployment: Deployment, tmp_path: P
     stdout, _ = process.communicate(timeout=300)
     assert process.returncode == 0, errors.read_text()
     assert json.loads(stdout)["succeeded"] == 1
+
+
+def _imported(stderr: str) -> set[str]:
+    """Top-level packages a process imported, from its `-X importtime` lines on stderr."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def test_search_and_status_import_only_what_they_need(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """`docingest search` answers without Dagster, the parser, the chunker or qdrant-client
+    (their imports were most of its wall time); `status` needs Dagster's instance only."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "tides.txt").write_text("Tidal energy converts ocean tides into electricity.\n")
+    assert _ingest(deployment, folder)[0] == 0
+
+    search = deployment.docingest("search", "ocean tides", "--json", PYTHONPROFILEIMPORTTIME="1")
+    assert search.returncode == 0, search.stderr
+    assert json.loads(search.stdout)[0]["document_id"] == "tides.txt"
+    imported = _imported(search.stderr)
+    assert {"docingest", "qdrant_edge", "onnxruntime"} <= imported  # the probe sees imports
+    heavy = {"dagster", "pymupdf", "langchain_text_splitters", "qdrant_client", "torch"}
+    assert not imported & heavy, sorted(imported & heavy)
+
+    status = deployment.docingest("status", "--json", PYTHONPROFILEIMPORTTIME="1")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["points"] == 1
+    imported = _imported(status.stderr)
+    assert "dagster" in imported
+    assert not imported & {"pymupdf", "langchain_text_splitters", "qdrant_client", "torch"}
