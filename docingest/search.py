@@ -32,9 +32,6 @@ QDRANT_URL_ENV = "QDRANT_URL"
 QDRANT_API_KEY_ENV = "QDRANT_API_KEY"
 COLLECTION_ENV = "DOCINGEST_COLLECTION"
 
-# Payload keys the pipeline writes; the rest is the document's vector_store_metadata.
-CITATION_KEYS = ("page_start", "page_end", "headings", "bboxes", "fragment_types", "source")
-
 
 def hit_record(hit: SearchHit, reserved: frozenset[str]) -> dict[str, Any]:
     """One hit in the `docingest search --json` shape: text, pages, boxes, breadcrumb."""
@@ -47,12 +44,24 @@ def hit_record(hit: SearchHit, reserved: frozenset[str]) -> dict[str, Any]:
         "text": p.get("text", ""),
         "page_start": p.get("page_start"),
         "page_end": p.get("page_end"),
+        "page_labels": p.get("page_labels", []),
         "headings": p.get("headings", []),
         "bboxes": p.get("bboxes", []),
         "fragment_types": p.get("fragment_types", []),
         "source": p.get("source"),
         "metadata": {k: v for k, v in p.items() if k not in reserved},
     }
+
+
+def cited_pages(record: dict[str, Any]) -> str:
+    """A hit's pages as the CLI prints them: "3-4", and the printed labels where the document
+    has them: "3-4 (p. iii-iv)"."""
+    pages = f"{record['page_start']}-{record['page_end']}"
+    labels = [label for label in record.get("page_labels") or [] if label]
+    if not labels:
+        return pages
+    printed = labels[0] if labels[0] == labels[-1] else f"{labels[0]}-{labels[-1]}"
+    return f"{pages} (p. {printed})"
 
 
 def widen(store: VectorStore, record: dict[str, Any], context: int) -> None:

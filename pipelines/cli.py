@@ -567,7 +567,7 @@ def search(
 ) -> None:
     """Search the collection: dense, BM25 or hybrid, with filters and citations."""
     from docingest.filters import parse_filters
-    from docingest.search import embedding_model_ready, search_points, why_no_hits
+    from docingest.search import cited_pages, embedding_model_ready, search_points, why_no_hits
 
     if not query.strip():
         raise click.UsageError("the query is empty")
@@ -599,7 +599,7 @@ def search(
     for column in ("score", "document", "pages", "section", "text"):
         table.add_column(column)
     for hit in hits:
-        pages = f"{hit['page_start']}-{hit['page_end']}"
+        pages = cited_pages(hit)
         text = " ".join(hit.get("context_text", hit["text"]).split())[:160]
         section = " > ".join(hit.get("headings") or [])[-60:]
         table.add_row(f"{hit['score']:.3f}", hit["document_id"], pages, section, text)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from docingest.writer_lock import writer_lock
@@ -164,15 +165,23 @@ def test_search_and_status_import_only_what_they_need(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     """`docingest search` answers without Dagster, the parser, the chunker or qdrant-client
-    (their imports were most of its wall time); `status` needs Dagster's instance only."""
+    (their imports were most of its wall time); `status` needs Dagster's instance only. The
+    hit cites the page's printed label (the PDF's /PageLabels: front matter in roman)."""
     folder = tmp_path / "docs"
     folder.mkdir()
-    (folder / "tides.txt").write_text("Tidal energy converts ocean tides into electricity.\n")
-    assert _ingest(deployment, folder)[0] == 0
+    doc = pymupdf.open()
+    for text in ("Contents", "Preface on harbour dredging.", "Tidal energy from ocean tides."):
+        doc.new_page().insert_text((72, 200), text, fontsize=11)
+    doc.set_page_labels([{"startpage": 0, "prefix": "", "style": "r", "firstpagenum": 1}])
+    doc.save(folder / "report.pdf")
+    assert _ingest(deployment, folder, "--strategy", "by_page")[0] == 0
 
     search = deployment.docingest("search", "ocean tides", "--json", PYTHONPROFILEIMPORTTIME="1")
     assert search.returncode == 0, search.stderr
-    assert json.loads(search.stdout)[0]["document_id"] == "tides.txt"
+    hit = json.loads(search.stdout)[0]
+    assert (hit["document_id"], hit["page_start"], hit["page_labels"]) == ("report.pdf", 3, ["iii"])
+    table = deployment.docingest("search", "ocean tides", "--top-k", "1")
+    assert "3-3 (p. iii)" in table.stdout, table.stdout
     imported = _imported(search.stderr)
     assert {"docingest", "qdrant_edge", "onnxruntime"} <= imported  # the probe sees imports
     heavy = {"dagster", "pymupdf", "langchain_text_splitters", "qdrant_client", "torch"}
@@ -180,7 +189,7 @@ def test_search_and_status_import_only_what_they_need(
 
     status = deployment.docingest("status", "--json", PYTHONPROFILEIMPORTTIME="1")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)["points"] == 1
+    assert json.loads(status.stdout)["points"] == 3
     imported = _imported(status.stderr)
     assert "dagster" in imported
     assert not imported & {"pymupdf", "langchain_text_splitters", "qdrant_client", "torch"}
