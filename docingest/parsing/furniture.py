@@ -119,11 +119,11 @@ def printed_labels(pages: list[PageResult]) -> dict[int, str]:
     and last agreeing page get page + offset (a chapter opener without a footer included).
     Roman front matter must end before the arabic pages begin. Anything else: no labels."""
     runs: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for page, printed in printed_page_numbers(pages).items():
+    for number, printed in printed_page_numbers(pages).items():
         numbering = _numbering(printed)
         if numbering is not None:
             kind, value = numbering
-            runs[kind][value - int(page)].append(int(page))
+            runs[kind][value - int(number)].append(int(number))
     spans: dict[str, tuple[int, int, int]] = {}  # kind -> (first page, last page, offset)
     for kind, by_offset in runs.items():
         offset, agreeing = max(by_offset.items(), key=lambda item: len(item[1]))
