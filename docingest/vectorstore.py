@@ -36,7 +36,10 @@ MODES = ("dense", "sparse", "hybrid")
 DEFAULT_MODE = "hybrid"  # the most even across sets in bench/retrieval_bench.py (bench/README.md)
 DEFAULT_RRF_K = 60
 FUSIONS = ("rrf", "dbsf")  # reciprocal rank; distribution-based score fusion
-DEFAULT_FUSION = "rrf"
+# DBSF keeps how decisive each ranking's scores are (a BM25 match far above the rest stays
+# first; RRF turns it into one rank among the embedding's): better hit@1/@5/MRR on the
+# retrieval bench (bench/README.md) and it finds exact-term matches RRF buries.
+DEFAULT_FUSION = "dbsf"
 _MISMATCH_FIX = (
     "choose another collection name, or recreate this one for the new model "
     "(`docingest reindex --recreate`)"

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from docingest.errors import ConfigError, DocIngestError
+from docingest.vectorstore import DEFAULT_FUSION, FUSIONS
 from pipelines.office_options import office_kwargs, office_options
 
 console = Console(stderr=True)
@@ -545,10 +546,10 @@ def _reindex_all() -> None:
 )
 @click.option(
     "--fusion",
-    type=click.Choice(["rrf", "dbsf"]),
-    default="rrf",
+    type=click.Choice(FUSIONS),
+    default=DEFAULT_FUSION,
     show_default=True,
-    help="hybrid: rrf (reciprocal rank) or dbsf (scores normalized by their distribution).",
+    help="hybrid: dbsf (scores normalized by their distribution) or rrf (reciprocal rank).",
 )
 @click.option("--rrf-k", default=60, show_default=True, type=int, help="RRF constant (hybrid).")
 @click.option(
