@@ -41,7 +41,7 @@ _DRAWING_PATHS = 20  # vector paths (not rules, not the page background) that ma
 _DRAWING_COVER = 0.3  # of the page covered by their union
 _BACKGROUND = 0.9  # of the page area: a path this large is the page background
 _COLUMN_ROWS = 8  # rows a page needs before its columns are judged
-_SIDE_BY_SIDE = 0.7  # share of rows holding two or more text runs
+_SIDE_BY_SIDE = 0.7  # share of rows holding two text runs side by side
 
 
 def _rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
@@ -124,7 +124,8 @@ def _unsettled_columns(fast: FastPage, rows: list[list[TextLine]]) -> bool:
     """Most rows hold side-by-side text, yet no vertical cut splits the page's blocks."""
     if len(rows) < _COLUMN_ROWS:
         return False
-    side_by_side = sum(_cells(row) >= 2 for row in rows) / len(rows)
+    # Exactly two runs: three or more make a table row, which the table trigger judges.
+    side_by_side = sum(_cells(row) == 2 for row in rows) / len(rows)
     return side_by_side >= _SIDE_BY_SIDE and not has_column_cut([b.bbox for b in fast.blocks])
 
 
