@@ -115,13 +115,14 @@ def routing(sets: dict[str, list[Path]]) -> dict[str, Any]:
 
 
 def _shares(counts: Counter[str]) -> dict[str, Any]:
-    pages = counts.pop("pages")
-    layout = sum(counts.values())
+    pages = counts["pages"]
+    triggers = Counter({t: n for t, n in counts.items() if t != "pages"})
+    layout = sum(triggers.values())
     return {
         "pages": pages,
         "layout_pages": layout,
         "layout_share": round(layout / pages, 3) if pages else None,
-        "by_trigger": {t: round(n / pages, 3) for t, n in counts.most_common()},
+        "by_trigger": {t: round(n / pages, 3) for t, n in triggers.most_common()},
     }
 
 
