@@ -25,14 +25,15 @@ from docingest.parsing.styles import TextLine
 OCR = "ocr"  # no usable text layer (or ocr_mode=force): the layout engine OCRs the page
 REGEXP = "regexp"  # auto_mode_trigger_on_regexp_in_page matched
 TEXT = "text"  # auto_mode_trigger_on_text_in_page found
-TABLE = "table"  # a ruled grid, rows of aligned cells, or many long horizontal rules
+TABLE = "table"  # rows of aligned cells, a doubtful ruled grid, or many long horizontal rules
 IMAGE = "image"  # images, or a drawing of many vector paths, covering much of the page
 COLUMNS = "columns"  # side-by-side text that no column cut separates
 
 _ROW_SNAP = 2.5  # points between line centres that share a row
 _CELL_GAP = 8.0  # points of white space between two cells of a row
 _MIN_CELLS = 3  # text runs in a row that make it a table row
-_TABLE_ROWS = 10  # table rows on a page that make it a table page
+_TABLE_ROWS = 10  # table rows on a page without ruled grids that make it a table page
+_ROWS_BESIDE_GRID = 3  # table rows outside the page's ruled grids that its grids missed
 _RULE_WIDTH = 0.25  # of the page width: a horizontal rule this long is a table rule
 _TABLE_RULES = 15  # such rules on a page (booktabs tables, ledgers) make it a table page
 _THIN = 2.5  # points: a path this thin is a rule, not a drawing
@@ -108,10 +109,23 @@ def _user_trigger(fast: FastPage, options: ParseOptions) -> str | None:
     return None
 
 
+def _in_grid(row: list[TextLine], fast: FastPage) -> bool:
+    y = sum(line.centre[1] for line in row) / len(row)
+    return any(t.bbox.y0 - _ROW_SNAP <= y <= t.bbox.y1 + _ROW_SNAP for t in fast.tables)
+
+
 def _has_table(fast: FastPage, rows: list[list[TextLine]], rules: int) -> bool:
-    if fast.tables or rules >= _TABLE_RULES:
+    """A table the fast path cannot read: many long rules, rows of aligned cells, or a ruled
+    grid it read doubtfully. Its grids go wrong where a cell seems to span (doubled or partial
+    rules make phantom rows and columns) or where aligned rows continue outside the rules."""
+    if rules >= _TABLE_RULES:
         return True
-    return sum(_cells(row) >= _MIN_CELLS for row in rows) >= _TABLE_ROWS
+    table_rows = [row for row in rows if _cells(row) >= _MIN_CELLS]
+    if not fast.tables:
+        return len(table_rows) >= _TABLE_ROWS
+    spanning = any("span=" in table.html for table in fast.tables)
+    outside = sum(not _in_grid(row, fast) for row in table_rows)
+    return spanning or outside >= _ROWS_BESIDE_GRID
 
 
 def _has_image(fast: FastPage, paths: int, cover: float) -> bool:

@@ -25,28 +25,39 @@ _PROSE = (
 )
 
 
+def _grid(page: pymupdf.Page, top: float, rows: list[list[str]], merge_head: bool) -> None:
+    """A ruled table; `merge_head`: no rule between the header's first two cells (a span)."""
+    for r, row in enumerate(rows):
+        y0, y1 = top + r * 22, top + (r + 1) * 22
+        for c, cell in enumerate(row):
+            x0, x1 = 72 + c * 120, 192 + c * 120
+            page.draw_line((x0, y0), (x1, y0))
+            page.draw_line((x0, y1), (x1, y1))
+            if c == 0 or not (merge_head and r == 0 and c == 1):
+                page.draw_line((x0, y0), (x0, y1))
+            page.insert_text((x0 + 4, y1 - 7), cell, fontsize=10)
+        page.draw_line((72 + len(row) * 120, y0), (72 + len(row) * 120, y1))
+
+
 def _mixed_pdf() -> bytes:
-    """Six pages, one per route: prose, ruled table, picture, aligned columns, keyword, scan."""
+    """Seven pages, one per route: prose, a clean ruled table, a picture, aligned columns under a
+    heading, a keyword, a scan, a ruled table with a spanning header cell."""
     doc = pymupdf.open()
     page = doc.new_page()  # 1: a 20 pt title, a 14 pt bold heading, prose
     page.insert_text((72, 80), "Annual Review", fontsize=20, fontname="hebo")
     page.insert_text((72, 120), "Budget Overview", fontsize=14, fontname="hebo")
     page.insert_textbox(pymupdf.Rect(72, 135, 520, 400), _PROSE * 4, fontsize=11)
-    page = doc.new_page()  # 2: a 14 pt bold heading over a ruled table
-    page.insert_text((72, 80), "Staff Costs", fontsize=14, fontname="hebo")
+    page = doc.new_page()  # 2: a ruled table the fast path reads itself
+    page.insert_text((72, 80), "Teams and their offices.", fontsize=11)
     rows = [["Team", "Lead", "Office"]] + [[f"Team {i}", f"Lead {i}", "Berlin"] for i in range(6)]
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            rect = pymupdf.Rect(72 + c * 120, 100 + r * 22, 192 + c * 120, 122 + r * 22)
-            page.draw_rect(rect, color=(0, 0, 0), width=0.8)
-            page.insert_text((rect.x0 + 4, rect.y1 - 7), cell, fontsize=10)
+    _grid(page, 100, rows, merge_head=False)
     page = doc.new_page()  # 3: a picture over half the page
     page.insert_text((72, 80), "The new building, seen from the south.", fontsize=11)
     pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 200, 150), 0)
     pix.set_rect(pix.irect, (120, 160, 200))
     page.insert_image(pymupdf.Rect(72, 100, 520, 500), pixmap=pix)
-    page = doc.new_page()  # 4: a table without rules: twelve rows of four aligned cells
-    page.insert_text((72, 80), "Travel by quarter", fontsize=11)
+    page = doc.new_page()  # 4: a 14 pt heading over a table without rules: 12 rows of 4 cells
+    page.insert_text((72, 80), "Travel Costs", fontsize=14, fontname="hebo")
     for r in range(12):
         for c, x in enumerate((72, 250, 350, 450)):
             page.insert_text((x, 110 + r * 16), f"Route {r}" if c == 0 else f"{r}.{c}", fontsize=10)
@@ -57,6 +68,12 @@ def _mixed_pdf() -> bytes:
     scan.new_page(width=300, height=100).insert_text((10, 50), "Scanned minutes", fontsize=24)
     picture = scan[0].get_pixmap(dpi=200)
     page.insert_image(pymupdf.Rect(72, 72, 522, 222), pixmap=picture)
+    page = doc.new_page()  # 7: a ruled table whose header cell spans two columns
+    page.insert_text((72, 80), "Offices by region.", fontsize=11)
+    rows = [["Region and city", "", "Room"]] + [
+        ["North", f"City {i}", f"Room {i}A"] for i in range(6)
+    ]
+    _grid(page, 100, rows, merge_head=True)
     return doc.tobytes()
 
 
@@ -96,10 +113,10 @@ def test_routes_each_page_by_what_it_holds(mixed: bytes) -> None:
     result = _parse(mixed, engine="auto")
     _shape(result)
     assert result.engine == "pymupdf-auto"
-    assert result.usage["engine_pages"] == {"fast": 2, "layout": 4}
-    assert result.usage["layout_triggers"] == {"ocr": [6], "table": [2, 4], "image": [3]}
+    assert result.usage["engine_pages"] == {"fast": 3, "layout": 4}
+    assert result.usage["layout_triggers"] == {"ocr": [6], "table": [4, 7], "image": [3]}
     fast = _parse(mixed, engine="fast")
-    for number in (1, 5):  # the fast path's pages read as the fast engine reads them
+    for number in (1, 2, 5):  # the fast path's pages read as the fast engine reads them
         assert [f.content for f in result.pages[number - 1].fragments if f.type == "text"] == [
             f.content for f in fast.pages[number - 1].fragments if f.type == "text"
         ]
@@ -110,18 +127,22 @@ def test_routes_each_page_by_what_it_holds(mixed: bytes) -> None:
     )
     assert result.pages[5].ocr and "Scanned minutes" in result.pages[5].markdown
     assert result.usage["ocr_pages"] == 1
-    assert json.loads(json.dumps(result.to_dict()))["usage"]["layout_triggers"]["table"] == [2, 4]
+    clean = next(f for f in result.pages[1].fragments if f.type == "table")  # the fast path's
+    assert clean.html and "<th>Team</th>" in clean.html and "span" not in clean.html
+    spanning = next(f for f in result.pages[6].fragments if f.type == "table")
+    assert spanning.html and "City 5" in spanning.html
+    assert json.loads(json.dumps(result.to_dict()))["usage"]["layout_triggers"]["table"] == [4, 7]
 
 
 def test_heading_levels_agree_across_engines(mixed: bytes) -> None:
     """A 14 pt heading on a fast page and one on a layout page get the same level: the ranks
     come from the whole document's heading sizes (20 pt, 14 pt, ...), not from the pages one
-    engine happened to read (alone, the layout model ranks "Staff Costs" first on its pages)."""
+    engine happened to read (alone, the layout model ranks "Travel Costs" first on its pages)."""
     auto = _headings(_parse(mixed, engine="auto"))
     assert auto["Annual Review"] == 1
-    assert auto["Budget Overview"] == auto["Staff Costs"] == 2
-    alone = _headings(_parse(mixed, engine="layout", target_pages="2-4"))
-    assert alone["Staff Costs"] == 1
+    assert auto["Budget Overview"] == auto["Travel Costs"] == 2
+    alone = _headings(_parse(mixed, engine="layout", target_pages="3,4,6,7"))
+    assert alone["Travel Costs"] == 1
 
 
 def test_trigger_options(mixed: bytes) -> None:
@@ -136,7 +157,7 @@ def test_trigger_options(mixed: bytes) -> None:
         auto_mode_trigger_on_image_in_page=False,
     )
     assert off.usage["layout_triggers"] == {"ocr": [6]}  # unusable text still goes
-    assert off.usage["engine_pages"] == {"fast": 5, "layout": 1}
+    assert off.usage["engine_pages"] == {"fast": 6, "layout": 1}
 
 
 @pytest.mark.parametrize(
@@ -168,7 +189,7 @@ def test_options_hash() -> None:
 
 
 def test_engines_report_their_pages(mixed: bytes) -> None:
-    assert _parse(mixed, engine="fast").usage["engine_pages"] == {"fast": 6}
+    assert _parse(mixed, engine="fast").usage["engine_pages"] == {"fast": 7}
     assert "layout_triggers" not in _parse(mixed, engine="fast").usage
 
 
@@ -181,7 +202,7 @@ def test_cli_and_resource(tmp_path: Path, mixed: bytes) -> None:
     run = CliRunner().invoke(main, args)
     assert run.exit_code == 0, run.output
     usage = json.loads((tmp_path / "out" / "mixed.json").read_text())["usage"]
-    assert usage["layout_triggers"] == {"ocr": [6], "table": [2, 4], "text": [5]}
+    assert usage["layout_triggers"] == {"ocr": [6], "table": [4, 7], "text": [5]}
     resource = ParserResource(engine="auto", auto_mode_trigger_on_regexp_in_page="x+")
     options = resource.options()
     assert options.engine == "auto" and options.auto_mode_trigger_on_regexp_in_page == "x+"
