@@ -221,3 +221,22 @@ def test_real_pages() -> None:
     assert [p.page_number for p in filing.pages if p.status == "ok"] == [2, 4]
     assert filing.usage["layout_triggers"] == {"table": [4]}
     assert filing.usage["engine_pages"] == {"fast": 1, "layout": 1}
+
+
+def _columns_pdf() -> bytes:
+    """Two columns of short lines with a full-width line across the middle: no vertical gap
+    runs through the whole page, so XY-cut cannot split the columns."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for row in range(14):
+        y = 100 + row * 16 + (20 if row >= 7 else 0)
+        page.insert_text((72, y), f"Left column line {row} of the text", fontsize=10)
+        page.insert_text((320, y), f"Right column line {row} of the text", fontsize=10)
+    page.insert_text((72, 100 + 7 * 16 + 2), "A note set across both columns " * 3, fontsize=10)
+    return doc.tobytes()
+
+
+def test_columns_the_fast_order_cannot_settle() -> None:
+    result = _parse(_columns_pdf(), engine="auto")
+    assert result.usage["layout_triggers"] == {"columns": [1]}
+    _shape(result)
