@@ -90,7 +90,7 @@ def _parse(data: bytes, engine: str) -> ParseResult:
     )
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", ["layout", "fast", "auto"])
 def test_pdf_page_labels_win(engine: str) -> None:
     result = _parse(_labelled_pdf(), engine)
     assert [p.label for p in result.pages] == ["Cover", "i", "ii", "1", "2", "3"]
@@ -98,7 +98,7 @@ def test_pdf_page_labels_win(engine: str) -> None:
     assert [p.label for p in again.pages] == ["Cover", "i", "ii", "1", "2", "3"]
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", ["layout", "fast", "auto"])
 def test_printed_footer_numbers_become_labels(engine: str) -> None:
     result = _parse(_footer_pdf([41, 42, 43, 44]), engine)
     assert [p.label for p in result.pages] == ["41", "42", "43", "44"]
