@@ -10,7 +10,6 @@ import pymupdf
 
 from docingest.errors import DocIngestError, ErrorCode
 
-OCR_DPI = 150
 _INSTALL = "apt-get install -y tesseract-ocr tesseract-ocr-eng"
 _REPLACEMENT = "\ufffd"
 _GARBAGE_RATIO = 0.3  # of a page's characters unmapped (U+FFFD): its text layer is garbage
@@ -70,11 +69,11 @@ def text_layer_is_unusable(page: pymupdf.Page) -> bool:
     return covered / area >= _MIN_IMAGE_COVER or bool(page.get_drawings())
 
 
-def ocr_textpage(page: pymupdf.Page, languages: str) -> pymupdf.TextPage:
-    """A text page of `page` read by Tesseract (the whole page, at OCR_DPI)."""
+def ocr_textpage(page: pymupdf.Page, languages: str, dpi: int) -> pymupdf.TextPage:
+    """A text page of `page` read by Tesseract (the whole page, at `dpi`)."""
     tessdata = tessdata_for(languages)
     try:
-        return page.get_textpage_ocr(language=languages, dpi=OCR_DPI, full=True, tessdata=tessdata)
+        return page.get_textpage_ocr(language=languages, dpi=dpi, full=True, tessdata=tessdata)
     except _TESSERACT_ERRORS as exc:
         raise DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}") from exc
 
@@ -103,7 +102,7 @@ class OcrRecorder:
     def __call__(
         self,
         page: pymupdf.Page,
-        dpi: int = OCR_DPI,
+        dpi: int,
         language: str = "eng",
         keep_ocr_text: bool = False,
         **_: object,
