@@ -47,6 +47,27 @@ def tessdata_for(languages: str) -> str:
     return folder
 
 
+def missing_language_data(languages: str) -> str | None:
+    """What to install for the languages of `languages` ("eng+deu") that Tesseract has no data
+    for; None when it has them all, or has no language data at all (then OCR is unavailable
+    and each page that needs it says so, see `OcrRecorder`)."""
+    folder = _tessdata(os.environ.get("TESSDATA_PREFIX"))
+    if folder is None or not any(Path(folder).glob("*.traineddata")):
+        return None
+    missing = [
+        language
+        for language in languages.split("+")
+        if not (Path(folder) / f"{language}.traineddata").is_file()
+    ]
+    if not missing:
+        return None
+    packages = " ".join(f"tesseract-ocr-{m.lower().replace('_', '-')}" for m in missing)
+    return (
+        f"ocr_languages: Tesseract has no data for {', '.join(missing)} in {folder}; "
+        f"install it with `apt-get install -y {packages}`"
+    )
+
+
 def _garbage(chars: list[str]) -> bool:
     return sum(c == _REPLACEMENT for c in chars) / len(chars) >= _GARBAGE_RATIO
 

@@ -371,6 +371,12 @@ class ParseOptions(ParseOptionFields):
             raise ConfigError(_message(error)) from None
         if self.image_mode == ImageMode.save and not self.image_dir:
             raise ConfigError("image_mode='save' needs image_dir")
+        if self.ocr_mode != OcrMode.off:
+            # Imported here: the schema loads without PyMuPDF (the CLI builds its flags from it).
+            from docingest.parsing.ocr import missing_language_data
+
+            if (missing := missing_language_data(self.ocr_languages)) is not None:
+                raise ConfigError(missing)
 
     @property
     def engine_label(self) -> str:
