@@ -82,6 +82,10 @@ SEED_LANGUAGES: dict[str, str] = {
     "mr": "mar", "ne": "nep", "sa": "san", "th": "tha", "ch_sim": "chi_sim",
     "ch_tra": "chi_tra", "ja": "jpn", "ko": "kor", "ta": "tam", "te": "tel", "kn": "kan",
 }  # fmt: skip
+# The parse APIs' codes that no Tesseract model reads (several look like Tesseract's codes).
+_NO_TESSERACT_MODEL = frozenset(
+    "abq ady ang ava bgc bh bho che dar gom inh kbd lbe lez mah mai mni new pi sck tab tjk".split()
+)
 _OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
 _RUN_ONLY: dict[str, Any] = {"hashed": False}
 
@@ -127,6 +131,8 @@ def tesseract_languages(spec: str) -> str:
         raise ConfigError(f"ocr_languages: empty language code in {spec!r}")
     names = []
     for code in codes:
+        if code.lower() in _NO_TESSERACT_MODEL:
+            raise ConfigError(f"ocr_languages: Tesseract has no model for {code!r}")
         name = SEED_LANGUAGES.get(code.lower(), code)
         if not _TESSERACT_CODE.match(name):
             raise ConfigError(

@@ -177,3 +177,19 @@ def test_svg_is_parsed() -> None:
     )
     result = _parse(svg, filename="drawing.svg", engine="fast")
     assert result.mime_type == "image/svg+xml" and "Vector drawing label" in result.markdown
+
+
+@needs_tesseract
+def test_high_res_ocr_reads_at_300_dpi(scanned_pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolution reaches Tesseract (the real call, watched), and the scan is still read."""
+    real = pymupdf.Page.get_textpage_ocr
+    seen: list[int] = []
+
+    def watched(page: pymupdf.Page, *args: object, **kwargs: object) -> pymupdf.TextPage:
+        seen.append(int(kwargs["dpi"]))  # type: ignore[call-overload]
+        return real(page, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pymupdf.Page, "get_textpage_ocr", watched)
+    for high_res, dpi in ((False, 150), (True, 300)):
+        result = _parse(scanned_pdf, engine="fast", high_res_ocr=high_res)
+        assert seen.pop() == dpi and "invoice" in result.pages[1].markdown.lower()
