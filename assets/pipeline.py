@@ -18,7 +18,12 @@ from pydantic import Field
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
 from assets.notify import notify_batch, notify_document, stage_counts
-from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
+from assets.parsing import (
+    document_parse_options,
+    parse_document,
+    parsed_pages,
+    parsed_pages_checks,
+)
 from assets.partitions import (
     BATCH_SIZE,
     StageResult,
@@ -240,6 +245,16 @@ def document_pipeline(
     if "vector_store_entries" in selected:
         ran_with["embedding_model"] = embedder.model
 
+    def own_options(document_id: str) -> dict[str, str]:
+        """The parse options hash of a document its option files give options of its own."""
+        registered = store.read_json("sources", document_id) or {}
+        if "parsed_pages" not in selected or not registered.get("parse_options"):
+            return {}
+        try:
+            return {"parse_options_hash": document_parse_options(registered, parser)[0].options_hash()}
+        except DocIngestError:
+            return {}  # invalid option files: the failure is theirs; the next change reruns it
+
     with ExitStack() as stack:
         opened: list[VectorStore] = []
 
@@ -274,7 +289,7 @@ def document_pipeline(
                     # until the content or one of these changes (state.freshness).
                     record_failure(
                         store, document_id, STAGES[asset], outcome, run_id=context.run_id,
-                        trace=outcome.trace, **ran_with,
+                        trace=outcome.trace, **ran_with, **own_options(document_id),
                     )  # fmt: skip
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"

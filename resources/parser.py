@@ -5,7 +5,9 @@ from typing import Any
 
 import dagster as dg
 
+from docingest.errors import ConfigError, DocIngestError
 from docingest.models import ParseResult
+from docingest.option_files import INVALID_OPTION_FILES, parse_option_overrides
 from docingest.parsing import ParseOptions, parse_file
 from docingest.parsing.options import ImageMode, ParseOptionFields
 from docingest.paths import docingest_home
@@ -25,6 +27,15 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
         if values["image_dir"] is None and values["image_mode"] == ImageMode.save:
             values["image_dir"] = str(docingest_home() / "images")
         return ParseOptions(**values)
+
+    def planned_options_hash(self, root: Path, path: Path) -> str:
+        """The options hash the document at `path` (under the source folder `root`) would be
+        parsed with, its option files applied; for invalid option files a value no parse
+        records, so planning runs the document and the run reports the files."""
+        try:
+            return self.options(parse_option_overrides(root, path)).options_hash()
+        except (ConfigError, DocIngestError):
+            return INVALID_OPTION_FILES
 
     def parse(
         self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
