@@ -251,7 +251,9 @@ def document_pipeline(
         if "parsed_pages" not in selected or not registered.get("parse_options"):
             return {}
         try:
-            return {"parse_options_hash": document_parse_options(registered, parser)[0].options_hash()}
+            return {
+                "parse_options_hash": document_parse_options(registered, parser)[0].options_hash()
+            }
         except DocIngestError:
             return {}  # invalid option files: the failure is theirs; the next change reruns it
 

@@ -36,7 +36,15 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
 def _score(folder: Path, ids_from: Path) -> dict[str, float]:
     report = folder.parent / f"{folder.name}.score.json"
     subprocess.run(
-        [sys.executable, str(SCORER), str(folder), "--ids-from", str(ids_from), "--out", str(report)],
+        [
+            sys.executable,
+            str(SCORER),
+            str(folder),
+            "--ids-from",
+            str(ids_from),
+            "--out",
+            str(report),
+        ],
         check=True,
         cwd=REPO_ROOT,
         capture_output=True,

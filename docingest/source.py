@@ -37,7 +37,11 @@ def iter_source_files(root: Path, *, settle_seconds: float = 0.0) -> Iterator[So
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if is_sidecar(path) or is_option_file(path) or path.name.endswith((".part", ".tmp", ".crdownload", "~")):
+        if (
+            is_sidecar(path)
+            or is_option_file(path)
+            or path.name.endswith((".part", ".tmp", ".crdownload", "~"))
+        ):
             continue
         try:
             if not path.is_file():

@@ -57,7 +57,9 @@ def reconcile_schedule(
         owned,
         expected=expected,
         # Per document: the folder's option files may give it options of its own.
-        parse_options_hashes={f.document_id: parser.planned_options_hash(root, f.path) for f in listed},
+        parse_options_hashes={
+            f.document_id: parser.planned_options_hash(root, f.path) for f in listed
+        },
     )
     if not (plan.add or plan.run or plan.retry):
         return dg.SkipReason(f"{len(files)} files in {root} are all current")

@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 
+from docingest.parsing.options import Engine
 from resources.chunker import ChunkerResource
 from resources.embedder import EmbedderResource
 from resources.parser import ParserResource
@@ -50,7 +51,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "source": SourceResource(),
         "parser": ParserResource(
-            engine=os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout",
+            engine=Engine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),

@@ -83,9 +83,10 @@ SEED_LANGUAGES: dict[str, str] = {
     "ch_tra": "chi_tra", "ja": "jpn", "ko": "kor", "ta": "tam", "te": "tel", "kn": "kan",
 }  # fmt: skip
 # The parse APIs' codes that no Tesseract model reads (several look like Tesseract's codes).
-_NO_TESSERACT_MODEL = frozenset(
-    "abq ady ang ava bgc bh bho che dar gom inh kbd lbe lez mah mai mni new pi sck tab tjk".split()
-)
+_NO_TESSERACT_MODEL = frozenset({
+    "abq", "ady", "ang", "ava", "bgc", "bh", "bho", "che", "dar", "gom", "inh", "kbd", "lbe",
+    "lez", "mah", "mai", "mni", "new", "pi", "sck", "tab", "tjk",
+})  # fmt: skip
 _OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
 _RUN_ONLY: dict[str, Any] = {"hashed": False}
 
@@ -321,7 +322,9 @@ class ParseOptionFields(BaseModel):
         'yes' into True)."""
         annotation = cls.model_fields[info.field_name].annotation
         if annotation is bool and not isinstance(value, bool):
-            raise PydanticCustomError("bool", "must be true or false, got {value}", {"value": value})
+            raise PydanticCustomError(
+                "bool", "must be true or false, got {value}", {"value": value}
+            )
         if annotation is not bool and isinstance(value, bool):
             raise PydanticCustomError("bool", "must not be a bool, got {value}", {"value": value})
         return value

@@ -78,7 +78,9 @@ def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return max(abs(x - y) for x, y in zip(a, b, strict=True)) <= _SAME_COLOUR
 
 
-def _unseen(point: pymupdf.Point, seqno: int, colour: tuple[float, ...], fills: list[_Fill]) -> bool:
+def _unseen(
+    point: pymupdf.Point, seqno: int, colour: tuple[float, ...], fills: list[_Fill]
+) -> bool:
     """The glyph at `point` is covered by something opaque drawn after it, or has the colour of
     what lies under it (the white page where nothing does)."""
     under: _Fill | None = None
@@ -177,23 +179,25 @@ def _clean_page(page: pymupdf.Page, options: ParseOptions) -> Counter[str]:
     marks = []
     for box in going:
         point = staying.free_point(box)
-        marks.append(pymupdf.Rect(point, point) + (-_HALF, -_HALF, _HALF, _HALF))
+        marks.append(
+            pymupdf.Rect(point.x - _HALF, point.y - _HALF, point.x + _HALF, point.y + _HALF)
+        )
     if marks:
         for mark in marks:
-            page.add_redact_annot(mark, fill=False)
+            page.add_redact_annot(mark)
         page.apply_redactions(
-            images=pymupdf.PDF_REDACT_IMAGE_NONE,
-            graphics=pymupdf.PDF_REDACT_LINE_ART_NONE,
-            text=pymupdf.PDF_REDACT_TEXT_REMOVE,
+            images=pymupdf.mupdf.PDF_REDACT_IMAGE_NONE,
+            graphics=pymupdf.mupdf.PDF_REDACT_LINE_ART_NONE,
+            text=pymupdf.mupdf.PDF_REDACT_TEXT_REMOVE,
         )
     if crop:
         # The margins whole: their glyphs, and the pixels of images there (what OCR would read).
         for margin in _margins(page.rect, kept):
-            page.add_redact_annot(margin, fill=False)
+            page.add_redact_annot(margin)
         page.apply_redactions(
-            images=pymupdf.PDF_REDACT_IMAGE_PIXELS,
-            graphics=pymupdf.PDF_REDACT_LINE_ART_NONE,
-            text=pymupdf.PDF_REDACT_TEXT_REMOVE,
+            images=pymupdf.mupdf.PDF_REDACT_IMAGE_PIXELS,
+            graphics=pymupdf.mupdf.PDF_REDACT_LINE_ART_NONE,
+            text=pymupdf.mupdf.PDF_REDACT_TEXT_REMOVE,
         )
     return removed
 

@@ -7,8 +7,8 @@ import pytest
 
 from docingest.parsing import ParseOptions, parse_bytes
 from docingest.parsing.grid import find_grid_tables
-from docingest.parsing.tables import compact_pipe_table
 from docingest.parsing.order import reading_order
+from docingest.parsing.tables import compact_pipe_table
 
 
 def _ruled_table(page: pymupdf.Page, merge_header: bool = False) -> None:

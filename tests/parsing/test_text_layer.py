@@ -107,7 +107,9 @@ def test_margins_crop_by_fraction() -> None:
     data = doc.tobytes()
     options = {"engine": "fast", "include_headers_footers": True}
     assert "ACME running header" in _parse(data, **options).markdown
-    result = _parse(data, **options, bbox_top=0.05, bbox_bottom=0.05, bbox_left=0.05, bbox_right=0.05)
+    result = _parse(
+        data, **options, bbox_top=0.05, bbox_bottom=0.05, bbox_left=0.05, bbox_right=0.05
+    )
     assert result.markdown == "The body of the page stays."
     assert result.metadata["removed_text"]["margin"]["pages"] == [1]
     assert "ACME" in _parse(data, **options, bbox_bottom=0.05).markdown
@@ -115,7 +117,12 @@ def test_margins_crop_by_fraction() -> None:
 
 @pytest.mark.parametrize(
     "crop",
-    [{"bbox_top": -0.1}, {"bbox_left": 1.0}, {"bbox_top": 0.6, "bbox_bottom": 0.4}, {"bbox_right": "x"}],
+    [
+        {"bbox_top": -0.1},
+        {"bbox_left": 1.0},
+        {"bbox_top": 0.6, "bbox_bottom": 0.4},
+        {"bbox_right": "x"},
+    ],
 )
 def test_margin_crop_validates(crop: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="bbox"):
