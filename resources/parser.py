@@ -31,10 +31,17 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
     def planned_options_hash(self, root: Path, path: Path) -> str:
         """The options hash the document at `path` (under the source folder `root`) would be
         parsed with, its option files applied; for invalid option files a value no parse
-        records, so planning runs the document and the run reports the files."""
+        records, so planning runs the document and the run reports the files. The configured
+        options themselves failing to validate is a ConfigError, as everywhere."""
         try:
-            return self.options(parse_option_overrides(root, path)).options_hash()
-        except (ConfigError, DocIngestError):
+            overrides = parse_option_overrides(root, path)
+        except DocIngestError:
+            return INVALID_OPTION_FILES
+        if not overrides:
+            return self.options().options_hash()
+        try:
+            return self.options(overrides).options_hash()
+        except ConfigError:
             return INVALID_OPTION_FILES
 
     def parse(

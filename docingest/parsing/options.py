@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from docingest.errors import ConfigError
 from docingest.ids import options_hash
+from docingest.parsing.languages import tesseract_languages
 
 
 class Engine(StrEnum):
@@ -67,26 +68,6 @@ PARSER_VERSION = "5"
 OCR_DPI = 150  # Tesseract's resolution; high_res_ocr doubles it
 HIGH_RES_OCR_DPI = 300
 _PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
-_TESSERACT_CODE = re.compile(r"^[a-z]{3}(?:_[a-z]+)?$")
-# The hosted parse APIs' language codes (LlamaCloud's ParsingLanguages) -> Tesseract's
-# traineddata names. Codes without a Tesseract model (ava, che, ...) are refused, not guessed.
-SEED_LANGUAGES: dict[str, str] = {
-    "af": "afr", "az": "aze", "bs": "bos", "cs": "ces", "cy": "cym", "da": "dan", "de": "deu",
-    "en": "eng", "es": "spa", "et": "est", "fr": "fra", "ga": "gle", "hr": "hrv", "hu": "hun",
-    "id": "ind", "is": "isl", "it": "ita", "ku": "kmr", "la": "lat", "lt": "lit", "lv": "lav",
-    "mi": "mri", "ms": "msa", "mt": "mlt", "nl": "nld", "no": "nor", "oc": "oci", "pl": "pol",
-    "pt": "por", "ro": "ron", "rs_latin": "srp_latn", "sk": "slk", "sl": "slv", "sq": "sqi",
-    "sv": "swe", "sw": "swa", "tl": "tgl", "tr": "tur", "uz": "uzb", "vi": "vie", "ar": "ara",
-    "fa": "fas", "ug": "uig", "ur": "urd", "bn": "ben", "as": "asm", "ru": "rus",
-    "rs_cyrillic": "srp", "be": "bel", "bg": "bul", "uk": "ukr", "mn": "mon", "hi": "hin",
-    "mr": "mar", "ne": "nep", "sa": "san", "th": "tha", "ch_sim": "chi_sim",
-    "ch_tra": "chi_tra", "ja": "jpn", "ko": "kor", "ta": "tam", "te": "tel", "kn": "kan",
-}  # fmt: skip
-# The parse APIs' codes that no Tesseract model reads (several look like Tesseract's codes).
-_NO_TESSERACT_MODEL = frozenset({
-    "abq", "ady", "ang", "ava", "bgc", "bh", "bho", "che", "dar", "gom", "inh", "kbd", "lbe",
-    "lez", "mah", "mai", "mni", "new", "pi", "sck", "tab", "tjk",
-})  # fmt: skip
 _OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
 _RUN_ONLY: dict[str, Any] = {"hashed": False}
 
@@ -123,25 +104,6 @@ def parse_page_ranges(spec: str) -> list[int]:
             raise ConfigError(f"target_pages: bad range {part.strip()!r}")
         pages.update(range(first, last + 1))
     return sorted(pages)
-
-
-def tesseract_languages(spec: str) -> str:
-    """Languages as Tesseract names them, joined by '+': "en,de" and "eng+deu" -> "eng+deu"."""
-    codes = [code.strip() for code in re.split(r"[+,]", spec)]
-    if not all(codes):
-        raise ConfigError(f"ocr_languages: empty language code in {spec!r}")
-    names = []
-    for code in codes:
-        if code.lower() in _NO_TESSERACT_MODEL:
-            raise ConfigError(f"ocr_languages: Tesseract has no model for {code!r}")
-        name = SEED_LANGUAGES.get(code.lower(), code)
-        if not _TESSERACT_CODE.match(name):
-            raise ConfigError(
-                f"ocr_languages: unknown language {code!r}; use the parse APIs' codes "
-                f"({', '.join(sorted(SEED_LANGUAGES)[:6])}, ...) or Tesseract's (eng, deu, ...)"
-            )
-        names.append(name)
-    return "+".join(dict.fromkeys(names))
 
 
 class ParseOptionFields(BaseModel):
@@ -408,12 +370,6 @@ class ParseOptions(ParseOptionFields):
         else:
             indexes = [n - 1 for n in parse_page_ranges(self.target_pages) if n <= page_count]
         return indexes if self.max_pages is None else indexes[: self.max_pages]
-
-    def with_overrides(self, overrides: dict[str, Any]) -> ParseOptions:
-        """These options with some replaced (validated again)."""
-        if not overrides:
-            return self
-        return ParseOptions(**{**self.model_dump(), **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a plain JSON mapping (enums as strings), without the password: what
