@@ -194,6 +194,8 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "tables": types.get("table", 0),
             "fragments": dg.MetadataValue.json(dict(sorted(types.items()))),
             "engine": result.engine,
+            # Hidden, diagonal and margin text taken out (text-layer hygiene), by reason.
+            "removed_text": dg.MetadataValue.json(result.metadata.get("removed_text", {})),
             "options_hash": result.options_hash,
             "reused_cached_parse": reused_from is not None,
             "reused_parse_of": reused_from or "",
