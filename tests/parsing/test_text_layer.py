@@ -142,3 +142,22 @@ def test_non_pdf_is_left_alone(tmp_path: Path) -> None:
         options=ParseOptions(isolate=False, bbox_top=0.5),
     )  # fmt: skip
     assert "Plain text." in result.markdown and "removed_text" not in result.metadata
+
+
+def test_fills_that_do_not_hide_text() -> None:
+    """Patterns from odl-bench that must stay: a table's black rules drawn as one filled path
+    (its box spans the black text of the table), and a fill drawn after text that shows."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    shape = page.new_shape()
+    for y in (100, 130, 160):  # one path of thin black bars: the table's rules
+        shape.draw_line((70, y), (540, y))
+    shape.draw_line((70, 100), (70, 160))
+    shape.finish(color=None, fill=(0, 0, 0), closePath=True)
+    shape.commit()
+    page.insert_text((80, 120), "Channel Medium Examples", fontsize=10)
+    page.insert_text((80, 150), "Direct communications in person", fontsize=10)
+    page.insert_text((72, 300), "Jailed for Doing Business", fontsize=14, color=(0.35, 0.38, 0.4))
+    page.draw_rect(page.rect, color=None, fill=(0.35, 0.38, 0.4), overlay=True, fill_opacity=1)
+    result = _parse(doc.tobytes(), engine="fast")
+    assert "removed_text" not in result.metadata
