@@ -47,6 +47,10 @@ class _Fill:
     opaque: bool
 
 
+def _box(rect: pymupdf.Rect) -> Box:
+    return (rect.x0, rect.y0, rect.x1, rect.y1)
+
+
 def _inside(x: float, y: float, box: Box) -> bool:
     return box[0] <= x <= box[2] and box[1] <= y <= box[3]
 
@@ -79,7 +83,7 @@ def _fills(page: pymupdf.Page) -> list[_Fill]:
         if rect.is_empty or kind not in _FILLS:
             continue
         if kind == "fill-image":
-            fills.append(_Fill(seqno, tuple(rect), None, True))
+            fills.append(_Fill(seqno, _box(rect), None, True))
         elif seqno in paths:
             fills.extend(_filled_rects(seqno, paths[seqno]))
     return fills
@@ -97,7 +101,7 @@ def _filled_rects(seqno: int, path: dict[str, Any]) -> list[_Fill]:
         else:
             return []
     opaque = path.get("fill_opacity") in (None, 1.0)
-    return [_Fill(seqno, tuple(rect), _rgb(path["fill"]), opaque) for rect in rects]
+    return [_Fill(seqno, _box(rect), _rgb(path["fill"]), opaque) for rect in rects]
 
 
 def _same(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
