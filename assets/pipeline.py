@@ -18,12 +18,7 @@ from pydantic import Field
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
 from assets.notify import notify_batch, notify_document, stage_counts
-from assets.parsing import (
-    document_parse_options,
-    parse_document,
-    parsed_pages,
-    parsed_pages_checks,
-)
+from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import (
     BATCH_SIZE,
     StageResult,
@@ -246,16 +241,15 @@ def document_pipeline(
         ran_with["embedding_model"] = embedder.model
 
     def own_options(document_id: str) -> dict[str, str]:
-        """The parse options hash of a document its option files give options of its own."""
-        registered = store.read_json("sources", document_id) or {}
-        if "parsed_pages" not in selected or not registered.get("parse_options"):
+        """The parse options hash planning expects for the document (its folder's option files
+        applied, docingest.option_files), so a permanent failure stays put until they change."""
+        if "parsed_pages" not in selected:
             return {}
         try:
-            return {
-                "parse_options_hash": document_parse_options(registered, parser)[0].options_hash()
-            }
-        except DocIngestError:
-            return {}  # invalid option files: the failure is theirs; the next change reruns it
+            path = source.path_for(document_id)
+        except ValueError:
+            return {}
+        return {"parse_options_hash": parser.planned_options_hash(source.root_path(), path)}
 
     with ExitStack() as stack:
         opened: list[VectorStore] = []
@@ -291,7 +285,7 @@ def document_pipeline(
                     # until the content or one of these changes (state.freshness).
                     record_failure(
                         store, document_id, STAGES[asset], outcome, run_id=context.run_id,
-                        trace=outcome.trace, **ran_with, **own_options(document_id),
+                        trace=outcome.trace, **{**ran_with, **own_options(document_id)},
                     )  # fmt: skip
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"

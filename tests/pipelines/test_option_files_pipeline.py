@@ -94,3 +94,11 @@ def test_invalid_option_file_fails_its_documents_only(
     assert summary.errors == {"CORRUPT_FILE": 2}
     assert "bbox_top" in summary.failures["bad/two.pdf"]
     assert "isolate cannot be set here" in summary.failures["bad/one.pdf"]
+    # An option the parse refuses fails for good: left alone until its file changes. A file
+    # that cannot be read at all fails the registration, which (like an invalid metadata
+    # sidecar) is tried again on every ingest.
+    again = ingest_folder(instance, folder, overrides={"parser": FAST})
+    assert (again.skipped, again.not_retried, again.failed) == (1, {"CORRUPT_FILE": 1}, 1)
+    (folder / "bad" / "two.pdf.docingest.yaml").write_text("parse_options:\n  bbox_top: 0.2\n")
+    fixed = ingest_folder(instance, folder, overrides={"parser": FAST})
+    assert (fixed.succeeded, fixed.skipped, fixed.failed) == (1, 1, 1)
