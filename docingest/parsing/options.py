@@ -27,10 +27,13 @@ from docingest.parsing.languages import tesseract_languages
 
 
 class Engine(StrEnum):
-    """'layout': PyMuPDF's layout model (best quality); 'fast': no model (~30x faster)."""
+    """'layout': PyMuPDF's layout model (best quality); 'fast': no model (~30x faster);
+    'auto': the fast path on every page, the layout model on the pages that need it
+    (triage.py)."""
 
     layout = "layout"
     fast = "fast"
+    auto = "auto"
 
 
 class TableFormat(StrEnum):
@@ -70,6 +73,13 @@ HIGH_RES_OCR_DPI = 300
 _PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
 _RUN_ONLY: dict[str, Any] = {"hashed": False}
+# Hashed only with engine="auto" (they change nothing else: earlier hashes stand).
+_AUTO_TRIGGERS = (
+    "auto_mode_trigger_on_table_in_page",
+    "auto_mode_trigger_on_image_in_page",
+    "auto_mode_trigger_on_regexp_in_page",
+    "auto_mode_trigger_on_text_in_page",
+)
 
 
 @cache
@@ -84,7 +94,7 @@ def _package_version(name: str) -> str:
 def engine_version(engine: str) -> str:
     """The versions behind `engine`'s output, part of every options hash."""
     parts = [f"docingest-parser={PARSER_VERSION}", f"pymupdf={_package_version('pymupdf')}"]
-    if engine == "layout":
+    if engine in ("layout", "auto"):
         parts.append(f"pymupdf4llm={_package_version('pymupdf4llm')}")
     # What reads office and web documents (their output is part of every parse's identity).
     parts.extend(f"{name}={_package_version(name)}" for name in _OFFICE_PACKAGES)
@@ -111,7 +121,24 @@ class ParseOptionFields(BaseModel):
 
     engine: Engine = Field(
         default=Engine.layout,
-        description="'layout' (PyMuPDF layout model, best quality) or 'fast' (no model, ~30x).",
+        description="'layout' (PyMuPDF layout model, best quality), 'fast' (no model, ~30x) or "
+        "'auto' (the fast path, the layout model on pages an auto_mode trigger sends).",
+    )
+    # engine='auto': what sends a page to the layout model besides unusable text and columns
+    # the fast reading order cannot settle (names after LlamaCloud's auto_mode triggers).
+    auto_mode_trigger_on_table_in_page: bool = Field(
+        default=True, description="auto: a ruled grid, rows of aligned cells or many rules."
+    )
+    auto_mode_trigger_on_image_in_page: bool = Field(
+        default=True, description="auto: images or vector drawings covering much of the page."
+    )
+    auto_mode_trigger_on_regexp_in_page: str | None = Field(
+        default=None,
+        min_length=1,
+        description="auto: a Python regular expression the page's text matches.",
+    )
+    auto_mode_trigger_on_text_in_page: str | None = Field(
+        default=None, min_length=1, description="auto: a string the page's text contains."
     )
     include_headers_footers: bool = Field(
         default=False,
@@ -298,6 +325,16 @@ class ParseOptionFields(BaseModel):
             parse_page_ranges(value)
         return value
 
+    @field_validator("auto_mode_trigger_on_regexp_in_page")
+    @classmethod
+    def _regexp(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{exc}: {value!r}") from exc
+        return value
+
     @field_validator("ocr_languages")
     @classmethod
     def _languages(cls, value: str) -> str:
@@ -378,6 +415,9 @@ class ParseOptions(ParseOptionFields):
 
     def options_hash(self) -> str:
         """Hash of everything that changes the output (not the password, not the limits)."""
-        relevant = self.model_dump(mode="json", include=set(hashed_fields()))
+        names = set(hashed_fields())
+        if self.engine != Engine.auto:
+            names -= set(_AUTO_TRIGGERS)
+        relevant = self.model_dump(mode="json", include=names)
         relevant["engine_version"] = engine_version(self.engine)
         return options_hash(relevant)
