@@ -240,6 +240,17 @@ def document_pipeline(
     if "vector_store_entries" in selected:
         ran_with["embedding_model"] = embedder.model
 
+    def own_options(document_id: str) -> dict[str, str]:
+        """The parse options hash planning expects for the document (its folder's option files
+        applied, docingest.option_files), so a permanent failure stays put until they change."""
+        if "parsed_pages" not in selected:
+            return {}
+        try:
+            path = source.path_for(document_id)
+        except ValueError:
+            return {}
+        return {"parse_options_hash": parser.planned_options_hash(source.root_path(), path)}
+
     with ExitStack() as stack:
         opened: list[VectorStore] = []
 
@@ -274,7 +285,7 @@ def document_pipeline(
                     # until the content or one of these changes (state.freshness).
                     record_failure(
                         store, document_id, STAGES[asset], outcome, run_id=context.run_id,
-                        trace=outcome.trace, **ran_with,
+                        trace=outcome.trace, **{**ran_with, **own_options(document_id)},
                     )  # fmt: skip
                     context.log.error(
                         f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"

@@ -214,8 +214,7 @@ def ingest_folder(
     qdrant: QdrantResource = base["qdrant"]
     base = {**base, "qdrant": qdrant.model_copy(update={"keep_open": True})}
     store = base["storage"].store
-    expected_options = Expected(
-        parse_options_hash=base["parser"].options().options_hash(),
+    expected_options = Expected(  # the parse options' hash: per document, its option files too
         chunking_hash=chunk_hash,
         embedding_model=base["embedder"].model,
     )
@@ -234,7 +233,10 @@ def ingest_folder(
         elif sha256 is None:
             reason = Freshness.CONTENT_CHANGED
         else:
-            reason = freshness(state, replace(expected_options, sha256=sha256))
+            planned = base["parser"].planned_options_hash(candidate.id_root, candidate.file.path)
+            reason = freshness(
+                state, replace(expected_options, sha256=sha256, parse_options_hash=planned)
+            )
         if reason.needs_run(retry_failed=retry_failed):
             todo.setdefault(candidate.id_root, []).append(candidate.document_id)
         elif reason is Freshness.FAILED_PERMANENTLY:

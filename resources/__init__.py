@@ -5,9 +5,10 @@ from typing import Any
 
 import dagster as dg
 
+from docingest.parsing.options import Engine
 from resources.chunker import ChunkerResource
 from resources.embedder import EmbedderResource
-from resources.parser import ParseEngine, ParserResource
+from resources.parser import ParserResource
 from resources.qdrant import QdrantResource
 from resources.source import SourceResource
 from resources.storage import NothingStoredIOManager, StorageResource
@@ -50,7 +51,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "source": SourceResource(),
         "parser": ParserResource(
-            engine=ParseEngine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
+            engine=Engine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),

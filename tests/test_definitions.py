@@ -12,11 +12,12 @@ import pytest
 from docingest.chunking import STRATEGIES
 from docingest.embedding import BACKENDS
 from docingest.parsing.options import (
-    ENGINES,
-    FAILED_PAGE_MODES,
-    IMAGE_MODES,
-    OCR_MODES,
-    TABLE_FORMATS,
+    Engine,
+    FailedPageMode,
+    ImageMode,
+    OcrMode,
+    OfficeMode,
+    TableFormat,
 )
 from pipelines.definitions import defs
 from resources import NothingStoredIOManager
@@ -57,11 +58,12 @@ def _config_field(job: str, *path: str) -> object:
     [
         (("ops", "document_pipeline", "config", "strategy"), STRATEGIES),
         (("resources", "chunker", "config", "strategy"), STRATEGIES),
-        (("resources", "parser", "config", "engine"), ENGINES),
-        (("resources", "parser", "config", "table_format"), TABLE_FORMATS),
-        (("resources", "parser", "config", "ocr_mode"), OCR_MODES),
-        (("resources", "parser", "config", "image_mode"), IMAGE_MODES),
-        (("resources", "parser", "config", "failed_page_mode"), FAILED_PAGE_MODES),
+        (("resources", "parser", "config", "engine"), tuple(Engine)),
+        (("resources", "parser", "config", "table_format"), tuple(TableFormat)),
+        (("resources", "parser", "config", "ocr_mode"), tuple(OcrMode)),
+        (("resources", "parser", "config", "image_mode"), tuple(ImageMode)),
+        (("resources", "parser", "config", "failed_page_mode"), tuple(FailedPageMode)),
+        (("resources", "parser", "config", "office_mode"), tuple(OfficeMode)),
         (("resources", "embedder", "config", "backend"), BACKENDS),
     ],
 )
