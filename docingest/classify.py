@@ -278,9 +278,7 @@ class Classification:
         return all(p in excluded for p in range(page_start, page_end + 1))
 
     def payload(self) -> dict[str, Any]:
-        """The document's keys in every point's payload."""
-        if self.document_type is None:
-            return {}
+        """The document's keys in every point's payload (None: no document rules)."""
         return {"document_type": self.document_type, "document_type_score": self.score}
 
 

@@ -17,6 +17,7 @@ from docingest.state import read_state
 from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
+    ClassifierResource,
     EmbedderResource,
     ParserResource,
     QdrantResource,
@@ -84,6 +85,7 @@ def _resources(uploads: Path) -> dict[str, object]:
         "source": SourceResource(root=str(uploads)),
         "parser": ParserResource(),
         "chunker": ChunkerResource(),
+        "classifier": ClassifierResource(),
         "embedder": EmbedderResource(),
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),
