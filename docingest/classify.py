@@ -372,6 +372,8 @@ class Classifier:
         classes: dict[str, list[int]] = {}
         for page in parsed.pages:
             n = page.page_number
+            if page.status != "ok":  # not parsed (outside target_pages) or failed: no class
+                continue
             if not texts[n]:
                 label = BLANK
             elif self.rules.page_classes and n in vectors:

@@ -103,7 +103,13 @@ def test_pipeline_asset_on_one_partition(
     assert result.success
     materialized = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
                     ]  # fmt: skip
-    assert materialized == ["source_documents", "parsed_pages", "chunks", "vector_store_entries"]
+    assert materialized == [
+        "source_documents",
+        "parsed_pages",
+        "document_classes",
+        "chunks",
+        "vector_store_entries",
+    ]
     checks = [
         e.event_specific_data
         for e in result.all_events
