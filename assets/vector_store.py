@@ -73,7 +73,10 @@ def class_payload(chunk: Chunk, classes: Classification | None) -> dict[str, Any
     """The document's type and the classes of the chunk's pages (`page_class`, a list)."""
     if classes is None:
         return {}
-    return {**classes.payload(), "page_class": classes.chunk_classes(chunk.page_start, chunk.page_end)}
+    return {
+        **classes.payload(),
+        "page_class": classes.chunk_classes(chunk.page_start, chunk.page_end),
+    }
 
 
 def point_payload(
@@ -180,7 +183,11 @@ def index_document(
             CheckOutcome(
                 COUNT_CHECK,
                 count == len(records) > 0,
-                {"points": count, "chunks": len(records), "excluded_chunks": chunked - len(records)},
+                {
+                    "points": count,
+                    "chunks": len(records),
+                    "excluded_chunks": chunked - len(records),
+                },
             )
         ],
     )
@@ -217,7 +224,9 @@ def restamp_classes(
         if r.chunk_index not in wanted:
             continue
         page_class = tuple(classes.chunk_classes(r.page_start, r.page_end)) if classes else ()
-        groups.setdefault(page_class, []).append(point_id_for(document_id, r.chunk_index, r.params_hash))
+        groups.setdefault(page_class, []).append(
+            point_id_for(document_id, r.chunk_index, r.params_hash)
+        )
     if classes is not None:
         vectors.set_payload(classes.payload(), document_id=document_id)
     for page_class, ids in groups.items():

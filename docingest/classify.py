@@ -7,7 +7,8 @@ regular expressions and example files. A text's score for a rule is
 
 where the prototypes are the rule's description (with its type name) and its examples, embedded
 with the pipeline's own model, and `hits` counts the rule's keywords found (whole words, any
-case) plus the matches of its patterns. The best type wins unless its score is under the
+case), the matches of its patterns and the fragments of its `fragment_types` (the parse's
+layout: e.g. `table`). The best type wins unless its score is under the
 threshold ("unknown"); the runner-up and every score come with it, and the evidence (which
 keywords and patterns hit) says why.
 
@@ -33,13 +34,13 @@ import numpy as np
 import yaml
 
 from docingest.errors import ConfigError
-from docingest.models import ParseResult
+from docingest.models import FRAGMENT_TYPES, ParseResult
 from docingest.storage import DocumentStore, atomic_write_bytes
 
 UNKNOWN = "unknown"
 BLANK = "blank"
 MODES = ("FAST",)  # LlamaCloud's MULTIMODAL needs a vision model: not offline
-RULE_KEYS = {"type", "description", "keywords", "patterns", "examples"}
+RULE_KEYS = {"type", "description", "keywords", "patterns", "fragment_types", "examples"}
 TOP_KEYS = {
     "rules",
     "page_classes",
@@ -61,25 +62,27 @@ Embed = Callable[[Sequence[str]], list[list[float]]]
 
 @dataclass(frozen=True)
 class Rule:
-    """One class: its name, what it is in words, and optional lexical evidence and examples."""
+    """One class: its name, what it is in words, optional lexical and layout evidence (the
+    parse's fragment types, e.g. `table`), and examples."""
 
     type: str
     description: str
     keywords: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()  # files, resolved against the rules file's folder
+    fragment_types: tuple[str, ...] = ()
 
     def prototype(self) -> str:
         """The text the description is embedded as: the type name in words, then the words."""
         return f"{self.type.replace('_', ' ')}: {self.description}"
 
-    def evidence(self, text: str) -> list[str]:
-        """The keywords found in `text` and each pattern's matches, one entry per hit."""
-        found = [
-            k for k in self.keywords if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", text, re.I)
-        ]
+    def evidence(self, text: str, fragments: Sequence[str] = ()) -> list[str]:
+        """The keywords found in `text`, each pattern's matches and each fragment of the
+        rule's fragment types (`fragments`: the types of the text's fragments), one per hit."""
+        found = [k for k in self.keywords if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", text, re.I)]
         for pattern in self.patterns:
             found += [f"/{pattern}/"] * len(re.findall(pattern, text, re.M))
+        found += [f"<{kind}>" for kind in fragments if kind in self.fragment_types]
         return found
 
 
@@ -136,6 +139,12 @@ def _rule(data: Any, where: str, base: Path | None) -> Rule:
             re.compile(pattern)
         except re.error as e:
             raise ConfigError(f"{where} ({kind}): invalid pattern {pattern!r}: {e}") from e
+    fragment_types = _strings(data.get("fragment_types"), f"{where} ({kind}) fragment_types")
+    if set(fragment_types) - set(FRAGMENT_TYPES):
+        raise ConfigError(
+            f"{where} ({kind}): unknown fragment type(s) "
+            f"{sorted(set(fragment_types) - set(FRAGMENT_TYPES))}; known: {list(FRAGMENT_TYPES)}"
+        )
     examples = _strings(data.get("examples"), f"{where} ({kind}) examples")
     resolved = tuple(str((base / e) if base and not Path(e).is_absolute() else e) for e in examples)
     for path in resolved:
@@ -147,6 +156,7 @@ def _rule(data: Any, where: str, base: Path | None) -> Rule:
         _strings(data.get("keywords"), f"{where} ({kind}) keywords"),
         patterns,
         resolved,
+        fragment_types,
     )
 
 
@@ -312,14 +322,21 @@ class Classifier:
             self._prototypes[key] = [vectors[owned == i] for i in range(len(group))]
         return self._prototypes[key]
 
-    def judge(self, vector: np.ndarray, text: str, group: tuple[Rule, ...], floor: float) -> Verdict:
-        """Score `text` (and its vector) against every rule of `group`."""
+    def judge(
+        self,
+        vector: np.ndarray,
+        text: str,
+        group: tuple[Rule, ...],
+        floor: float,
+        fragments: Sequence[str] = (),
+    ) -> Verdict:
+        """Score `text` (its vector, its fragments' types) against every rule of `group`."""
         prototypes = self._prototype_vectors(group)
         scores: dict[str, float] = {}
         evidence: dict[str, list[str]] = {}
         for rule, proto in zip(group, prototypes, strict=True):
             similarity = float((proto @ vector).max()) if len(proto) else 0.0
-            hits = rule.evidence(text)
+            hits = rule.evidence(text, fragments)
             bonus = min(self.rules.keyword_cap, self.rules.keyword_weight * len(hits))
             scores[rule.type] = round(similarity + bonus, 4)
             if hits:
@@ -354,7 +371,9 @@ class Classifier:
         missing = [n for n in needed if n not in cached]
         fresh = self._embed([texts[n][:PAGE_TEXT_CHARS] for n in missing]) if missing else []
         vectors = {n: cached[n] for n in needed if n in cached}
-        vectors.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(missing, fresh, strict=True)})
+        vectors.update(
+            {n: np.asarray(v, dtype=np.float32) for n, v in zip(missing, fresh, strict=True)}
+        )
         return vectors
 
     def classify(self, parsed: ParseResult, vectors: Mapping[int, np.ndarray]) -> Classification:
@@ -366,7 +385,8 @@ class Classifier:
             if used:
                 mean = _normalized(np.mean([vectors[n] for n in used], axis=0))
                 text = "\n".join(texts[n] for n in used)
-                verdict = self.judge(mean, text, self.rules.rules, self.rules.threshold)
+                kinds = [f.type for p in parsed.pages if p.page_number in used for f in p.fragments]
+                verdict = self.judge(mean, text, self.rules.rules, self.rules.threshold, kinds)
             else:  # nothing readable on the pages it is judged on
                 verdict = Verdict(UNKNOWN, 0.0, None, None, {}, {})
         classes: dict[str, list[int]] = {}
@@ -377,16 +397,15 @@ class Classifier:
             if not texts[n]:
                 label = BLANK
             elif self.rules.page_classes and n in vectors:
+                kinds = [f.type for f in page.fragments]
                 label = self.judge(
-                    vectors[n], texts[n], self.rules.page_classes, self.rules.page_threshold
+                    vectors[n], texts[n], self.rules.page_classes, self.rules.page_threshold, kinds
                 ).label
             else:
                 continue
             if label != UNKNOWN:
                 classes.setdefault(label, []).append(n)
-        excluded = sorted(
-            n for c in self.rules.exclude_page_classes for n in classes.get(c, [])
-        )
+        excluded = sorted(n for c in self.rules.exclude_page_classes for n in classes.get(c, []))
         return Classification(
             document_type=verdict.label if verdict else None,
             score=verdict.score if verdict else None,
@@ -416,9 +435,7 @@ def read_page_vectors(
     if not path.exists():
         return {}
     with np.load(path) as data:
-        return {
-            int(n): v for n, v in zip(data["pages"], data["vectors"], strict=True)
-        }
+        return {int(n): v for n, v in zip(data["pages"], data["vectors"], strict=True)}
 
 
 def write_page_vectors(

@@ -202,7 +202,7 @@ def _payload_updates(payload: Mapping[str, Any]) -> list[tuple[dict[str, Any], s
     copies set inside `_bools` (the other booleans there stay)."""
     bools = {k: str(v).lower() for k, v in payload.items() if isinstance(v, bool)}
     updates: list[tuple[dict[str, Any], str | None]] = [(dict(payload), None)]
-    return updates + [(bools, BOOLS_KEY)] if bools else updates
+    return [*updates, (bools, BOOLS_KEY)] if bools else updates
 
 
 def _without_bools(payload: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +330,7 @@ class EdgeBackend:
         self._shard().update(qe.UpdateOperation.delete_points_by_filter(edge_filter(where)))
 
     def set_payload(self, ids: Sequence[str], payload: Mapping[str, Any]) -> None:
-        points = [uuid.UUID(i) for i in ids]
+        points: list[int | uuid.UUID | str] = [uuid.UUID(i) for i in ids]
         for operation in _payload_updates(payload):
             self._shard().update(qe.UpdateOperation.set_payload(points, *operation))
 

@@ -512,9 +512,7 @@ def _reindex_all() -> None:
 
 
 @main.command()
-@click.argument(
-    "paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--rules",
     "rules_path",
@@ -556,8 +554,12 @@ def classify(paths: tuple[Path, ...], rules_path: Path, as_json: bool) -> None:
         table = Table("document", "type", "score", "runner-up", "page classes")
         for r in results:
             if "error" in r:
-                error = r["error"]
-                why = f"{error['code']}: {error['message']}" if isinstance(error, dict) else error
+                failure = r["error"]
+                why = (
+                    f"{failure['code']}: {failure['message']}"
+                    if isinstance(failure, dict)
+                    else str(failure)
+                )
                 table.add_row(escape(r[key]), "[red]failed[/red]", "", "", escape(why))
                 continue
             runner = f"{r['runner_up']} {r['runner_up_score']:.3f}" if r["runner_up"] else ""

@@ -39,7 +39,8 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
     webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
     parse engine (`layout`, the default, or `fast`); `DOCINGEST_PDF_PASSWORD` opens encrypted
-    PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as dg.EnvVar: the UI and run config show their names, not values.
+    PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
+    dg.EnvVar: the UI and run config show their names, not values.
     """
     if os.environ.get("QDRANT_URL"):
         qdrant = QdrantResource(

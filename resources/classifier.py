@@ -28,6 +28,10 @@ class ClassRule(dg.Config):
     examples: list[str] = Field(
         default_factory=list, description="Example files of the class (their first pages)."
     )
+    fragment_types: list[str] = Field(
+        default_factory=list,
+        description="Fragment types (e.g. table, formula) whose every fragment adds to the score.",
+    )
 
 
 class ClassifierResource(dg.ConfigurableResource):
@@ -81,6 +85,8 @@ def example_texts(rules: Rules) -> dict[str, str]:
         try:
             parsed = parse_file(Path(name), options=options)
         except DocIngestError as error:
-            raise ConfigError(f"example file {name}: {error.code.value}: {error.message}") from error
+            raise ConfigError(
+                f"example file {name}: {error.code.value}: {error.message}"
+            ) from error
         texts[name] = "\n".join(page_text(p.markdown) for p in parsed.pages)
     return texts

@@ -234,7 +234,11 @@ def test_ingest_job_steps_run_on_a_celery_worker(
         if event.is_step_materialization and event.asset_key is not None
     }
     assets = (
-        "source_documents", "parsed_pages", "document_classes", "chunks", "vector_store_entries"
+        "source_documents",
+        "parsed_pages",
+        "document_classes",
+        "chunks",
+        "vector_store_entries",
     )
     assert materialized == {(a, d) for a in assets for d in documents}
 

@@ -24,7 +24,7 @@ from docingest.models import ParseResult
 from docingest.parsing import parse_file
 from docingest.parsing.options import ParseOptions
 from docingest.storage import DocumentStore
-from tests.conftest import build_pdf, corpus_pdf
+from tests.conftest import build_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RULES = ROOT / "samples" / "classify_rules.yaml"
@@ -100,6 +100,7 @@ RULE = {"type": "invoice", "description": "a bill"}
         ({"rules": [RULE], "parsing_configuration": {"max_pages": 0}}, "max_pages"),
         ({"rules": [RULE], "parsing_configuration": {"target_pages": [-1]}}, "target_pages"),
         ({"rules": [RULE], "exclude_page_classes": ["cover"]}, "unknown class"),
+        ({"rules": [{**RULE, "fragment_types": ["chart"]}]}, "unknown fragment type"),
     ],
 )
 def test_invalid_rules_are_config_errors(data: Any, message: str) -> None:
@@ -128,15 +129,21 @@ def test_evidence_counts_keywords_and_pattern_matches() -> None:
     rule = Rule("toc", "contents", keywords=("contents", "index"), patterns=(r"\d+$",))
     hits = rule.evidence("Contents\nIntro 1\nSetup 4\nindexing")
     assert hits == ["contents", "/\\d+$/", "/\\d+$/"]  # "indexing" is not the word "index"
+    tables = Rule("table", "a table", fragment_types=("table",))
+    assert tables.evidence("Q1 Q2", ["text", "table", "caption", "table"]) == ["<table>"] * 2
 
 
 def test_real_documents_get_their_type(tmp_path: Path, embed: CountingEmbed) -> None:
     rules = load_rules(SAMPLE_RULES)
-    filing = _classify(rules, _parse(RETRIEVAL / "docugami-sec10q/pdfs/2022 Q3 AAPL.pdf", "1-3"), embed)
+    filing = _classify(
+        rules, _parse(RETRIEVAL / "docugami-sec10q/pdfs/2022 Q3 AAPL.pdf", "1-3"), embed
+    )
     assert filing.document_type == "sec_filing", filing
     assert filing.runner_up is not None and filing.runner_up_score < filing.score
     assert "Form 10-Q" in filing.evidence["sec_filing"]
-    paper = _classify(rules, _parse(RETRIEVAL / "mmlongbench/pdfs/2023.acl-long.386.pdf", "1-3"), embed)
+    paper = _classify(
+        rules, _parse(RETRIEVAL / "mmlongbench/pdfs/2023.acl-long.386.pdf", "1-3"), embed
+    )
     assert paper.document_type == "scientific_paper", paper
     invoice = _classify(rules, _parse(build_pdf(tmp_path / "i.pdf", [INVOICE])), embed)
     assert invoice.document_type == "invoice" and invoice.score > filing.runner_up_score

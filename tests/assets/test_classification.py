@@ -147,7 +147,9 @@ def test_reclassifying_neither_parses_nor_embeds_the_documents(
     instance.add_dynamic_partitions("documents", ["invoice.pdf", "manual.pdf"])
     _materialize(instance, _resources(uploads, SAMPLE_RULES))
     store = DocumentStore(home)
-    parsed_mtimes = {d: store.parsed_path(d).stat().st_mtime_ns for d in ("invoice.pdf", "manual.pdf")}
+    parsed_mtimes = {
+        d: store.parsed_path(d).stat().st_mtime_ns for d in ("invoice.pdf", "manual.pdf")
+    }
     before = _points(home)
 
     rules = tmp_path / "new_rules.yaml"
