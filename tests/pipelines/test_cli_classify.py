@@ -51,6 +51,7 @@ def test_bad_rules_file_is_a_usage_error(deployment: Deployment, tmp_path: Path)
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # three CLI processes with model loads and an ingest: minutes on 2 cores
 def test_reclassify_the_collection_then_filter_search(
     deployment: Deployment, tmp_path: Path
 ) -> None:
