@@ -41,6 +41,10 @@ RESERVED_KEYS = frozenset(
         "embedding_key",
         "bboxes",
         "path_prefixes",
+        # Written by classification (docingest.classify): shown beside the hit, not as metadata.
+        "document_type",
+        "document_type_score",
+        "page_class",
     }
 )
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")

@@ -76,4 +76,4 @@ def test_reclassify_the_collection_then_filter_search(
         ).stdout
     )
     assert hits and {h["document_id"] for h in hits} == {"invoice.pdf"}
-    assert all(h["metadata"]["document_type"] == "bill" for h in hits)
+    assert all(h["document_type"] == "bill" and "document_type" not in h["metadata"] for h in hits)
