@@ -105,10 +105,6 @@ class Rules:
         """Identifies the rule set (the classification's code version)."""
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
-    @property
-    def empty(self) -> bool:
-        return not self.rules and not self.page_classes
-
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if value is None:

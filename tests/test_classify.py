@@ -177,3 +177,29 @@ def test_page_vectors_are_cached_by_content(tmp_path: Path, embed: CountingEmbed
     result = fresh.classify(parsed, fresh.page_vectors(parsed, cached))
     assert embed.texts == ["manual: an operating manual"]
     assert result.document_type == "manual"
+
+
+def test_examples_are_prototypes_resolved_beside_the_rules_file(
+    tmp_path: Path, embed: CountingEmbed
+) -> None:
+    from resources.classifier import ClassifierResource
+
+    build_pdf(tmp_path / "sample_bill.pdf", [INVOICE])
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "threshold: 0.15\nrules:\n"
+        "  - type: bill\n    description: a request for payment\n"
+        "    examples: [sample_bill.pdf]\n"
+        "  - type: manual\n    description: an operating manual for equipment\n"
+    )
+    classifier = ClassifierResource(rules_path=str(rules)).classifier(embed)
+    assert classifier.rules.rules[0].examples == (str(tmp_path / "sample_bill.pdf"),)
+    embed.texts.clear()
+    other = build_pdf(tmp_path / "bill2.pdf", [INVOICE.replace("2024-0117", "2024-0200")])
+    result = _classify_with(classifier, _parse(other))
+    assert any("Invoice number 2024-0117" in text for text in embed.texts)  # the example
+    assert result.document_type == "bill" and result.score > 0.8  # close to its example
+
+
+def _classify_with(classifier: Classifier, parsed: ParseResult) -> Any:
+    return classifier.classify(parsed, classifier.page_vectors(parsed, {}))
