@@ -183,11 +183,9 @@ def index_document(
             CheckOutcome(
                 COUNT_CHECK,
                 count == len(records) > 0,
-                {
-                    "points": count,
-                    "chunks": len(records),
-                    "excluded_chunks": chunked - len(records),
-                },
+                # Chunks kept out by exclude_page_classes are named when there are any.
+                {"points": count, "chunks": len(records)}
+                | ({"excluded_chunks": chunked - len(records)} if chunked > len(records) else {}),
             )
         ],
     )
