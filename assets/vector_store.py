@@ -7,7 +7,6 @@ from typing import Any
 import dagster as dg
 
 from assets.chunking import chunks
-from assets.classification import document_classes
 from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
 from docingest.chunking import embedding_text
 from docingest.classify import Classification, read_classification
@@ -37,7 +36,9 @@ QDRANT_POOL = "qdrant_writer"
 
 vector_store_entries = dg.AssetSpec(
     "vector_store_entries",
-    deps=[chunks, document_classes],
+    # Not a dependency on document_classes: re-classifying updates the points in place
+    # (classify_job), so new classes never make the index stale.
+    deps=[chunks],
     partitions_def=documents_partitions,
     group_name="ingestion",
     kinds={"qdrant"},
