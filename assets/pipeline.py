@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
+from assets.classification import classify_document, document_classes, webhook_fields
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
 from assets.notify import notify_batch, notify_document, stage_counts
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
@@ -28,14 +29,17 @@ from assets.partitions import (
 from assets.vector_store import (
     QDRANT_POOL,
     index_document,
+    restamp_classes,
     vector_store_checks,
     vector_store_entries,
 )
+from docingest.classify import Classifier
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.state import note_run, read_state, record_failure
 from docingest.vectorstore import VectorStore
 from resources import (
     ChunkerResource,
+    ClassifierResource,
     EmbedderResource,
     ParserResource,
     QdrantResource,
@@ -52,6 +56,7 @@ INPUT_DATA_VERSION_PREFIX = "dagster/input_data_version"
 INPUT_EVENT_POINTER_PREFIX = "dagster/input_event_pointer"
 PARENTS = {
     "parsed_pages": "source_documents",
+    "document_classes": "parsed_pages",
     "chunks": "parsed_pages",
     "vector_store_entries": "chunks",
 }
@@ -59,6 +64,7 @@ PARENTS = {
 STAGES = {
     "source_documents": "source",
     "parsed_pages": "parse",
+    "document_classes": "classify",
     "chunks": "chunk",
     "vector_store_entries": "index",
 }
@@ -193,7 +199,7 @@ def _attempt(
 
 @dg.multi_asset(
     name="document_pipeline",
-    specs=[source_documents, parsed_pages, chunks, vector_store_entries],
+    specs=[source_documents, parsed_pages, document_classes, chunks, vector_store_entries],
     check_specs=[*parsed_pages_checks, *chunks_checks, *vector_store_checks],
     partitions_def=documents_partitions,
     can_subset=True,
@@ -208,6 +214,7 @@ def document_pipeline(
     source: SourceResource,
     parser: ParserResource,
     chunker: ChunkerResource,
+    classifier: ClassifierResource,
     embedder: EmbedderResource,
     qdrant: QdrantResource,
     storage: StorageResource,
@@ -230,6 +237,14 @@ def document_pipeline(
         except ConfigError as error:
             raise dg.Failure(
                 description=f"invalid chunking options: {error}", allow_retries=False
+            ) from error
+
+    if "document_classes" in selected:
+        try:
+            classifier.ruleset()
+        except ConfigError as error:
+            raise dg.Failure(
+                description=f"invalid classification rules: {error}", allow_retries=False
             ) from error
 
     ran_with: dict[str, str] = {}
@@ -259,9 +274,24 @@ def document_pipeline(
                 opened.append(stack.enter_context(qdrant.open()))
             return opened[0]
 
+        built: list[Classifier] = []
+
+        def classify(document_id: str) -> StageResult:
+            if not built:  # built once per run: the rules' prototypes are embedded once
+                built.append(classifier.classifier(embedder.embed))
+            # A run that classifies without indexing (classify_job) brings the indexed points
+            # in line; in a full run the index stage writes the classes with the points.
+            restamp = (
+                None
+                if "vector_store_entries" in selected
+                else lambda d, before: restamp_classes(d, before, embedder, vectors(), store)
+            )
+            return classify_document(document_id, built[0], embedder.model, store, restamp)
+
         runners: dict[str, Callable[[str], StageResult]] = {
             "source_documents": lambda d: register_document(d, source, store),
             "parsed_pages": lambda d: parse_document(d, parser, store),
+            "document_classes": classify,
             "chunks": lambda d: chunk_parsed_document(
                 d, chunker, strategy, params, params_hash, store
             ),
@@ -299,6 +329,7 @@ def document_pipeline(
                     notify_document(
                         hooks, stage_failed=STAGES[asset], document_id=document_id,
                         error=outcome, run_id=context.run_id, counts=counts, stages=stages,
+                        classification=webhook_fields(store, document_id),
                     )  # fmt: skip
                     break
                 counts.update(stage_counts(outcome.metadata))
@@ -309,6 +340,7 @@ def document_pipeline(
                 notify_document(
                     hooks, stage_failed=None, document_id=document_id, error=None,
                     run_id=context.run_id, counts=counts, stages=stages,
+                    classification=webhook_fields(store, document_id),
                 )  # fmt: skip
     notify_batch(
         hooks,
@@ -341,14 +373,20 @@ def with_code_versions(
     parser: ParserResource,
     chunker: ChunkerResource,
     embedder: EmbedderResource,
+    classifier: ClassifierResource | None = None,
 ) -> dg.AssetsDefinition:
     """The pipeline with code versions from the configured resources: change the parse
-    options, the chunking configuration or the model, and the UI shows the affected partitions
-    (and everything downstream of them) as stale."""
+    options, the rules, the chunking configuration or the model, and the UI shows the affected
+    partitions (and everything downstream of them) as stale."""
     _, _, chunking = chunker.resolve()
+    try:
+        rules = (classifier or ClassifierResource()).ruleset().digest()
+    except ConfigError:
+        rules = "invalid-rules"  # the run refuses them and says why; the UI must still load
     versions = {
         "source_documents": SOURCE_CODE_VERSION,
         "parsed_pages": parser.options().options_hash(),
+        "document_classes": rules,
         "chunks": chunking,
         # The index is made from the chunks: a new chunking configuration makes it stale too.
         "vector_store_entries": f"{chunking}-{embedder.model}",

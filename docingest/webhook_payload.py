@@ -25,6 +25,8 @@ EVENTS: tuple[str, ...] = (
     "parse.error",
     "ingest.success",
     "ingest.error",
+    "classify.success",
+    "classify.error",
     "batch.completed",
 )
 SIGNATURE_PREFIX = "sha256="

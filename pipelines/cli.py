@@ -1,4 +1,5 @@
-"""`docingest`: parse, chunk, ingest, rechunk, search and status from the command line."""
+"""`docingest`: parse, chunk, ingest, rechunk, classify, search and status from the command
+line."""
 
 import json
 import sys
@@ -395,6 +396,65 @@ def _reindex_all() -> None:
         )
     failed = [d for d, ok in outcome.items() if not ok]
     console.print(f"re-indexed {len(outcome) - len(failed)} documents, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Rules file (YAML/JSON): rules[] and page_classes[] of {type, description, ...}.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def classify(paths: tuple[Path, ...], rules_path: Path, as_json: bool) -> None:
+    """Classify files by rules (PATH...), or without paths every ingested document again:
+    classes recomputed from the stored parse, points updated in place (no parse, no embedding
+    but the rules')."""
+    from docingest.classify import load_rules
+    from pipelines.classify import classify_files, reclassify_all
+    from pipelines.instance import get_instance
+
+    try:
+        load_rules(rules_path)
+    except ConfigError as error:  # a usage error (exit 2), as for other bad options
+        raise click.UsageError(f"invalid rules: {error}") from error
+    if paths:
+        results = classify_files(paths, rules_path)
+        key = "path"
+    else:
+        _say_where()
+        with _writing(), _progress() as progress:
+            task = progress.add_task("classify", total=None, current="")
+            results = reclassify_all(
+                get_instance(),
+                rules_path,
+                on_start=lambda n: progress.update(task, total=n),
+                on_done=lambda d, ok: progress.update(task, advance=1, current=d),
+            )
+        key = "document_id"
+    failed = [r for r in results if "error" in r]
+    if as_json:
+        out.print_json(json.dumps(results, ensure_ascii=False))
+    else:
+        table = Table("document", "type", "score", "runner-up", "page classes")
+        for r in results:
+            if "error" in r:
+                failure = r["error"]
+                why = (
+                    f"{failure['code']}: {failure['message']}"
+                    if isinstance(failure, dict)
+                    else str(failure)
+                )
+                table.add_row(escape(r[key]), "[red]failed[/red]", "", "", escape(why))
+                continue
+            runner = f"{r['runner_up']} {r['runner_up_score']:.3f}" if r["runner_up"] else ""
+            score = f"{r['score']:.3f}" if r["score"] is not None else ""
+            classes = ", ".join(f"{c}: {len(p)}" for c, p in sorted(r["page_classes"].items()))
+            table.add_row(escape(r[key]), str(r["document_type"]), score, runner, classes)
+        out.print(table)
     sys.exit(1 if failed else 0)
 
 

@@ -7,6 +7,7 @@ import dagster as dg
 
 from docingest.parsing.options import Engine
 from resources.chunker import ChunkerResource
+from resources.classifier import RULES_ENV, ClassifierResource
 from resources.embedder import EmbedderResource
 from resources.parser import ParserResource
 from resources.qdrant import QdrantResource
@@ -18,6 +19,7 @@ PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
 
 __all__ = [
     "ChunkerResource",
+    "ClassifierResource",
     "EmbedderResource",
     "NothingStoredIOManager",
     "ParserResource",
@@ -38,7 +40,8 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
     webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
     parse engine (`layout`, the default, or `fast`); `DOCINGEST_PDF_PASSWORD` opens encrypted
-    PDFs. Secrets are bound as dg.EnvVar: the UI and run config show their names, not values.
+    PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
+    dg.EnvVar: the UI and run config show their names, not values.
     """
     if os.environ.get("QDRANT_URL"):
         qdrant = QdrantResource(
@@ -55,6 +58,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),
+        "classifier": ClassifierResource(rules_path=os.environ.get(RULES_ENV) or None),
         "embedder": EmbedderResource(),
         "qdrant": qdrant,
         "storage": StorageResource(),

@@ -27,7 +27,13 @@ def test_definitions_load() -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"source_documents", "parsed_pages", "chunks", "vector_store_entries"}
+    assert keys == {
+        "source_documents",
+        "parsed_pages",
+        "document_classes",
+        "chunks",
+        "vector_store_entries",
+    }
     for key in graph.get_all_asset_keys():
         partitions = graph.get(key).partitions_def
         assert isinstance(partitions, dg.DynamicPartitionsDefinition)
