@@ -17,7 +17,7 @@ from pydantic import Field
 
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
-from assets.notify import notify_batch, notify_document, stage_counts
+from resources.notify import notify_batch, notify_document, stage_counts
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import (
     BATCH_SIZE,
