@@ -6,15 +6,9 @@ import dagster as dg
 import numpy as np
 
 from assets.parsing import integrity, parsed_pages
-from assets.partitions import (
-    COLUMN_SCHEMA,
-    CheckOutcome,
-    StageResult,
-    check_spec,
-    column_schema,
-    documents_partitions,
-    parquet_metadata,
-)
+from assets.partitions import documents_partitions
+from assets.results import CheckOutcome, StageResult, check_spec
+from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
 from docingest.chunking import coverage_of
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import Chunk, ParseResult

@@ -17,14 +17,10 @@ from pydantic import Field
 
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
-from resources.notify import notify_batch, notify_document, stage_counts
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
-from assets.partitions import (
-    BATCH_SIZE,
-    StageResult,
-    document_retry_policy,
-    documents_partitions,
-)
+from assets.partitions import documents_partitions
+from assets.results import StageResult
+from assets.retries import document_retry_policy
 from assets.vector_store import (
     QDRANT_POOL,
     index_document,
@@ -44,6 +40,8 @@ from resources import (
     WebhookResource,
 )
 from resources.chunker import PARAMS_DESCRIPTION, STRATEGY_DESCRIPTION, ChunkingStrategy
+from resources.notify import notify_batch, notify_document, stage_counts
+from resources.source import BATCH_SIZE
 
 # Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
 CODE_VERSION_TAG = "dagster/code_version"

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import dagster as dg
 
-from assets.partitions import BATCH_SIZE, DOCUMENTS
+from assets.partitions import DOCUMENTS
 from docingest.ids import document_id_for, sha256_file
 from docingest.reconcile import orphaned
 from docingest.source import SourceFile, iter_source_files
@@ -26,6 +26,7 @@ from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import defs
 from pipelines.recovery import OPERATION_TAG, PROCESS_TAG, process_tag, release_stale_runs
 from resources import ChunkerResource, QdrantResource, SourceResource, build_resources
+from resources.source import BATCH_SIZE
 
 
 @dataclass

@@ -12,6 +12,10 @@ from docingest.metadata import load_sidecar, merge_metadata
 from docingest.paths import docingest_home
 from docingest.source import SourceFile, iter_source_files
 
+# Documents per run (sensor, schedule, backfills, `docingest ingest`): runs cost a second or
+# more each, documents a fraction of it.
+BATCH_SIZE = 50
+
 
 class SourceResource(dg.ConfigurableResource):
     """A folder of documents; each file's id is its path relative to the folder."""
@@ -38,7 +42,7 @@ class SourceResource(dg.ConfigurableResource):
         ),
     )
     batch_size: int = Field(
-        default=50,
+        default=BATCH_SIZE,
         description=(
             "Documents per run when the sensor or the reconcile schedule requests work: 1,000 "
             "new files become 20 runs, each document keeping its own partition status."

@@ -10,7 +10,7 @@ import pytest
 from assets.chunking import chunk_parsed_document, chunks, token_histogram
 from assets.documents import register_document
 from assets.parsing import page_preview, parse_document, parsed_pages
-from assets.partitions import COLUMN_SCHEMA, PARTITION_ROW_COUNT, ROW_COUNT
+from assets.table_metadata import COLUMN_SCHEMA, PARTITION_ROW_COUNT, ROW_COUNT
 from docingest.models import BBox, Fragment, PageResult
 from docingest.storage import DocumentStore
 from resources import ChunkerResource, ParserResource, SourceResource
