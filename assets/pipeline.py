@@ -27,6 +27,7 @@ from assets.vector_store import (
     vector_store_checks,
     vector_store_entries,
 )
+from docingest.chunking import ChunkingSettings
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.state import note_run, read_state, record_failure
 from docingest.vectorstore import VectorStore
@@ -65,8 +66,12 @@ STAGES = {
 class ChunkingConfig(dg.Config):
     """Per-run chunking override: leave empty to use the chunker resource's settings."""
 
-    strategy: ChunkingStrategy | None = Field(
-        default=None, description=f"{STRATEGY_DESCRIPTION} Empty: the chunker resource's."
+    strategy: ChunkingStrategy | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description=(
+            f"{STRATEGY_DESCRIPTION} Empty: the chunker resource's. Another strategy than the "
+            "resource's starts from its own defaults: the resource's params are not used."
+        ),
     )
     params: dict[str, str] = Field(default_factory=dict, description=PARAMS_DESCRIPTION)
 
@@ -221,20 +226,25 @@ def document_pipeline(
         raise dg.Failure(
             description=f"invalid webhook configuration: {error}", allow_retries=False
         ) from error
-    strategy, params, params_hash = "", dict[str, object](), ""
+    settings = ChunkingSettings("", {}, "")
     if "chunks" in selected:
         try:
-            strategy, params, params_hash = chunker.resolve(config.strategy, config.params)
+            settings = chunker.resolve(config.strategy, config.params)
         except ConfigError as error:
             raise dg.Failure(
                 description=f"invalid chunking options: {error}", allow_retries=False
             ) from error
+        if chunker.params_source(config.strategy) == "run" and chunker.params:
+            context.log.info(
+                f"run config picks strategy {settings.strategy!r}: the chunker resource's params "
+                f"for {chunker.strategy!s} ({', '.join(sorted(chunker.params))}) are not used"
+            )
 
     ran_with: dict[str, str] = {}
     if "parsed_pages" in selected:
         ran_with["parse_options_hash"] = parser.options().options_hash()
     if "chunks" in selected:
-        ran_with["chunking_hash"] = params_hash
+        ran_with["chunking_hash"] = settings.params_hash
     if "vector_store_entries" in selected:
         ran_with["embedding_model"] = embedder.model
 
@@ -249,9 +259,7 @@ def document_pipeline(
         runners: dict[str, Callable[[str], StageResult]] = {
             "source_documents": lambda d: register_document(d, source, store),
             "parsed_pages": lambda d: parse_document(d, parser, store),
-            "chunks": lambda d: chunk_parsed_document(
-                d, chunker, strategy, params, params_hash, store
-            ),
+            "chunks": lambda d: chunk_parsed_document(d, chunker, settings, store),
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
         }
         failures: dict[str, DocIngestError] = {}
@@ -332,7 +340,7 @@ def with_code_versions(
     """The pipeline with code versions from the configured resources: change the parse
     options, the chunking configuration or the model, and the UI shows the affected partitions
     (and everything downstream of them) as stale."""
-    _, _, chunking = chunker.resolve()
+    chunking = chunker.resolve().params_hash
     versions = {
         "source_documents": SOURCE_CODE_VERSION,
         "parsed_pages": parser.options().options_hash(),

@@ -107,11 +107,17 @@ def _say_where() -> None:
     )
 
 
-def _strategy_help(default: str | None) -> str:
-    from docingest.chunking.params import STRATEGIES
+def _strategy_option(default: str | None, shown_default: str | None) -> Any:
+    """`--strategy`: the registered strategies are its choices and its help."""
+    from docingest.chunking import strategy_names
 
-    lead = f"Chunking strategy (default {default})" if default else "Chunking strategy"
-    return f"{lead}: {', '.join(STRATEGIES)}."
+    lead = f"Chunking strategy (default {shown_default})" if shown_default else "Chunking strategy"
+    return click.option(
+        "--strategy",
+        default=default,
+        type=click.Choice(strategy_names()),
+        help=f"{lead}: {', '.join(strategy_names())}.",
+    )
 
 
 def parse_options(func: Any) -> Any:
@@ -274,7 +280,7 @@ def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> No
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=_INPUT_FILES)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--strategy", default="token_size", help=_strategy_help("token_size"))
+@_strategy_option("token_size", "token_size")
 @click.option("--param", "param_items", multiple=True, help="KEY=VALUE, repeatable.")
 @parse_options
 def chunk(
@@ -285,19 +291,16 @@ def chunk(
     **kwargs: Any,
 ) -> None:
     """Parse and chunk documents to DIR/<stem>.jsonl (one chunk record per line)."""
-    from docingest.chunking import chunk_document, validate_params
+    from docingest.chunking import chunk_with, settings_for
 
     try:
-        params = validate_params(strategy, _params(param_items))
+        settings = settings_for(strategy, _params(param_items))
         options = _build_parse_options(kwargs)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     each = _ParsedEach(paths, out_dir, options)
     for path, parsed in each:
-        lines = [
-            json.dumps(c.to_dict(), ensure_ascii=False)
-            for c in chunk_document(parsed, strategy, params)
-        ]
+        lines = [json.dumps(c.to_dict(), ensure_ascii=False) for c in chunk_with(parsed, settings)]
         (out_dir / f"{path.stem}.jsonl").write_text("".join(f"{line}\n" for line in lines))
     sys.exit(1 if each.failed else 0)
 
@@ -377,7 +380,7 @@ def _print_summary(directory: Path, summary: Any) -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--strategy", default=None, help=_strategy_help("token_size"))
+@_strategy_option(None, "token_size")
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
 @click.option(
     "--retry-failed",
@@ -446,7 +449,7 @@ def ingest(
 
 
 @main.command()
-@click.option("--strategy", default=None, help=_strategy_help(None))
+@_strategy_option(None, None)
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
 def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
     """Re-chunk and re-index every parsed document, without re-parsing."""

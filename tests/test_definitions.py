@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from docingest.chunking import STRATEGIES
+from docingest.chunking import strategy_names
 from docingest.embedding import BACKENDS
 from docingest.parsing.options import (
     ENGINES,
@@ -55,8 +55,8 @@ def _config_field(job: str, *path: str) -> object:
 @pytest.mark.parametrize(
     ("path", "choices"),
     [
-        (("ops", "document_pipeline", "config", "strategy"), STRATEGIES),
-        (("resources", "chunker", "config", "strategy"), STRATEGIES),
+        (("ops", "document_pipeline", "config", "strategy"), strategy_names()),
+        (("resources", "chunker", "config", "strategy"), strategy_names()),
         (("resources", "parser", "config", "engine"), ENGINES),
         (("resources", "parser", "config", "table_format"), TABLE_FORMATS),
         (("resources", "parser", "config", "ocr_mode"), OCR_MODES),
@@ -85,7 +85,7 @@ def test_descriptions_list_every_strategy() -> None:
     for path in (("ops", "document_pipeline", "config"), ("resources", "chunker", "config")):
         description = _config_field("ingest_job", *path, "strategy").description  # type: ignore[attr-defined]
         params = _config_field("ingest_job", *path, "params").description  # type: ignore[attr-defined]
-        for strategy in STRATEGIES:
+        for strategy in strategy_names():
             assert strategy in description and f"{strategy} (" in params
 
 

@@ -57,8 +57,8 @@ def test_each_stage_alone(home: Path, uploads: Path) -> None:
     ] is False  # fmt: skip
 
     chunker = ChunkerResource()
-    strategy, params, params_hash = chunker.resolve("token_size", {"chunk_size": "128"})
-    chunked = chunk_parsed_document(DOC, chunker, strategy, params, params_hash, store)
+    settings = chunker.resolve("token_size", {"chunk_size": "128"})
+    chunked = chunk_parsed_document(DOC, chunker, settings, store)
     assert chunked.metadata["chunks"] >= 2 and chunked.metadata["tokens_max"] <= 128
     assert all(check.passed for check in chunked.checks)
 

@@ -102,9 +102,9 @@ def test_chunks_refuse_a_stored_parse_without_text(home: Path) -> None:
     )
     store.write_parse_result(blank)
     chunker = ChunkerResource()
-    strategy, params, params_hash = chunker.resolve("token_size", {})
+    settings = chunker.resolve("token_size", {})
     with pytest.raises(DocIngestError) as raised:
-        chunk_parsed_document("blank.pdf", chunker, strategy, params, params_hash, store)
+        chunk_parsed_document("blank.pdf", chunker, settings, store)
     assert raised.value.code is ErrorCode.CORRUPT_FILE and not raised.value.retryable
     assert raised.value.message == (
         "no chunks: no readable text on any of the 3 pages; the file was repaired by MuPDF "

@@ -42,8 +42,8 @@ def test_parquet_assets_show_rows_and_columns(store: DocumentStore) -> None:
     # The asset definition carries the same columns, shown before anything is materialized.
     assert parsed_pages.metadata[COLUMN_SCHEMA] == schema
 
-    strategy, params, params_hash = ChunkerResource().resolve("token_size", {"chunk_size": "64"})
-    chunked = chunk_parsed_document(DOC, ChunkerResource(), strategy, params, params_hash, store)
+    settings = ChunkerResource().resolve("token_size", {"chunk_size": "64"})
+    chunked = chunk_parsed_document(DOC, ChunkerResource(), settings, store)
     metadata = chunked.metadata
     table = pq.read_table(store.chunks_path(DOC))
     assert metadata[ROW_COUNT] == metadata["chunks"] == table.num_rows > 1
