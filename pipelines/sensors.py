@@ -9,16 +9,14 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
-from docingest.ids import sha256_file
 from docingest.reconcile import orphaned
-from docingest.source import iter_source_files
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
 from resources import SourceResource, StorageResource
 
 _CURSOR_VERSION = 1
-# How often the daemon evaluates the sensor. Read once when the definitions load (like the
+# How often the daemon evaluates the sensor. Read when the definitions are built (like the
 # resources' environment), so a test or a busy folder can tick faster than every 30 s.
 INTERVAL_ENV = "DOCINGEST_SENSOR_INTERVAL_S"
 
@@ -42,13 +40,19 @@ def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
     )
 
 
-@dg.sensor(
-    jobs=[ingest_job, delete_documents_job],
-    minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV) or 30),
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Watches the upload folder: adds, re-ingests and removes documents.",
-)
-def upload_folder_sensor(
+def upload_folder_sensor(interval_s: int | None = None) -> dg.SensorDefinition:
+    """The sensor, ticking every `interval_s` seconds (default: $DOCINGEST_SENSOR_INTERVAL_S,
+    else 30), read when the definitions are built, never on import."""
+    return dg.sensor(
+        name="upload_folder_sensor",
+        jobs=[ingest_job, delete_documents_job],
+        minimum_interval_seconds=interval_s or int(os.environ.get(INTERVAL_ENV) or 30),
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Watches the upload folder: adds, re-ingests and removes documents.",
+    )(upload_folder_tick)
+
+
+def upload_folder_tick(
     context: dg.SensorEvaluationContext, source: SourceResource, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Cursor: document id -> [size, mtime_ns, sha256] of each file seen. A file is re-hashed
@@ -63,10 +67,8 @@ def upload_folder_sensor(
     unsettled = 0
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
-    settled_ids = {
-        f.document_id for f in iter_source_files(root, settle_seconds=source.settle_seconds)
-    }
-    for file in iter_source_files(root):
+    settled_ids = {f.document_id for f in source.list_files()}
+    for file in source.list_files(settle=False):
         previous = seen.get(file.document_id)
         if file.document_id not in settled_ids:
             unsettled += 1
@@ -77,7 +79,7 @@ def upload_folder_sensor(
             current[file.document_id] = previous
             continue
         try:
-            digest = sha256_file(file.path)
+            digest = source.content_hash(file)
             after = file.path.stat()
         except OSError as error:
             # Vanished or unreadable since the listing: one file must not fail the tick.

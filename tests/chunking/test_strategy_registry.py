@@ -41,11 +41,11 @@ from assets.chunking import _limit_check
 from docingest.chunking import chunk_document, validate_params
 from docingest.errors import ConfigError
 from pipelines.cli import main
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from resources import ChunkerResource
 
 seen = {}
-schema = defs.resolve_job_def("ingest_job").run_config_schema.config_type
+schema = build_definitions().resolve_job_def("ingest_job").run_config_schema.config_type
 for where, path in {
     "run_config": ("ops", "document_pipeline", "config"),
     "resource": ("resources", "chunker", "config"),

@@ -11,7 +11,7 @@ from assets.partitions import documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.state import record_failure
 from docingest.storage import DocumentStore
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder
 from pipelines.jobs import delete_documents_job
 from pipelines.schedules import reconcile_schedule
@@ -28,9 +28,9 @@ def _tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.
             "source": SourceResource(root=str(folder), settle_seconds=0),
             "storage": StorageResource(),
         },
-        definitions=defs,
+        definitions=build_definitions(),
     )
-    result = upload_folder_sensor(context)
+    result = upload_folder_sensor()(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -127,7 +127,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
             "storage": StorageResource(),
         },
     )
-    requests = reconcile_schedule(context)
+    requests = reconcile_schedule()(context)
     assert isinstance(requests, list)
     (request,) = requests  # the retry and the missed file are adjacent: one batch
     assert request.tags["dagster/asset_partition_range_start"] == "01030000000002.pdf"
@@ -137,7 +137,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     # A non-retryable failure is left alone.
     record_failure(store, "01030000000002.pdf", "parse",
                    DocIngestError(ErrorCode.CORRUPT_FILE, "broken"))  # fmt: skip
-    again = reconcile_schedule(context)
+    again = reconcile_schedule()(context)
     assert isinstance(again, list)
     assert [r.partition_key for r in again] == ["missed.pdf"]
 
@@ -152,7 +152,7 @@ def test_sensor_keeps_deleted_documents_when_configured(
     context = dg.build_sensor_context(
         instance=instance, resources={"source": keep, "storage": StorageResource()}
     )
-    first = upload_folder_sensor(context)
+    first = upload_folder_sensor()(context)
     assert isinstance(first, dg.SensorResult)
     (folder / "a.pdf").unlink()
     context = dg.build_sensor_context(
@@ -160,5 +160,5 @@ def test_sensor_keeps_deleted_documents_when_configured(
         cursor=first.cursor,
         resources={"source": keep, "storage": StorageResource()},
     )
-    after = upload_folder_sensor(context)
+    after = upload_folder_sensor()(context)
     assert isinstance(after, dg.SensorResult) and not after.run_requests
