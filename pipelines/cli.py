@@ -482,7 +482,8 @@ def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
     help="Drop the collection first (after changing the embedding model).",
 )
 def reindex(recreate: bool) -> None:
-    """Re-embed and re-write every document's points from the stored chunks' parse."""
+    """Re-chunk (configured strategy) and re-embed every parsed document from its stored parse,
+    re-writing its points; nothing is re-parsed. `--recreate` drops the collection first."""
     from resources import build_resources
 
     _say_where()
