@@ -1,14 +1,13 @@
 """upload_folder_sensor: new and changed files become runs, deleted files are removed."""
 
-import hashlib
 import json
 import os
-from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
+from docingest.ids import short_digest
 from docingest.reconcile import orphaned
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
@@ -26,10 +25,6 @@ def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
         return {}
     data = json.loads(raw)
     return dict(data.get("files", {})) if data.get("v") == _CURSOR_VERSION else {}
-
-
-def _digest(parts: Iterable[str]) -> str:
-    return hashlib.sha1(",".join(parts).encode()).hexdigest()[:16]
 
 
 def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
@@ -113,7 +108,9 @@ def upload_folder_tick(
         # A sensor that targets two jobs must name the job of each request (the daemon refuses
         # the whole tick otherwise).
         batch_run_request(
-            batch, job_name=ingest_job.name, key="upload:" + _digest(changed[d] for d in batch)
+            batch,
+            job_name=ingest_job.name,
+            key="upload:" + short_digest(",".join(changed[d] for d in batch)),
         )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]

@@ -18,6 +18,7 @@ from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
 from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
+from tests.fakes import FAKE_MODELS
 
 
 def _tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
@@ -82,7 +83,7 @@ def test_sensor_adds_changes_and_deletes(
 def test_deleting_a_document_removes_exactly_its_points(
     home: Path, instance: dg.DagsterInstance, docs: Path
 ) -> None:
-    ingest_folder(instance, docs)
+    ingest_folder(instance, docs, overrides=FAKE_MODELS)  # the models are not what is tested
     store = DocumentStore(home)
     qdrant = QdrantResource(keep_open=True)
     with qdrant.open() as vectors:
@@ -109,7 +110,7 @@ def test_deleting_a_document_removes_exactly_its_points(
 def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     home: Path, instance: dg.DagsterInstance, docs: Path
 ) -> None:
-    ingest_folder(instance, docs)
+    ingest_folder(instance, docs, overrides=FAKE_MODELS)  # the models are not what is tested
     store = DocumentStore(home)
     record_failure(
         store,
@@ -118,7 +119,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
         DocIngestError(ErrorCode.VECTOR_STORE_UNAVAILABLE, "store held by another process"),
     )
     shutil.copyfile(corpus_pdf("01030000000003.pdf"), docs / "missed.pdf")
-    configured = build_resources()
+    configured = build_resources(**FAKE_MODELS)
     context = dg.build_schedule_context(
         instance=instance,
         resources={
