@@ -96,7 +96,7 @@ def _materialized_in_this_run(context: dg.AssetExecutionContext) -> dict[tuple[s
         return {}
     done: dict[tuple[str, str], dict] = {}
     events = context.instance.all_logs(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     )
     for event in events:
         materialization = event.asset_materialization
@@ -266,7 +266,7 @@ def document_pipeline(
         succeeded = 0
         earlier = _materialized_in_this_run(context)
         for document_id in context.partition_keys:
-            if _finished_in_this_run(read_state(store, document_id), context.run_id):
+            if _finished_in_this_run(read_state(store, document_id), context.run.run_id):
                 continue
             counts: dict[str, int] = {}
             for asset in selected:
@@ -279,7 +279,7 @@ def document_pipeline(
                     # With the options this run used: a permanent failure is not run again
                     # until the content or one of these changes (state.freshness).
                     record_failure(
-                        store, document_id, STAGES[asset], outcome, run_id=context.run_id,
+                        store, document_id, STAGES[asset], outcome, run_id=context.run.run_id,
                         trace=outcome.trace, **ran_with,
                     )  # fmt: skip
                     context.log.error(
@@ -288,26 +288,26 @@ def document_pipeline(
                     context.log_event(
                         failure_observation(
                             asset, document_id, outcome, read_state(store, document_id),
-                            run_id=context.run_id,
+                            run_id=context.run.run_id,
                         )
                     )  # fmt: skip
                     notify_document(
                         hooks, stage_failed=STAGES[asset], document_id=document_id,
-                        error=outcome, run_id=context.run_id, counts=counts, stages=stages,
+                        error=outcome, run_id=context.run.run_id, counts=counts, stages=stages,
                     )  # fmt: skip
                     break
                 counts.update(stage_counts(outcome.metadata))
                 yield _record(context, asset, document_id, outcome)
             else:
-                note_run(store, document_id, context.run_id)
+                note_run(store, document_id, context.run.run_id)
                 succeeded += 1
                 notify_document(
                     hooks, stage_failed=None, document_id=document_id, error=None,
-                    run_id=context.run_id, counts=counts, stages=stages,
+                    run_id=context.run.run_id, counts=counts, stages=stages,
                 )  # fmt: skip
     notify_batch(
         hooks,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         counts={
             "documents": len(context.partition_keys),
             "succeeded": succeeded,

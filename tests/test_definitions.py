@@ -158,6 +158,7 @@ def test_importing_the_definitions_reads_no_environment() -> None:
     assert result.stdout.splitlines() == ["7|5 4 * * *|late|multiprocess", "ExecutorConfigError"]
 
 
+@pytest.mark.slow  # a `dagster` process loading the code location, as the daemon does
 def test_the_workspace_loads_the_definitions_function(tmp_path: Path) -> None:
     """`workspace.yaml` points at the @dg.definitions function; Dagster's own loader takes it.
     (Run outside the repository, whose dagster.yaml is the PostgreSQL deployment's.)"""

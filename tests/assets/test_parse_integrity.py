@@ -16,7 +16,6 @@ from docingest.state import read_state
 from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
-    EmbedderResource,
     ParserResource,
     QdrantResource,
     SourceResource,
@@ -24,6 +23,7 @@ from resources import (
     WebhookResource,
 )
 from tests.conftest import corpus_pdf
+from tests.fakes import FakeEmbedderResource
 
 PARTLY = "partly.pdf"
 
@@ -40,7 +40,7 @@ def test_a_repaired_file_is_indexed_with_its_flags_and_a_warning(
         "source": SourceResource(root=str(uploads)),
         "parser": ParserResource(engine="fast"),
         "chunker": ChunkerResource(),
-        "embedder": EmbedderResource(),
+        "embedder": FakeEmbedderResource(),
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),
         "webhooks": WebhookResource(),
@@ -77,7 +77,7 @@ def test_a_repaired_file_is_indexed_with_its_flags_and_a_warning(
     # Chunks of nothing (written by an older version, say) are not green at indexing either.
     store.write_chunks(PARTLY, [], params={"strategy": "token_size"})
     with QdrantResource(keep_open=True).open() as vectors:
-        indexed = index_document(PARTLY, EmbedderResource(), vectors, store)
+        indexed = index_document(PARTLY, FakeEmbedderResource(), vectors, store)
     (count,) = indexed.checks
     assert count.name == COUNT_CHECK and count.passed is False
     assert dict(count.metadata) == {"points": 0, "chunks": 0}

@@ -106,7 +106,8 @@ def test_a_registered_strategy_is_seen_everywhere(tmp_path: Path) -> None:
     ]
     assert "small_blocks" in seen["cli_help"]
     assert seen["cli_exit"] == 0
-    records = [json.loads(line) for line in (tmp_path / "out" / "error-codes.jsonl").open()]
+    lines = (tmp_path / "out" / "error-codes.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
     assert records and {r["strategy"] for r in records} == {"small_blocks"}
     assert max(r["token_count"] for r in records) <= 20
 
