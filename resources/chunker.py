@@ -8,7 +8,7 @@ resource's params belong to its own strategy. The pipeline step logs that second
 resource params it leaves out), so it is never silent.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Literal
 
@@ -18,12 +18,14 @@ from pydantic import Field
 from docingest.chunking import (
     PIPELINE_COMMON,
     ChunkingSettings,
+    all_strategies,
     chunk_with,
     get_strategy,
     settings_for,
     strategy_names,
-    validate_params,
 )
+from docingest.chunking.params import COMMON_PARAMS
+from docingest.chunking.registry import Param
 from docingest.models import Chunk, ParseResult
 
 
@@ -35,9 +37,14 @@ def chunking_strategy_enum() -> type[StrEnum]:
 ChunkingStrategy = chunking_strategy_enum()
 
 
+def _params_help(params: Sequence[Param]) -> str:
+    return ", ".join(f"{p.name}: {p.kind.name}" for p in params)
+
+
 def strategies_help() -> str:
-    """Each strategy with its parameters, for the Launchpad's descriptions."""
-    return "; ".join(f"{name} ({', '.join(validate_params(name))})" for name in strategy_names())
+    """Each strategy with its parameters and their types, for the Launchpad's descriptions."""
+    each = "; ".join(f"{s.name} ({_params_help(s.params)})" for s in all_strategies())
+    return f"{each}; every strategy also takes {_params_help(COMMON_PARAMS)}"
 
 
 STRATEGY_DESCRIPTION = f"Chunking strategy, one of: {', '.join(strategy_names())}."

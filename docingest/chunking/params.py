@@ -109,9 +109,9 @@ def _as_levels(name: str, value: object) -> list[int]:
 
 INTEGER = Kind("integer", _as_int)
 BOOLEAN = Kind("boolean", _as_bool)
-ENCODING = Kind(f"encoding ({', '.join(SUPPORTED_ENCODINGS)})", _as_encoding)
+ENCODING = Kind(" or ".join(SUPPORTED_ENCODINGS), _as_encoding)
 SEPARATORS = Kind("list of strings", _as_separators)
-LEVELS = Kind("heading levels (1-6, '#', 'h1')", _as_levels)
+LEVELS = Kind("heading levels", _as_levels)
 
 # Accepted by every strategy, after its own parameters. `contextual_prefix` is hashed only when
 # on (see chunking_hash).
