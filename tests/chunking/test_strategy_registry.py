@@ -116,13 +116,15 @@ def test_the_readme_table_is_the_registry() -> None:
     assert markdown_table() in (ROOT / "README.md").read_text()
 
 
-def test_the_cli_refuses_an_unregistered_strategy() -> None:
+def test_the_cli_refuses_an_unregistered_strategy(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from pipelines.cli import main
 
-    result = CliRunner().invoke(main, ["rechunk", "--strategy", "semantic"])
-    assert result.exit_code == 2 and "'semantic' is not one of" in result.output
+    args = ["chunk", str(SAMPLE), "--out", str(tmp_path), "--strategy", "semantic"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "unknown chunking strategy 'semantic'" in result.output
+    assert "token_size" in CliRunner().invoke(main, ["chunk", "--help"]).output
 
 
 @pytest.mark.parametrize("strategy", all_strategies(), ids=lambda s: s.name)
