@@ -6,16 +6,10 @@ import dagster as dg
 import numpy as np
 
 from assets.parsing import integrity, parsed_pages
-from assets.partitions import (
-    COLUMN_SCHEMA,
-    CheckOutcome,
-    StageResult,
-    check_spec,
-    column_schema,
-    documents_partitions,
-    parquet_metadata,
-)
-from docingest.chunking import coverage_of
+from assets.partitions import documents_partitions
+from assets.results import CheckOutcome, StageResult, check_spec
+from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
+from docingest.chunking import ChunkingSettings, coverage_of, get_strategy
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import Chunk, ParseResult
 from docingest.parsing.integrity import page_has_text
@@ -78,19 +72,18 @@ _SAMPLE_SCHEMA = dg.TableSchema(
     ]
 )
 
-# The strategies that promise a token limit, and the parameter that sets it.
-TOKEN_LIMITS = {"token_size": "chunk_size", "variable": "chunk_size", "block": "max_tokens"}
-
 
 def _limit_check(chunks: list[Chunk], strategy: str, params: Mapping[str, object]) -> CheckOutcome:
-    """token_size, variable and block promise a hard token limit; the other strategies bound
-    sections, pages or characters, so their largest chunk is reported, not judged."""
+    """A strategy with a token limit (its registry record names the parameter) promises it for
+    every chunk; the others bound sections, pages or characters, so their largest chunk is
+    reported, not judged."""
     largest = max((c.token_count for c in chunks), default=0)
-    if strategy not in TOKEN_LIMITS:
+    limit_param = get_strategy(strategy).token_limit
+    if limit_param is None:
         return CheckOutcome(
             TOKEN_LIMIT_CHECK, True, {"limit": f"none for {strategy}", "largest_tokens": largest}
         )
-    limit = int(str(params[TOKEN_LIMITS[strategy]]))
+    limit = int(str(params[limit_param]))
     over = sum(1 for c in chunks if c.token_count > limit)
     return CheckOutcome(
         TOKEN_LIMIT_CHECK,
@@ -149,21 +142,18 @@ def sample_chunks(chunks: list[Chunk], n: int = SAMPLE_CHUNKS) -> dg.TableMetada
 
 
 def chunk_parsed_document(
-    document_id: str,
-    chunker: ChunkerResource,
-    strategy: str,
-    params: Mapping[str, object],
-    params_hash: str,
-    store: DocumentStore,
+    document_id: str, chunker: ChunkerResource, settings: ChunkingSettings, store: DocumentStore
 ) -> StageResult:
-    """Chunk the stored parse (never the file) and write the chunk records."""
+    """Chunk the stored parse (never the file) with the run's settings (validated once for the
+    run) and write the chunk records."""
+    strategy, params, params_hash = settings
     try:
         parsed = store.read_parse_result(document_id)
     except FileNotFoundError as error:
         raise DocIngestError(
             ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
         ) from error
-    result = chunker.chunk(parsed, strategy, params)
+    result = chunker.chunk(parsed, settings)
     if not result:
         raise _no_chunks(parsed, strategy)
     store.write_chunks(document_id, result, params={"strategy": strategy, **params})

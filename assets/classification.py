@@ -6,7 +6,8 @@ from collections.abc import Callable
 import dagster as dg
 
 from assets.parsing import parsed_pages
-from assets.partitions import StageResult, documents_partitions
+from assets.partitions import documents_partitions
+from assets.results import StageResult
 from docingest.classify import (
     Classification,
     Classifier,

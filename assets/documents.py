@@ -4,7 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import StageResult, documents_partitions
+from assets.partitions import documents_partitions
+from assets.results import StageResult
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
 from docingest.option_files import overrides_digest

@@ -8,15 +8,9 @@ from typing import Any
 import dagster as dg
 
 from assets.documents import source_documents
-from assets.partitions import (
-    COLUMN_SCHEMA,
-    CheckOutcome,
-    StageResult,
-    check_spec,
-    column_schema,
-    documents_partitions,
-    parquet_metadata,
-)
+from assets.partitions import documents_partitions
+from assets.results import CheckOutcome, StageResult, check_spec
+from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.models import PageResult, ParseResult
 from docingest.parsing.options import ParseOptions

@@ -18,14 +18,10 @@ from pydantic import Field
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.classification import classify_document, document_classes, webhook_fields
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
-from assets.notify import notify_batch, notify_document, stage_counts
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
-from assets.partitions import (
-    BATCH_SIZE,
-    StageResult,
-    document_retry_policy,
-    documents_partitions,
-)
+from assets.partitions import documents_partitions
+from assets.results import StageResult
+from assets.retries import document_retry_policy
 from assets.vector_store import (
     QDRANT_POOL,
     index_document,
@@ -33,6 +29,7 @@ from assets.vector_store import (
     vector_store_checks,
     vector_store_entries,
 )
+from docingest.chunking import ChunkingSettings
 from docingest.classify import Classifier
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.state import note_run, read_state, record_failure
@@ -48,6 +45,8 @@ from resources import (
     WebhookResource,
 )
 from resources.chunker import PARAMS_DESCRIPTION, STRATEGY_DESCRIPTION, ChunkingStrategy
+from resources.notify import notify_batch, notify_document, stage_counts
+from resources.source import BATCH_SIZE
 
 # Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
 CODE_VERSION_TAG = "dagster/code_version"
@@ -73,8 +72,12 @@ STAGES = {
 class ChunkingConfig(dg.Config):
     """Per-run chunking override: leave empty to use the chunker resource's settings."""
 
-    strategy: ChunkingStrategy | None = Field(
-        default=None, description=f"{STRATEGY_DESCRIPTION} Empty: the chunker resource's."
+    strategy: ChunkingStrategy | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description=(
+            f"{STRATEGY_DESCRIPTION} Empty: the chunker resource's. Another strategy than the "
+            "resource's starts from its own defaults: the resource's params are not used."
+        ),
     )
     params: dict[str, str] = Field(default_factory=dict, description=PARAMS_DESCRIPTION)
 
@@ -99,7 +102,7 @@ def _materialized_in_this_run(context: dg.AssetExecutionContext) -> dict[tuple[s
         return {}
     done: dict[tuple[str, str], dict] = {}
     events = context.instance.all_logs(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     )
     for event in events:
         materialization = event.asset_materialization
@@ -230,14 +233,19 @@ def document_pipeline(
         raise dg.Failure(
             description=f"invalid webhook configuration: {error}", allow_retries=False
         ) from error
-    strategy, params, params_hash = "", dict[str, object](), ""
+    settings = ChunkingSettings("", {}, "")
     if "chunks" in selected:
         try:
-            strategy, params, params_hash = chunker.resolve(config.strategy, config.params)
+            settings = chunker.resolve(config.strategy, config.params)
         except ConfigError as error:
             raise dg.Failure(
                 description=f"invalid chunking options: {error}", allow_retries=False
             ) from error
+        if chunker.params_source(config.strategy) == "run" and chunker.params:
+            context.log.info(
+                f"run config picks strategy {settings.strategy!r}: the chunker resource's params "
+                f"for {chunker.strategy!s} ({', '.join(sorted(chunker.params))}) are not used"
+            )
 
     if "document_classes" in selected:
         try:
@@ -251,7 +259,7 @@ def document_pipeline(
     if "parsed_pages" in selected:
         ran_with["parse_options_hash"] = parser.options().options_hash()
     if "chunks" in selected:
-        ran_with["chunking_hash"] = params_hash
+        ran_with["chunking_hash"] = settings.params_hash
     if "vector_store_entries" in selected:
         ran_with["embedding_model"] = embedder.model
 
@@ -292,16 +300,14 @@ def document_pipeline(
             "source_documents": lambda d: register_document(d, source, store),
             "parsed_pages": lambda d: parse_document(d, parser, store),
             "document_classes": classify,
-            "chunks": lambda d: chunk_parsed_document(
-                d, chunker, strategy, params, params_hash, store
-            ),
+            "chunks": lambda d: chunk_parsed_document(d, chunker, settings, store),
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
         }
         failures: dict[str, DocIngestError] = {}
         succeeded = 0
         earlier = _materialized_in_this_run(context)
         for document_id in context.partition_keys:
-            if _finished_in_this_run(read_state(store, document_id), context.run_id):
+            if _finished_in_this_run(read_state(store, document_id), context.run.run_id):
                 continue
             counts: dict[str, int] = {}
             for asset in selected:
@@ -314,7 +320,7 @@ def document_pipeline(
                     # With the options this run used: a permanent failure is not run again
                     # until the content or one of these changes (state.freshness).
                     record_failure(
-                        store, document_id, STAGES[asset], outcome, run_id=context.run_id,
+                        store, document_id, STAGES[asset], outcome, run_id=context.run.run_id,
                         trace=outcome.trace, **{**ran_with, **own_options(document_id)},
                     )  # fmt: skip
                     context.log.error(
@@ -323,28 +329,28 @@ def document_pipeline(
                     context.log_event(
                         failure_observation(
                             asset, document_id, outcome, read_state(store, document_id),
-                            run_id=context.run_id,
+                            run_id=context.run.run_id,
                         )
                     )  # fmt: skip
                     notify_document(
                         hooks, stage_failed=STAGES[asset], document_id=document_id,
-                        error=outcome, run_id=context.run_id, counts=counts, stages=stages,
+                        error=outcome, run_id=context.run.run_id, counts=counts, stages=stages,
                         classification=webhook_fields(store, document_id),
                     )  # fmt: skip
                     break
                 counts.update(stage_counts(outcome.metadata))
                 yield _record(context, asset, document_id, outcome)
             else:
-                note_run(store, document_id, context.run_id)
+                note_run(store, document_id, context.run.run_id)
                 succeeded += 1
                 notify_document(
                     hooks, stage_failed=None, document_id=document_id, error=None,
-                    run_id=context.run_id, counts=counts, stages=stages,
+                    run_id=context.run.run_id, counts=counts, stages=stages,
                     classification=webhook_fields(store, document_id),
                 )  # fmt: skip
     notify_batch(
         hooks,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         counts={
             "documents": len(context.partition_keys),
             "succeeded": succeeded,
@@ -378,7 +384,7 @@ def with_code_versions(
     """The pipeline with code versions from the configured resources: change the parse
     options, the rules, the chunking configuration or the model, and the UI shows the affected
     partitions (and everything downstream of them) as stale."""
-    _, _, chunking = chunker.resolve()
+    chunking = chunker.resolve().params_hash
     try:
         rules = (classifier or ClassifierResource()).ruleset().digest()
     except ConfigError:

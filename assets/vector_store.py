@@ -7,7 +7,8 @@ from typing import Any
 import dagster as dg
 
 from assets.chunking import chunks
-from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
+from assets.partitions import documents_partitions
+from assets.results import CheckOutcome, StageResult, check_spec
 from docingest.chunking import embedding_text
 from docingest.classify import Classification, read_classification
 from docingest.errors import DocIngestError, ErrorCode

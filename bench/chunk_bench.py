@@ -28,7 +28,7 @@ from typing import Any
 import pymupdf
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from docingest.chunking import STRATEGIES, chunk_document, coverage_of, document_text
+from docingest.chunking import chunk_document, coverage_of, document_text, strategy_names
 from docingest.models import PageResult, ParseResult
 from docingest.parsing import ParseOptions, parse_file
 from docingest.tokenizer import get_encoding
@@ -109,7 +109,7 @@ def best_of(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
 def bench_strategies(doc: ParseResult, repeat: int) -> list[dict[str, Any]]:
     megabytes = len(document_text(doc).encode("utf-8")) / 1e6
     rows = []
-    for strategy in STRATEGIES:
+    for strategy in strategy_names():
         seconds, chunks = best_of(repeat, functools.partial(chunk_document, doc, strategy, {}))
         rows.append(
             {

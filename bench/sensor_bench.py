@@ -74,14 +74,14 @@ def _tick(instance: Any, root: Path, cursor: str | None) -> tuple[Any, float]:
         },
     )
     started = time.perf_counter()
-    result = upload_folder_sensor(context)
+    result = upload_folder_sensor()(context)
     return result, time.perf_counter() - started
 
 
 def sensor_path(folder: Path, result_file: Path, cursor_file: Path) -> None:
     """One tick and the runs it requests, executed as the daemon would; writes a JSON report."""
     from assets.partitions import DOCUMENTS
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
     from pipelines.instance import get_instance
     from resources import SourceResource, build_resources
 
@@ -97,7 +97,7 @@ def sensor_path(folder: Path, result_file: Path, cursor_file: Path) -> None:
         "source": SourceResource(root=str(folder), settle_seconds=0),
         "qdrant": base["qdrant"].model_copy(update={"keep_open": True}),
     }
-    job = defs.resolve_job_def("ingest_job")
+    job = build_definitions().resolve_job_def("ingest_job")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     failed = 0
     for request in requests:

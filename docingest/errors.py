@@ -24,8 +24,10 @@ class ErrorCode(StrEnum):
         return self in _RETRYABLE
 
 
-# Transient conditions: the same input may succeed later. Everything else is a property of the
-# input (or a bug) and retrying only burns time.
+# Retryable: the same input may succeed later. Transient conditions (a download, a timeout, the
+# model or the store unavailable), and INTERNAL_ERROR: an unexpected exception in our code may be
+# transient too (a race, a resource limit), and once fixed the document must run again without
+# its content changing. The other codes are properties of the input; retrying only burns time.
 _RETRYABLE = frozenset(
     {
         ErrorCode.UNABLE_TO_DOWNLOAD_FILE,

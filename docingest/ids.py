@@ -52,9 +52,14 @@ def file_stem_for(document_id: str) -> str:
     """A flat, file-system-safe name for per-document outputs (Parquet files)."""
     stem = quote(document_id, safe="-_.~()+@=")
     if len(stem) > _MAX_FILE_STEM:
-        digest = hashlib.sha1(document_id.encode()).hexdigest()[:16]
+        digest = short_digest(document_id)
         stem = f"{stem[: _MAX_FILE_STEM - 17]}-{digest}"
     return stem
+
+
+def short_digest(text: str) -> str:
+    """16 hex digits naming a string (a long file stem's tail, a run key): not a security hash."""
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -11,7 +11,7 @@ import errno
 import json
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,8 @@ RESERVED_KEYS = frozenset(
     }
 )
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-_INT_PATTERN = re.compile(r"[+-]?\d+")
 
 Scalar = str | int | float | bool | None
-FilterValue = str | int | float | bool
 
 
 class InvalidMetadataError(ValueError):
@@ -181,36 +179,3 @@ def merge_metadata(
     except InvalidMetadataError as e:
         raise DocIngestError(ErrorCode.CORRUPT_FILE, f"invalid sidecar metadata: {e}") from e
     return base | overlay
-
-
-def _parse_value(raw: str) -> FilterValue:
-    lowered = raw.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if _INT_PATTERN.fullmatch(raw):
-        # "007" and "+5" stay strings: ids and codes with leading zeros are text.
-        return int(raw) if str(int(raw)) == raw else raw
-    try:
-        number = float(raw)
-    except ValueError:
-        return raw
-    return number if number == number and abs(number) != float("inf") else raw
-
-
-def parse_filter_args(items: Sequence[str]) -> dict[str, FilterValue]:
-    """`["team=legal", "year=2024"]` -> `{"team": "legal", "year": 2024}` for `--filter`.
-
-    Values: true/false -> bool, integers -> int, other numbers -> float, else the string.
-    Quote-free strings only; a repeated key keeps the last value.
-    """
-    filters: dict[str, FilterValue] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key or not _KEY_PATTERN.fullmatch(key):
-            raise ConfigError(
-                f"invalid filter {item!r}: expected KEY=VALUE with KEY made of letters, "
-                "digits, '_', '.', '-'"
-            )
-        filters[key] = _parse_value(raw.strip())
-    return filters

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docingest.ids import document_id_for, sha256_file
+from docingest.ids import document_id_for
 from docingest.metadata import is_sidecar
 from docingest.option_files import is_option_file
 
@@ -60,7 +60,3 @@ def iter_source_files(root: Path, *, settle_seconds: float = 0.0) -> Iterator[So
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
         )
-
-
-def content_hash(source: SourceFile) -> str:
-    return sha256_file(source.path)

@@ -1,9 +1,10 @@
 """Many documents per run: partition ranges over the dynamic `documents` partitions."""
 
-import hashlib
 from collections.abc import Sequence
 
 import dagster as dg
+
+from docingest.ids import short_digest
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -36,7 +37,7 @@ def batch_run_request(
     """One run for the batch: a single partition, or the range from its first to its last."""
     run_key = None
     if key is not None:
-        run_key = f"{key}:{hashlib.sha1('|'.join(batch).encode()).hexdigest()[:16]}"
+        run_key = f"{key}:{short_digest('|'.join(batch))}"
     if len(batch) == 1:
         return dg.RunRequest(
             partition_key=batch[0], job_name=job_name, run_key=run_key, tags=tags or {}

@@ -120,12 +120,12 @@ class _StrategyOption(click.Option):
         self.help_default = help_default
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from docingest.chunking.params import STRATEGIES
+        from docingest.chunking import strategy_names  # the registry
 
         lead = "Chunking strategy"
         if self.help_default:
             lead += f" (default {self.help_default})"
-        self.help = f"{lead}: {', '.join(STRATEGIES)}."
+        self.help = f"{lead}: {', '.join(strategy_names())}."
         return super().get_help_record(ctx)
 
 
@@ -174,19 +174,16 @@ def chunk(
     **kwargs: Any,
 ) -> None:
     """Parse and chunk documents to DIR/<stem>.jsonl (one chunk record per line)."""
-    from docingest.chunking import chunk_document, validate_params
+    from docingest.chunking import chunk_with, settings_for
 
     try:
-        params = validate_params(strategy, _params(param_items))
+        settings = settings_for(strategy, _params(param_items))
         options = build_parse_options(kwargs)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     each = _ParsedEach(paths, out_dir, options)
     for path, parsed in each:
-        lines = [
-            json.dumps(c.to_dict(), ensure_ascii=False)
-            for c in chunk_document(parsed, strategy, params)
-        ]
+        lines = [json.dumps(c.to_dict(), ensure_ascii=False) for c in chunk_with(parsed, settings)]
         (out_dir / f"{path.stem}.jsonl").write_text("".join(f"{line}\n" for line in lines))
     sys.exit(1 if each.failed else 0)
 
@@ -368,7 +365,8 @@ def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
     help="Drop the collection first (after changing the embedding model).",
 )
 def reindex(recreate: bool) -> None:
-    """Re-embed and re-write every document's points from the stored chunks' parse."""
+    """Re-chunk (configured strategy) and re-embed every parsed document from its stored parse,
+    re-writing its points; nothing is re-parsed. `--recreate` drops the collection first."""
     from resources import build_resources
 
     _say_where()

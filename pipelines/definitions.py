@@ -1,6 +1,11 @@
-"""The one Definitions object: assets with their checks, jobs, sensor, schedule, resources."""
+"""The code location, built by a function: importing this module reads no environment.
+
+`workspace.yaml` (`dagster dev`, the daemon, the code server) loads `defs`, a `@dg.definitions`
+function; the CLI and the tests call `build_definitions(...)` with the resources they bind.
+"""
 
 import warnings
+from typing import Any
 
 import dagster as dg
 
@@ -11,32 +16,42 @@ from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
 from resources import build_resources
 
-resources = build_resources()
 
-defs = dg.Definitions(
-    assets=[
-        with_code_versions(
-            document_pipeline,
-            resources["parser"],
-            resources["chunker"],
-            resources["embedder"],
-            resources["classifier"],
-        )
-    ],
-    jobs=[ingest_job, rechunk_job, classify_job, delete_documents_job],
-    sensors=[upload_folder_sensor],
-    schedules=[reconcile_schedule],
-    resources=resources,
-    # By default steps of one run execute in its own process, one after another: Qdrant local
-    # mode admits a single process per store, and per-step subprocesses cost seconds each.
-    # DOCINGEST_EXECUTOR=multiprocess or celery (with a Qdrant server) scales out instead.
-    executor=build_executor(),
-)
+def build_definitions(**resource_overrides: Any) -> dg.Definitions:
+    """The one Definitions object for this environment; `resource_overrides` replace resources
+    by key (see `resources.build_resources`). Environment variables are read here, per call."""
+    resources = build_resources(**resource_overrides)
+    definitions = dg.Definitions(
+        assets=[
+            with_code_versions(
+                document_pipeline,
+                resources["parser"],
+                resources["chunker"],
+                resources["embedder"],
+                resources["classifier"],
+            )
+        ],
+        jobs=[ingest_job, rechunk_job, classify_job, delete_documents_job],
+        sensors=[upload_folder_sensor()],
+        schedules=[reconcile_schedule()],
+        resources=resources,
+        # By default steps of one run execute in its own process, one after another: Qdrant
+        # local mode admits a single process per store, and per-step subprocesses cost seconds
+        # each. DOCINGEST_EXECUTOR=multiprocess or celery (with a Qdrant server) scales out.
+        executor=build_executor(),
+    )
+    with warnings.catch_warnings():
+        # Binding resources to delete_documents_job re-creates upload_folder_sensor with
+        # `owners=[]` (Dagster 1.13, SensorDefinition.with_attributes), which warns that
+        # `owners`, a parameter this project never sets, is beta. Resolve once here, where the
+        # warning can be filtered; the code server, the daemon and the CLI reuse the cached
+        # repository.
+        warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
+        definitions.get_repository_def()
+    return definitions
 
-with warnings.catch_warnings():
-    # Binding resources to delete_documents_job re-creates upload_folder_sensor with `owners=[]`
-    # (Dagster 1.13, SensorDefinition.with_attributes), which warns that `owners`, a parameter
-    # this project never sets, is beta. Resolve once here, where the warning can be filtered;
-    # the code server, the daemon and the CLI reuse the cached repository.
-    warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
-    defs.get_repository_def()
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `workspace.yaml` loads: the definitions for the environment of the process."""
+    return build_definitions()

@@ -28,7 +28,8 @@ DEFAULT_BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_BACKEND = "rpc://"
 DEFAULT_QUEUE = "dagster"
 # Imported by every worker at start (before its pool forks), so the first task does not pay
-# for loading the code location, and a worker that cannot load it fails at once.
+# for importing the project's modules, and a worker that cannot import them fails at once. The
+# code location itself is built when a task reconstructs its job (`defs` is a function).
 WORKER_INCLUDES = ["pipelines.definitions"]
 
 EXECUTORS = ("in_process", "multiprocess", "celery")

@@ -16,16 +16,17 @@ from urllib.parse import unquote
 
 import dagster as dg
 
-from assets.partitions import BATCH_SIZE, DOCUMENTS
+from assets.partitions import DOCUMENTS
 from docingest.ids import document_id_for, sha256_file
 from docingest.reconcile import orphaned
-from docingest.source import SourceFile, iter_source_files
+from docingest.source import SourceFile
 from docingest.state import Expected, Freshness, document_flags, freshness, read_state
 from docingest.storage import DocumentStore
 from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from pipelines.recovery import OPERATION_TAG, PROCESS_TAG, process_tag, release_stale_runs
 from resources import ChunkerResource, QdrantResource, SourceResource, build_resources
+from resources.source import BATCH_SIZE
 
 
 @dataclass
@@ -88,7 +89,7 @@ def run_documents(
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, bool]:
     """Runs over partition ranges, in this process; a failed document never stops the others."""
-    job = defs.resolve_job_def(job_name)
+    job = build_definitions(**resources).resolve_job_def(job_name)
     # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     ordered = instance.get_dynamic_partitions(DOCUMENTS)
@@ -174,15 +175,19 @@ def delete_documents(
     if not document_ids:
         return True
     release_stale_runs(instance)
-    result = defs.resolve_job_def("delete_documents_job").execute_in_process(
-        instance=instance,
-        run_config={
-            "ops": {"delete_documents": {"config": {"document_ids": list(document_ids)}}},
-            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-        },
-        resources={k: resources[k] for k in ("qdrant", "storage")},
-        raise_on_error=False,
-        tags={OPERATION_TAG: "cli-prune", PROCESS_TAG: process_tag()},
+    result = (
+        build_definitions(**resources)
+        .resolve_job_def("delete_documents_job")
+        .execute_in_process(
+            instance=instance,
+            run_config={
+                "ops": {"delete_documents": {"config": {"document_ids": list(document_ids)}}},
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+            resources={k: resources[k] for k in ("qdrant", "storage")},
+            raise_on_error=False,
+            tags={OPERATION_TAG: "cli-prune", PROCESS_TAG: process_tag()},
+        )
     )
     return result.success
 
@@ -218,7 +223,8 @@ def ingest_folder(
         chunking_hash=chunk_hash,
         embedding_model=base["embedder"].model,
     )
-    candidates, refused = assign_document_ids(root, list(iter_source_files(root)), store)
+    listed = SourceResource(root=str(root), settle_seconds=0).list_files(settle=False)
+    candidates, refused = assign_document_ids(root, listed, store)
     summary = IngestSummary(documents=len(candidates) + len(refused), refused=refused)
     existing = set(instance.get_dynamic_partitions(DOCUMENTS))
     todo: dict[Path, list[str]] = {}  # id root -> documents to run

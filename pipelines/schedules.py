@@ -5,9 +5,7 @@ import os
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
-from docingest.ids import sha256_file
 from docingest.reconcile import owned_by, plan_reconciliation
-from docingest.source import iter_source_files
 from docingest.state import Expected, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import ingest_job
@@ -20,17 +18,23 @@ from resources import (
 )
 
 # When the reconcile schedule runs (cron, in the daemon's time zone); read when the definitions
-# load. Hourly by default.
+# are built. Hourly by default.
 CRON_ENV = "DOCINGEST_RECONCILE_CRON"
 
 
-@dg.schedule(
-    cron_schedule=os.environ.get(CRON_ENV) or "0 * * * *",
-    job=ingest_job,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Hourly: retry retryable failures and ingest files the sensor missed.",
-)
-def reconcile_schedule(
+def reconcile_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
+    """The schedule, on `cron` (default: $DOCINGEST_RECONCILE_CRON, else hourly), read when the
+    definitions are built, never on import."""
+    return dg.schedule(
+        name="reconcile_schedule",
+        cron_schedule=cron or os.environ.get(CRON_ENV) or "0 * * * *",
+        job=ingest_job,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Hourly: retry retryable failures and ingest files the sensor missed.",
+    )(reconcile_tick)
+
+
+def reconcile_tick(
     context: dg.ScheduleEvaluationContext,
     source: SourceResource,
     storage: StorageResource,
@@ -42,14 +46,14 @@ def reconcile_schedule(
     what the configured options would make of it (state.freshness)."""
     root = source.root_path()
     store = storage.store
-    listed = list(iter_source_files(root, settle_seconds=source.settle_seconds))
-    files = {f.document_id: sha256_file(f.path) for f in listed}
+    listed = list(source.list_files())
+    files = {f.document_id: source.content_hash(f) for f in listed}
     partitions = set(context.instance.get_dynamic_partitions(DOCUMENTS))
     registered = {r["document_id"]: r for r in store.iter_json("sources")}
     owned = set(owned_by(registered.values(), root)) | (partitions & set(files))
     known = partitions | set(registered)
     states = {document_id: read_state(store, document_id) for document_id in known | set(files)}
-    expected = Expected(chunking_hash=chunker.resolve()[2], embedding_model=embedder.model)
+    expected = Expected(chunking_hash=chunker.resolve().params_hash, embedding_model=embedder.model)
     plan = plan_reconciliation(
         files,
         partitions,

@@ -1,9 +1,7 @@
 """upload_folder_sensor: new and changed files become runs, deleted files are removed."""
 
-import hashlib
 import json
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +9,16 @@ import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
 from docingest.errors import DocIngestError
-from docingest.ids import sha256_file
+from docingest.ids import short_digest
 from docingest.option_files import INVALID_OPTION_FILES, overrides_digest
 from docingest.reconcile import orphaned
-from docingest.source import iter_source_files
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
 from resources import SourceResource, StorageResource
 
 _CURSOR_VERSION = 1
-# How often the daemon evaluates the sensor. Read once when the definitions load (like the
+# How often the daemon evaluates the sensor. Read when the definitions are built (like the
 # resources' environment), so a test or a busy folder can tick faster than every 30 s.
 INTERVAL_ENV = "DOCINGEST_SENSOR_INTERVAL_S"
 
@@ -31,10 +28,6 @@ def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
         return {}
     data = json.loads(raw)
     return dict(data.get("files", {})) if data.get("v") == _CURSOR_VERSION else {}
-
-
-def _digest(parts: Iterable[str]) -> str:
-    return hashlib.sha1(",".join(parts).encode()).hexdigest()[:16]
 
 
 def _options_of(entry: list[Any]) -> str:
@@ -57,13 +50,19 @@ def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
     )
 
 
-@dg.sensor(
-    jobs=[ingest_job, delete_documents_job],
-    minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV) or 30),
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Watches the upload folder: adds, re-ingests and removes documents.",
-)
-def upload_folder_sensor(
+def upload_folder_sensor(interval_s: int | None = None) -> dg.SensorDefinition:
+    """The sensor, ticking every `interval_s` seconds (default: $DOCINGEST_SENSOR_INTERVAL_S,
+    else 30), read when the definitions are built, never on import."""
+    return dg.sensor(
+        name="upload_folder_sensor",
+        jobs=[ingest_job, delete_documents_job],
+        minimum_interval_seconds=interval_s or int(os.environ.get(INTERVAL_ENV) or 30),
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Watches the upload folder: adds, re-ingests and removes documents.",
+    )(upload_folder_tick)
+
+
+def upload_folder_tick(
     context: dg.SensorEvaluationContext, source: SourceResource, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
     """Cursor: document id -> [size, mtime_ns, sha256, option files digest] of each file seen.
@@ -79,10 +78,8 @@ def upload_folder_sensor(
     unsettled = 0
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
-    settled_ids = {
-        f.document_id for f in iter_source_files(root, settle_seconds=source.settle_seconds)
-    }
-    for file in iter_source_files(root):
+    settled_ids = {f.document_id for f in source.list_files()}
+    for file in source.list_files(settle=False):
         previous = seen.get(file.document_id)
         options = _options_digest(source, file.path)
         if file.document_id not in settled_ids:
@@ -95,7 +92,7 @@ def upload_folder_sensor(
             current[file.document_id] = previous
             continue
         try:
-            digest = sha256_file(file.path)
+            digest = source.content_hash(file)
             after = file.path.stat()
         except OSError as error:
             # Vanished or unreadable since the listing: one file must not fail the tick.
@@ -130,7 +127,9 @@ def upload_folder_sensor(
         # A sensor that targets two jobs must name the job of each request (the daemon refuses
         # the whole tick otherwise).
         batch_run_request(
-            batch, job_name=ingest_job.name, key="upload:" + _digest(changed[d] for d in batch)
+            batch,
+            job_name=ingest_job.name,
+            key="upload:" + short_digest(",".join(changed[d] for d in batch)),
         )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]

@@ -1,64 +1,89 @@
-"""The chunker: strategy and parameters as resource config, overridable per run."""
+"""The chunker: strategy and parameters as resource config, overridable per run.
 
-from collections.abc import Mapping
+Two surfaces set the chunking, with one rule: the chunker resource holds the deployment's
+setting; a run's config (`ChunkingConfig` in assets/pipeline.py, `--strategy/--param` on the CLI)
+overrides it. A run that names the resource's strategy (or none) adds its params to the
+resource's; a run that names another strategy starts from that strategy's defaults, because the
+resource's params belong to its own strategy. The pipeline step logs that second case (which
+resource params it leaves out), so it is never silent.
+"""
+
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
-from docingest.chunking import STRATEGIES, chunk_document, chunking_hash, validate_params
+from docingest.chunking import (
+    PIPELINE_COMMON,
+    ChunkingSettings,
+    all_strategies,
+    chunk_with,
+    get_strategy,
+    settings_for,
+    strategy_names,
+)
+from docingest.chunking.params import COMMON_PARAMS
+from docingest.chunking.registry import Param
 from docingest.models import Chunk, ParseResult
 
-# The strategies as a choice (the Launchpad offers them and refuses a typo), derived from the
-# chunking package's own list.
-ChunkingStrategy = StrEnum("ChunkingStrategy", {v: v for v in STRATEGIES})  # type: ignore[misc]
 
-# The default embedding model (all-MiniLM-L6-v2) reads at most 256 word pieces, about 220
-# cl100k tokens: in the pipeline, size-bounded strategies default below that, or chunks would be
-# embedded by their beginning only. `docingest chunk` keeps the strategies' own defaults.
-# Every strategy embeds its chunks with the document title and heading breadcrumb first
-# (`contextual_prefix`): measured by bench/retrieval_bench.py, see bench/README.md.
-PIPELINE_COMMON: dict[str, str] = {"contextual_prefix": "true"}
-PIPELINE_DEFAULTS: dict[str, dict[str, str]] = {
-    "token_size": {"chunk_size": "200", "chunk_overlap": "30"},
-    "variable": {"chunk_size": "200", "min_size": "64"},
-    "block": {"max_tokens": "200"},
-}
+def chunking_strategy_enum() -> type[StrEnum]:
+    """The registered strategies as a choice (the Launchpad offers them and refuses a typo)."""
+    return StrEnum("ChunkingStrategy", {v: v for v in strategy_names()})  # type: ignore[return-value]
+
+
+ChunkingStrategy = chunking_strategy_enum()
+
+
+def _params_help(params: Sequence[Param]) -> str:
+    return ", ".join(f"{p.name}: {p.kind.name}" for p in params)
 
 
 def strategies_help() -> str:
-    """Each strategy with its parameters, for the Launchpad's descriptions."""
-    return "; ".join(f"{name} ({', '.join(validate_params(name))})" for name in STRATEGIES)
+    """Each strategy with its parameters and their types, for the Launchpad's descriptions."""
+    each = "; ".join(f"{s.name} ({_params_help(s.params)})" for s in all_strategies())
+    return f"{each}; every strategy also takes {_params_help(COMMON_PARAMS)}"
 
 
-STRATEGY_DESCRIPTION = f"Chunking strategy, one of: {', '.join(STRATEGIES)}."
+STRATEGY_DESCRIPTION = f"Chunking strategy, one of: {', '.join(strategy_names())}."
 PARAMS_DESCRIPTION = (
-    "Strategy parameters as strings, e.g. {'chunk_size': '512'}; unset ones take their "
-    f"defaults. Per strategy: {strategies_help()}."
+    "Strategy parameters as strings, e.g. {'chunk_size': '512'}; unset ones take the pipeline's "
+    f"defaults, else the strategy's. Per strategy: {strategies_help()}."
 )
+# Where a run's parameters came from: the resource's (with the run's on top), or the run's only.
+ParamsSource = Literal["resource", "run"]
+
+
+def pipeline_params(strategy: str) -> dict[str, str]:
+    """The pipeline's defaults for `strategy`: the common ones, then the strategy's own."""
+    return {**PIPELINE_COMMON, **get_strategy(strategy).pipeline_defaults}
 
 
 class ChunkerResource(dg.ConfigurableResource):
     """Splits a parsed document into chunks that carry pages, boxes and headings."""
 
-    strategy: ChunkingStrategy = Field(
+    strategy: ChunkingStrategy = Field(  # type: ignore[valid-type]
         default=ChunkingStrategy("token_size"), description=STRATEGY_DESCRIPTION
     )
     params: dict[str, str] = Field(default_factory=dict, description=PARAMS_DESCRIPTION)
 
+    def params_source(self, strategy: str | None = None) -> ParamsSource:
+        """'run' when a run names another strategy than the resource's: the resource's params
+        are then not used."""
+        return "run" if strategy and strategy != self.strategy else "resource"
+
     def resolve(
         self, strategy: str | None = None, params: Mapping[str, str] | None = None
-    ) -> tuple[str, dict[str, object], str]:
-        """(strategy, normalized params, chunking hash); a run's config wins over the resource's."""
-        if strategy and strategy != self.strategy:
+    ) -> ChunkingSettings:
+        """(strategy, normalized params, chunking hash), validated once; a run's config wins
+        over the resource's (the rule in the module docstring)."""
+        if self.params_source(strategy) == "run":
             name, given = str(strategy), dict(params or {})
         else:
             name, given = str(self.strategy), {**self.params, **(params or {})}
-        merged: dict[str, object] = {**PIPELINE_COMMON, **PIPELINE_DEFAULTS.get(name, {}), **given}
-        normalized = validate_params(name, merged)
-        return name, normalized, chunking_hash(name, normalized)
+        return settings_for(name, {**pipeline_params(name), **given})
 
-    def chunk(
-        self, parsed: ParseResult, strategy: str, params: Mapping[str, object]
-    ) -> list[Chunk]:
-        return chunk_document(parsed, strategy, params)
+    def chunk(self, parsed: ParseResult, settings: ChunkingSettings) -> list[Chunk]:
+        return chunk_with(parsed, settings)

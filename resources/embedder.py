@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from docingest.embedding import BACKENDS, Embedder, get_embedder
 
@@ -28,8 +28,19 @@ class EmbedderResource(dg.ConfigurableResource):
         ),
     )
 
-    def embedder(self) -> Embedder:
+    _embedder: Embedder | None = PrivateAttr(default=None)
+
+    def load(self) -> Embedder:
+        """The model, loaded once per process and shared (loading takes seconds; many runs
+        execute in one process). Tests that do not measure embeddings swap a subclass whose
+        `load` returns a small fake (tests/fakes.py)."""
         return get_embedder(self.model, batch_size=self.batch_size, backend=str(self.backend))
+
+    def embedder(self) -> Embedder:
+        """This resource's embedder, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = self.load()
+        return self._embedder
 
     @property
     def dimension(self) -> int:

@@ -7,11 +7,15 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field
 
-from docingest.ids import path_for_document_id
+from docingest.ids import path_for_document_id, sha256_file
 from docingest.metadata import load_sidecar, merge_metadata
 from docingest.option_files import parse_option_overrides
 from docingest.paths import docingest_home
 from docingest.source import SourceFile, iter_source_files
+
+# Documents per run (sensor, schedule, backfills, `docingest ingest`): runs cost a second or
+# more each, documents a fraction of it.
+BATCH_SIZE = 50
 
 
 class SourceResource(dg.ConfigurableResource):
@@ -39,7 +43,7 @@ class SourceResource(dg.ConfigurableResource):
         ),
     )
     batch_size: int = Field(
-        default=50,
+        default=BATCH_SIZE,
         description=(
             "Documents per run when the sensor or the reconcile schedule requests work: 1,000 "
             "new files become 20 runs, each document keeping its own partition status."
@@ -51,9 +55,15 @@ class SourceResource(dg.ConfigurableResource):
         return Path(configured).absolute() if configured else docingest_home() / "uploads"
 
     def list_files(self, *, settle: bool = True) -> list[SourceFile]:
+        """The folder's documents; with `settle`, only those not modified in the last
+        `settle_seconds` (the sensor, the schedule and the CLI all list through here)."""
         return list(
             iter_source_files(self.root_path(), settle_seconds=self.settle_seconds if settle else 0)
         )
+
+    def content_hash(self, file: SourceFile) -> str:
+        """The file's sha256 as it is now (OSError when it vanished or cannot be read)."""
+        return sha256_file(file.path)
 
     def path_for(self, document_id: str) -> Path:
         return path_for_document_id(document_id, self.root_path())

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from docingest.paths import docingest_home
 from docingest.storage import DocumentStore
@@ -17,9 +17,14 @@ class StorageResource(dg.ConfigurableResource):
         description="Folder for Parquet outputs and state; empty means $DOCINGEST_HOME.",
     )
 
+    _store: DocumentStore | None = PrivateAttr(default=None)
+
     @property
     def store(self) -> DocumentStore:
-        return DocumentStore(Path(self.base_dir) if self.base_dir else docingest_home())
+        """The resource's one DocumentStore, made on first use (the folder is read then)."""
+        if self._store is None:
+            self._store = DocumentStore(Path(self.base_dir) if self.base_dir else docingest_home())
+        return self._store
 
 
 class NothingStoredIOManager(dg.ConfigurableIOManager):

@@ -65,20 +65,11 @@ def _require_broker(url: str) -> None:
 
 
 def celery_ingest_job() -> dg.JobDefinition:
-    """`ingest_job` as pipelines.definitions binds it, with the executor DOCINGEST_EXECUTOR names.
+    """`ingest_job` as pipelines.definitions binds it, with the executor DOCINGEST_EXECUTOR names
+    (read when the definitions are built; the worker reconstructs the job by calling this)."""
+    from pipelines.definitions import build_definitions
 
-    Built at call time (the worker reconstructs the job by calling this), since another test
-    may already have imported `pipelines.definitions` with the default executor.
-    """
-    from pipelines.definitions import defs
-    from pipelines.jobs import ingest_job
-
-    return dg.Definitions(
-        assets=list(defs.assets or []),
-        jobs=[ingest_job],
-        resources=defs.resources,
-        executor=build_executor(),
-    ).resolve_job_def("ingest_job")
+    return build_definitions().resolve_job_def("ingest_job")
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:

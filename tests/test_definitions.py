@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from docingest.chunking import STRATEGIES
+from docingest.chunking import strategy_names
 from docingest.embedding import BACKENDS
 from docingest.parsing.options import (
     Engine,
@@ -19,11 +19,18 @@ from docingest.parsing.options import (
     OfficeMode,
     TableFormat,
 )
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from resources import NothingStoredIOManager
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def test_definitions_load() -> None:
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return build_definitions()
+
+
+def test_definitions_load(defs: dg.Definitions) -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -50,7 +57,7 @@ def test_definitions_load() -> None:
     } <= checks
 
 
-def _config_field(job: str, *path: str) -> object:
+def _config_field(defs: dg.Definitions, job: str, *path: str) -> object:
     """A field of the job's run config schema, as the Launchpad reads it."""
     config_type = defs.resolve_job_def(job).run_config_schema.config_type
     for name in path:
@@ -62,8 +69,8 @@ def _config_field(job: str, *path: str) -> object:
 @pytest.mark.parametrize(
     ("path", "choices"),
     [
-        (("ops", "document_pipeline", "config", "strategy"), STRATEGIES),
-        (("resources", "chunker", "config", "strategy"), STRATEGIES),
+        (("ops", "document_pipeline", "config", "strategy"), strategy_names()),
+        (("resources", "chunker", "config", "strategy"), strategy_names()),
         (("resources", "parser", "config", "engine"), tuple(Engine)),
         (("resources", "parser", "config", "table_format"), tuple(TableFormat)),
         (("resources", "parser", "config", "ocr_mode"), tuple(OcrMode)),
@@ -74,9 +81,9 @@ def _config_field(job: str, *path: str) -> object:
     ],
 )
 def test_launchpad_offers_fixed_values_as_choices(
-    path: tuple[str, ...], choices: tuple[str, ...]
+    defs: dg.Definitions, path: tuple[str, ...], choices: tuple[str, ...]
 ) -> None:
-    field = _config_field("ingest_job", *path)
+    field = _config_field(defs, "ingest_job", *path)
     config_type = field.config_type  # type: ignore[attr-defined]
     enum = getattr(config_type, "inner_type", config_type)  # Noneable(Enum) when optional
     assert [value.config_value for value in enum.enum_values] == list(choices)
@@ -89,21 +96,21 @@ def test_launchpad_offers_fixed_values_as_choices(
         dg.validate_run_config(defs.resolve_job_def("ingest_job"), typo)
 
 
-def test_descriptions_list_every_strategy() -> None:
+def test_descriptions_list_every_strategy(defs: dg.Definitions) -> None:
     for path in (("ops", "document_pipeline", "config"), ("resources", "chunker", "config")):
-        description = _config_field("ingest_job", *path, "strategy").description  # type: ignore[attr-defined]
-        params = _config_field("ingest_job", *path, "params").description  # type: ignore[attr-defined]
-        for strategy in STRATEGIES:
+        description = _config_field(defs, "ingest_job", *path, "strategy").description  # type: ignore[attr-defined]
+        params = _config_field(defs, "ingest_job", *path, "params").description  # type: ignore[attr-defined]
+        for strategy in strategy_names():
             assert strategy in description and f"{strategy} (" in params
 
 
-def test_no_value_is_stored_between_steps() -> None:
+def test_no_value_is_stored_between_steps(defs: dg.Definitions) -> None:
     """The four assets write their own data: io_manager is not Dagster's pickling default."""
     assert isinstance((defs.resources or {})["io_manager"], NothingStoredIOManager)
-    assert "pickling" not in str(_config_field("ingest_job", "resources").description)  # type: ignore[attr-defined]
+    assert "pickling" not in str(_config_field(defs, "ingest_job", "resources").description)  # type: ignore[attr-defined]
 
 
-def test_the_lineage_is_one_group() -> None:
+def test_the_lineage_is_one_group(defs: dg.Definitions) -> None:
     """The Lineage page opens on the whole graph, not on four collapsed one-asset groups."""
     graph = defs.resolve_asset_graph()
     assert {graph.get(key).group_name for key in graph.get_all_asset_keys()} == {"ingestion"}
@@ -119,10 +126,59 @@ def test_loading_the_definitions_warns_of_nothing() -> None:
         "warnings.filterwarnings('error', category=DeprecationWarning,\n"
         "                        module='(pipelines|assets|resources|docingest)')\n"
         "from pipelines.definitions import defs\n"
-        "defs.get_repository_def()\n"
+        "defs().get_repository_def()\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Warning" not in result.stderr
+
+
+def _env(**variables: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    return {**env, "PYTHONPATH": str(ROOT), **variables}
+
+
+def test_importing_the_definitions_reads_no_environment() -> None:
+    """An invalid executor name fails when the definitions are built, not when the module is
+    imported; variables set after the import are the ones the definitions use."""
+    code = (
+        "import os\n"
+        "import pipelines.definitions as module\n"
+        "os.environ['DOCINGEST_SENSOR_INTERVAL_S'] = '7'\n"
+        "os.environ['DOCINGEST_RECONCILE_CRON'] = '5 4 * * *'\n"
+        "os.environ['DOCINGEST_COLLECTION'] = 'late'\n"
+        "os.environ['DOCINGEST_EXECUTOR'] = 'multiprocess'\n"
+        "defs = module.build_definitions()\n"
+        "print(defs.resolve_sensor_def('upload_folder_sensor').minimum_interval_seconds,\n"
+        "      defs.resolve_schedule_def('reconcile_schedule').cron_schedule,\n"
+        "      defs.resources['qdrant'].collection, defs.executor.name, sep='|')\n"
+        "os.environ['DOCINGEST_EXECUTOR'] = 'nope'\n"
+        "try:\n"
+        "    module.defs()\n"
+        "except ValueError as error:\n"
+        "    print(type(error).__name__)\n"
+    )
+    env = _env(DOCINGEST_EXECUTOR="nope", DOCINGEST_SENSOR_INTERVAL_S="not a number")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["7|5 4 * * *|late|multiprocess", "ExecutorConfigError"]
+
+
+@pytest.mark.slow  # a `dagster` process loading the code location, as the daemon does
+def test_the_workspace_loads_the_definitions_function(tmp_path: Path) -> None:
+    """`workspace.yaml` points at the @dg.definitions function; Dagster's own loader takes it.
+    (Run outside the repository, whose dagster.yaml is the PostgreSQL deployment's.)"""
+    (tmp_path / "dagster").mkdir()
+    workspace = str(ROOT / "workspace.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", workspace],
+        env=_env(DAGSTER_HOME=str(tmp_path / "dagster"), DOCINGEST_HOME=str(tmp_path)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "Validation successful" in result.stdout + result.stderr

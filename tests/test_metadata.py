@@ -1,4 +1,4 @@
-"""Sidecar metadata, its validation and the `--filter` parser."""
+"""Sidecar metadata and its validation (the `--filter` parser is tests/test_filters.py's)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from docingest.metadata import (
     is_sidecar,
     load_sidecar,
     merge_metadata,
-    parse_filter_args,
     sidecar_path,
 )
 
@@ -98,27 +97,3 @@ def test_merge_validates_both(
 ) -> None:
     with pytest.raises(error, match="reserved"):
         merge_metadata(source, sidecar)
-
-
-@pytest.mark.parametrize(
-    ("items", "expected"),
-    [
-        (["team=legal"], {"team": "legal"}),
-        (["draft=true", "final=False"], {"draft": True, "final": False}),
-        (["year=2024", "delta=-3"], {"year": 2024, "delta": -3}),
-        (["score=0.5"], {"score": 0.5}),
-        (["code=007"], {"code": "007"}),
-        (["q=a=b", "empty="], {"q": "a=b", "empty": ""}),
-        (["document_id=dir/a.pdf"], {"document_id": "dir/a.pdf"}),
-        (["k=1", "k=2"], {"k": 2}),
-        ([], {}),
-    ],
-)
-def test_parse_filter_args(items: list[str], expected: dict[str, Any]) -> None:
-    assert parse_filter_args(items) == expected
-
-
-@pytest.mark.parametrize("item", ["team", "=x", "bad key=1", " =1"])
-def test_parse_filter_args_rejects_bad_format(item: str) -> None:
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_filter_args([item])

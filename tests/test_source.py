@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from docingest.ids import path_for_document_id, sha256_bytes
-from docingest.source import content_hash, iter_source_files
+from docingest.source import iter_source_files
+from resources import SourceResource
 
 OLD = time.time() - 3600  # an mtime well past any settle window
 
@@ -139,4 +140,6 @@ def test_source_file_facts_and_content_hash(tmp_path: Path) -> None:
     assert source.size == len(b"%PDF-1.7 hello")
     assert source.mtime_ns == 1_700_000_000 * 10**9
     assert source.path == path
-    assert content_hash(source) == sha256_bytes(b"%PDF-1.7 hello")
+    resource = SourceResource(root=str(tmp_path), settle_seconds=0)
+    assert resource.list_files() == [source]
+    assert resource.content_hash(source) == sha256_bytes(b"%PDF-1.7 hello")

@@ -3,56 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from docingest.chunking.blocks import block_pieces, variable_pieces, whole_pieces
-from docingest.chunking.document import DocText, Piece, Span, build_document
-from docingest.chunking.params import chunking_hash, validate_params
-from docingest.chunking.splitters import (
-    move_trailing_headings,
-    page_pieces,
-    page_section_pieces,
-    recursive_pieces,
-    section_pieces,
-    strip_pieces,
-)
-from docingest.chunking.token_size import token_pieces
+from docingest.chunking.document import Span, build_document
+from docingest.chunking.params import ChunkingSettings, settings_for
+from docingest.chunking.registry import get_strategy
 from docingest.ids import chunk_id_for
 from docingest.models import Chunk, ParseResult
 from docingest.tokenizer import get_encoding
-
-
-def _pieces(
-    doc: DocText, parsed: ParseResult, strategy: str, params: dict[str, Any]
-) -> list[Piece]:
-    if strategy == "token_size":
-        return token_pieces(
-            doc, params["chunk_size"], params["chunk_overlap"], params["encoding_name"]
-        )
-    if strategy == "recursive":
-        pieces = recursive_pieces(
-            doc,
-            params["chunk_size"],
-            params["chunk_overlap"],
-            params["separators"],
-            params["keep_separator"],
-        )
-        return move_trailing_headings(doc, strip_pieces(doc, pieces))
-    if strategy == "by_page":
-        numbers = [page.page_number for page in parsed.pages]
-        return strip_pieces(doc, page_pieces(doc, numbers, params["pages_per_chunk"]))
-    if strategy == "block":
-        return block_pieces(doc, params["max_tokens"], params["encoding_name"])
-    if strategy == "variable":
-        return variable_pieces(
-            doc, params["chunk_size"], params["min_size"], params["encoding_name"]
-        )
-    if strategy == "disabled":
-        return whole_pieces(doc)
-    levels, include = params["section_headers"], params["include_header_in_chunk"]
-    if strategy == "page_sections":
-        return page_section_pieces(doc, levels, include)
-    return move_trailing_headings(doc, strip_pieces(doc, section_pieces(doc, levels, include)))
 
 
 def _boxes(spans: Sequence[Span]) -> list[dict[str, float]]:
@@ -73,14 +30,18 @@ def chunk_document(parsed: ParseResult, strategy: str, params: Mapping[str, obje
 
     Raises ConfigError for invalid params before doing any work.
     """
-    normalized = validate_params(strategy, params)
-    params_hash = chunking_hash(strategy, normalized)
+    return chunk_with(parsed, settings_for(strategy, params))
+
+
+def chunk_with(parsed: ParseResult, settings: ChunkingSettings) -> list[Chunk]:
+    """Chunk a parse result with settings validated beforehand (once per run, not per document)."""
+    strategy, normalized, params_hash = settings
     encoding = get_encoding(normalized["encoding_name"])
     doc = build_document(parsed)
     labels = {page.page_number: page.label for page in parsed.pages}
     labelled = any(labels.values())
     chunks: list[Chunk] = []
-    for piece in _pieces(doc, parsed, strategy, normalized):
+    for piece in get_strategy(strategy).pieces(doc, parsed, normalized):
         text = piece.prefix + doc.text[piece.start : piece.end]
         spans = doc.overlapping(piece.start, piece.end)
         if not text.strip() or not spans:

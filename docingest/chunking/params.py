@@ -1,4 +1,4 @@
-"""Chunking strategies and their parameters: defaults, coercion, validation, hashing.
+"""Chunking parameters: their types, coercion, validation against the registry, hashing.
 
 The parameter names and defaults follow the hosted API's chunking options (TokenSizeChunkingOptions,
 RecursiveChunkingOptions, PageChunkingOptions, SectionChunkingOptions) and the hosted engines'
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
+from docingest.chunking.registry import Kind, Param, get_strategy
 from docingest.errors import ConfigError
 from docingest.ids import options_hash
 from docingest.tokenizer import SUPPORTED_ENCODINGS
@@ -24,43 +25,7 @@ from docingest.tokenizer import SUPPORTED_ENCODINGS
 # chunking hash, so chunk ids and point ids change with it and stale chunks get re-indexed.
 CHUNKER_VERSION = "2"
 DEFAULT_ENCODING = "cl100k_base"
-STRATEGIES: tuple[str, ...] = (
-    "token_size",
-    "recursive",
-    "by_page",
-    "by_section",
-    "block",
-    "page_sections",
-    "variable",
-    "disabled",
-)
-
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "token_size": {"chunk_size": 512, "chunk_overlap": 50, "encoding_name": DEFAULT_ENCODING},
-    "recursive": {
-        "chunk_size": 1000,
-        "chunk_overlap": 200,
-        "separators": ["\n\n", "\n", " ", ""],
-        "keep_separator": True,
-        "encoding_name": DEFAULT_ENCODING,
-    },
-    "by_page": {"pages_per_chunk": 1, "encoding_name": DEFAULT_ENCODING},
-    "by_section": {
-        "section_headers": [1, 2],
-        "include_header_in_chunk": True,
-        "encoding_name": DEFAULT_ENCODING,
-    },
-    "block": {"max_tokens": 512, "encoding_name": DEFAULT_ENCODING},
-    "page_sections": {
-        "section_headers": [1, 2],
-        "include_header_in_chunk": True,
-        "encoding_name": DEFAULT_ENCODING,
-    },
-    "variable": {"chunk_size": 512, "min_size": 128, "encoding_name": DEFAULT_ENCODING},
-    "disabled": {"encoding_name": DEFAULT_ENCODING},
-}
-# Accepted by every strategy; hashed only when on (see chunking_hash).
-_COMMON: dict[str, Any] = {"contextual_prefix": False}
+DEFAULT_LEVELS = (1, 2)
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -122,7 +87,7 @@ def _as_separators(name: str, value: object) -> list[str]:
 def _as_levels(name: str, value: object) -> list[int]:
     """Heading levels that start a section: 1, "1", "#", "h1", "H1" all mean level 1."""
     if value is None:
-        return list(_DEFAULTS["by_section"]["section_headers"])
+        return list(DEFAULT_LEVELS)
     levels: set[int] = set()
     for item in _as_list(name, value):
         text = str(item).strip().lower() if not isinstance(item, bool) else ""
@@ -142,72 +107,76 @@ def _as_levels(name: str, value: object) -> list[int]:
     return sorted(levels)
 
 
-_COERCE: dict[str, Callable[[str, object], Any]] = {
-    "chunk_size": _as_int,
-    "chunk_overlap": _as_int,
-    "pages_per_chunk": _as_int,
-    "max_tokens": _as_int,
-    "min_size": _as_int,
-    "encoding_name": _as_encoding,
-    "separators": _as_separators,
-    "keep_separator": _as_bool,
-    "section_headers": _as_levels,
-    "include_header_in_chunk": _as_bool,
-    "contextual_prefix": _as_bool,
-}
+INTEGER = Kind("integer", _as_int)
+BOOLEAN = Kind("boolean", _as_bool)
+ENCODING = Kind(" or ".join(SUPPORTED_ENCODINGS), _as_encoding)
+SEPARATORS = Kind("list of strings", _as_separators)
+LEVELS = Kind("heading levels", _as_levels)
+
+# Accepted by every strategy, after its own parameters. `contextual_prefix` is hashed only when
+# on (see chunking_hash).
+COMMON_PARAMS = (
+    Param("encoding_name", ENCODING, DEFAULT_ENCODING),
+    Param("contextual_prefix", BOOLEAN, False),
+)
+# What the pipeline uses for every strategy instead of the defaults above: the document title
+# and heading breadcrumb embedded with each chunk (measured by bench/retrieval_bench.py, see
+# bench/README.md).
+PIPELINE_COMMON: dict[str, str] = {"contextual_prefix": "true"}
+
+
+class ChunkingSettings(NamedTuple):
+    """A strategy with its normalized parameters and their hash: validated once, then used for
+    every document of a run."""
+
+    strategy: str
+    params: dict[str, Any]
+    params_hash: str
 
 
 def validate_params(strategy: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
     """Normalize `params` for `strategy`: defaults filled in, values coerced to their types.
 
-    Raises ConfigError on an unknown strategy or parameter, a value of the wrong type, a size
-    below 1, an overlap not smaller than the size, a minimum above the size, or an encoding that
-    is not available offline.
+    Raises ConfigError on an unknown strategy or parameter, a value of the wrong type or below
+    its minimum, a broken rule between parameters (an overlap not smaller than the size, a
+    minimum above the size), or an encoding that is not available offline.
     """
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown chunking strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+    record = get_strategy(strategy)
     given = dict(params or {})
     declared = given.pop("strategy", strategy)
     if declared != strategy:
         raise ConfigError(f"params name strategy {declared!r} but {strategy!r} was asked for")
-    defaults = {**_DEFAULTS[strategy], **_COMMON}
-    unknown = sorted(set(given) - set(defaults))
+    declared_params = (*record.params, *COMMON_PARAMS)
+    unknown = sorted(set(given) - {p.name for p in declared_params})
     if unknown:
         raise ConfigError(
             f"unknown parameter(s) for {strategy}: {', '.join(map(str, unknown))}; "
-            f"known: {', '.join(sorted(defaults))}"
+            f"known: {', '.join(sorted(p.name for p in declared_params))}"
         )
     result: dict[str, Any] = {}
-    for name, default in defaults.items():
-        value = given.get(name, default)
-        result[name] = _COERCE[name](name, value)
-    for name in ("chunk_size", "pages_per_chunk", "max_tokens"):
-        if name in result and result[name] < 1:
-            raise ConfigError(f"{name} must be at least 1, got {result[name]}")
-    if "min_size" in result and not 0 <= result["min_size"] <= result["chunk_size"]:
-        raise ConfigError(
-            f"min_size must be between 0 and chunk_size ({result['chunk_size']}), "
-            f"got {result['min_size']}"
-        )
-    if "chunk_overlap" in result:
-        if result["chunk_overlap"] < 0:
-            raise ConfigError(f"chunk_overlap must be >= 0, got {result['chunk_overlap']}")
-        if result["chunk_overlap"] >= result["chunk_size"]:
-            raise ConfigError(
-                f"chunk_overlap ({result['chunk_overlap']}) must be smaller than "
-                f"chunk_size ({result['chunk_size']})"
-            )
+    for param in declared_params:
+        value = param.kind.coerce(param.name, given.get(param.name, param.default))
+        if param.minimum is not None and value < param.minimum:
+            raise ConfigError(f"{param.name} must be at least {param.minimum}, got {value}")
+        result[param.name] = value
+    for check in record.checks:
+        check(result)
     return result
 
 
-def chunking_hash(strategy: str, params: Mapping[str, object] | None = None) -> str:
-    """Hash of (strategy, normalized params, CHUNKER_VERSION): equal settings, equal hash.
+def settings_for(strategy: str, params: Mapping[str, object] | None = None) -> ChunkingSettings:
+    """Validate once: the strategy, its normalized parameters and their chunking hash.
 
     `contextual_prefix` enters the hash only when on: turning it on changes chunk and point ids
     (the vectors must be re-embedded), while settings from before the option keep their hash
     (no needless re-index after an upgrade).
     """
     normalized = validate_params(strategy, params)
-    if not normalized["contextual_prefix"]:
-        del normalized["contextual_prefix"]
-    return options_hash({"strategy": strategy, "params": normalized, "version": CHUNKER_VERSION})
+    hashed = {k: v for k, v in normalized.items() if k != "contextual_prefix" or v}
+    digest = options_hash({"strategy": strategy, "params": hashed, "version": CHUNKER_VERSION})
+    return ChunkingSettings(strategy, normalized, digest)
+
+
+def chunking_hash(strategy: str, params: Mapping[str, object] | None = None) -> str:
+    """Hash of (strategy, normalized params, CHUNKER_VERSION): equal settings, equal hash."""
+    return settings_for(strategy, params).params_hash

@@ -179,7 +179,9 @@ def _page_result(
 def _quiet() -> Iterator[None]:
     """Silence pymupdf4llm: it reports OCR runs on stdout/stderr and through pymupdf.message."""
     sink = io.StringIO()
-    saved = getattr(pymupdf, "_g_out_message", None)
+    # pymupdf.set_messages() can redirect but not restore; the attribute it sets is read by
+    # pymupdf.message() (tests/parsing/test_third_party_guards.py fails if that changes).
+    saved = pymupdf._g_out_message
     pymupdf._g_out_message = sink
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):

@@ -18,7 +18,6 @@ from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
     ClassifierResource,
-    EmbedderResource,
     ParserResource,
     QdrantResource,
     SourceResource,
@@ -26,6 +25,7 @@ from resources import (
     WebhookResource,
 )
 from tests.conftest import corpus_pdf
+from tests.fakes import FAKE_MODELS, FAST_PARSER, FakeEmbedderResource
 
 DOC = "01030000000001.pdf"
 
@@ -61,12 +61,12 @@ def test_each_stage_alone(home: Path, uploads: Path) -> None:
     assert sum(auto["engine_pages"].data.values()) == 1
 
     chunker = ChunkerResource()
-    strategy, params, params_hash = chunker.resolve("token_size", {"chunk_size": "128"})
-    chunked = chunk_parsed_document(DOC, chunker, strategy, params, params_hash, store)
+    settings = chunker.resolve("token_size", {"chunk_size": "128"})
+    chunked = chunk_parsed_document(DOC, chunker, settings, store)
     assert chunked.metadata["chunks"] >= 2 and chunked.metadata["tokens_max"] <= 128
     assert all(check.passed for check in chunked.checks)
 
-    embedder = EmbedderResource()
+    embedder = FakeEmbedderResource()  # the search below filters; the model is not measured
     with QdrantResource(keep_open=True).open() as vectors:
         indexed = index_document(DOC, embedder, vectors, store)
         assert indexed.metadata["points"] == chunked.metadata["chunks"]
@@ -86,10 +86,9 @@ def test_missing_file_is_a_classified_error(home: Path, tmp_path: Path) -> None:
 def _resources(uploads: Path) -> dict[str, object]:
     return {
         "source": SourceResource(root=str(uploads)),
-        "parser": ParserResource(),
         "chunker": ChunkerResource(),
         "classifier": ClassifierResource(),
-        "embedder": EmbedderResource(),
+        **FAKE_MODELS,  # the wiring is tested here, not the models
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),
         "webhooks": WebhookResource(),
@@ -148,11 +147,11 @@ def test_renamed_or_copied_file_reuses_the_parse(home: Path, uploads: Path) -> N
     store = DocumentStore(home)
     source = SourceResource(root=str(uploads))
     register_document(DOC, source, store)
-    first = parse_document(DOC, ParserResource(), store)
+    first = parse_document(DOC, FAST_PARSER, store)
     assert first.metadata["reused_cached_parse"] is False
     shutil.copyfile(uploads / DOC, uploads / "copy of it.pdf")
     register_document("copy of it.pdf", source, store)
-    copy = parse_document("copy of it.pdf", ParserResource(), store)
+    copy = parse_document("copy of it.pdf", FAST_PARSER, store)
     assert copy.metadata["reused_parse_of"] == DOC
     assert copy.metadata["sha256"] == first.metadata["sha256"]
     assert store.read_parse_result("copy of it.pdf").document_id == "copy of it.pdf"

@@ -17,7 +17,6 @@ from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
     ClassifierResource,
-    EmbedderResource,
     ParserResource,
     QdrantResource,
     SourceResource,
@@ -25,6 +24,7 @@ from resources import (
     WebhookResource,
 )
 from tests.conftest import corpus_pdf
+from tests.fakes import FakeEmbedderResource
 
 PARTLY = "partly.pdf"
 
@@ -42,7 +42,7 @@ def test_a_repaired_file_is_indexed_with_its_flags_and_a_warning(
         "parser": ParserResource(engine="fast"),
         "chunker": ChunkerResource(),
         "classifier": ClassifierResource(),
-        "embedder": EmbedderResource(),
+        "embedder": FakeEmbedderResource(),
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),
         "webhooks": WebhookResource(),
@@ -79,7 +79,7 @@ def test_a_repaired_file_is_indexed_with_its_flags_and_a_warning(
     # Chunks of nothing (written by an older version, say) are not green at indexing either.
     store.write_chunks(PARTLY, [], params={"strategy": "token_size"})
     with QdrantResource(keep_open=True).open() as vectors:
-        indexed = index_document(PARTLY, EmbedderResource(), vectors, store)
+        indexed = index_document(PARTLY, FakeEmbedderResource(), vectors, store)
     (count,) = indexed.checks
     assert count.name == COUNT_CHECK and count.passed is False
     assert dict(count.metadata) == {"points": 0, "chunks": 0}
@@ -104,9 +104,9 @@ def test_chunks_refuse_a_stored_parse_without_text(home: Path) -> None:
     )
     store.write_parse_result(blank)
     chunker = ChunkerResource()
-    strategy, params, params_hash = chunker.resolve("token_size", {})
+    settings = chunker.resolve("token_size", {})
     with pytest.raises(DocIngestError) as raised:
-        chunk_parsed_document("blank.pdf", chunker, strategy, params, params_hash, store)
+        chunk_parsed_document("blank.pdf", chunker, settings, store)
     assert raised.value.code is ErrorCode.CORRUPT_FILE and not raised.value.retryable
     assert raised.value.message == (
         "no chunks: no readable text on any of the 3 pages; the file was repaired by MuPDF "

@@ -10,7 +10,7 @@ import pytest
 from assets.chunking import chunk_parsed_document, chunks, token_histogram
 from assets.documents import register_document
 from assets.parsing import page_preview, parse_document, parsed_pages
-from assets.partitions import COLUMN_SCHEMA, PARTITION_ROW_COUNT, ROW_COUNT
+from assets.table_metadata import COLUMN_SCHEMA, PARTITION_ROW_COUNT, ROW_COUNT
 from docingest.models import BBox, Fragment, PageResult
 from docingest.storage import DocumentStore
 from resources import ChunkerResource, ParserResource, SourceResource
@@ -42,8 +42,8 @@ def test_parquet_assets_show_rows_and_columns(store: DocumentStore) -> None:
     # The asset definition carries the same columns, shown before anything is materialized.
     assert parsed_pages.metadata[COLUMN_SCHEMA] == schema
 
-    strategy, params, params_hash = ChunkerResource().resolve("token_size", {"chunk_size": "64"})
-    chunked = chunk_parsed_document(DOC, ChunkerResource(), strategy, params, params_hash, store)
+    settings = ChunkerResource().resolve("token_size", {"chunk_size": "64"})
+    chunked = chunk_parsed_document(DOC, ChunkerResource(), settings, store)
     metadata = chunked.metadata
     table = pq.read_table(store.chunks_path(DOC))
     assert metadata[ROW_COUNT] == metadata["chunks"] == table.num_rows > 1

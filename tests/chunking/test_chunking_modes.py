@@ -9,7 +9,6 @@ from typing import cast
 import pytest
 
 from docingest.chunking import (
-    STRATEGIES,
     build_document,
     chunk_document,
     chunking_hash,
@@ -17,6 +16,7 @@ from docingest.chunking import (
     coverage_of,
     document_text,
     embedding_text,
+    strategy_names,
 )
 from docingest.chunking.context import document_title, readable_text
 from docingest.errors import ConfigError
@@ -200,7 +200,7 @@ def test_embedded_tables_are_rows_of_cells_not_markup() -> None:
     assert readable_text("no tables | here") == "no tables | here"
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", strategy_names())
 def test_invalid_params_raise_before_any_work(strategy: str) -> None:
     nothing = cast(ParseResult, None)  # touching it would raise AttributeError, not ConfigError
     with pytest.raises(ConfigError, match="unknown parameter"):
@@ -216,7 +216,7 @@ def test_coverage_of_is_coverage_of_the_document_text(all_docs: list[ParseResult
         assert coverage_of(parsed, chunks[1:]) < 1.0
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", strategy_names())
 def test_no_empty_chunks_on_blank_pages(strategy: str) -> None:
     parsed = _doc([[Fragment("text", "  ", BOX)], [], [Fragment("text", "Only words.", BOX)]])
     chunks = chunk_document(parsed, strategy, {})

@@ -7,7 +7,13 @@ import itertools
 import pytest
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from docingest.chunking import STRATEGIES, build_document, chunk_document, coverage, document_text
+from docingest.chunking import (
+    build_document,
+    chunk_document,
+    coverage,
+    document_text,
+    strategy_names,
+)
 from docingest.errors import ConfigError
 from docingest.models import BBox, Fragment, PageResult, ParseResult
 from docingest.tokenizer import count_tokens
@@ -41,7 +47,7 @@ def test_document_text_follows_the_page_markdown(multipage: ParseResult) -> None
             assert line.strip() in text
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", strategy_names())
 def test_chunk_maps_back_to_its_fragment(strategy: str, multipage: ParseResult) -> None:
     needle = "Item 3.2 about ingestion step 2"
     chunks = [c for c in chunk_document(multipage, strategy, {}) if needle in c.text]
@@ -120,7 +126,7 @@ def test_fallback_to_page_markdown_without_fragments() -> None:
         PageResult(3, 600, 800, "   "),
     ]
     parsed = _doc(pages)
-    for strategy in STRATEGIES:
+    for strategy in strategy_names():
         chunks = chunk_document(parsed, strategy, {})
         assert coverage(document_text(parsed), chunks) >= 0.99
         for chunk in chunks:

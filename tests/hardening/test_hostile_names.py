@@ -15,11 +15,11 @@ from docingest.models import ParseResult
 from docingest.search import search_points
 from docingest.state import read_state
 from docingest.storage import DocumentStore
-from pipelines import sensors
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder, run_documents
 from pipelines.sensors import upload_folder_sensor
 from resources import ParserResource, SourceResource, build_resources
+from resources import source as source_module
 from tests.hardening import corpus
 
 FAST = ParserResource(engine="fast")
@@ -51,9 +51,9 @@ def _tick(
             "source": SourceResource(root=str(folder), settle_seconds=settle_seconds),
             "storage": build_resources()["storage"],
         },
-        definitions=defs,
+        definitions=build_definitions(),
     )
-    result = upload_folder_sensor(context)
+    result = upload_folder_sensor()(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -189,7 +189,7 @@ def test_files_still_being_written_are_left_for_a_later_tick(
 
     # Its mtime now says settled, but it is written to while the sensor hashes it.
     _write(growing, corpus.good_pdf()[:900])
-    real_hash = sensors.sha256_file
+    real_hash = source_module.sha256_file
 
     def hash_while_writing(path: Path) -> str:
         digest = real_hash(path)
@@ -198,7 +198,7 @@ def test_files_still_being_written_are_left_for_a_later_tick(
                 handle.write(corpus.good_pdf()[900:])
         return digest
 
-    monkeypatch.setattr(sensors, "sha256_file", hash_while_writing)
+    monkeypatch.setattr(source_module, "sha256_file", hash_while_writing)
     instance.add_dynamic_partitions("documents", ["done.pdf"])
     second = _tick(instance, folder, first.cursor, settle_seconds=60)
     assert not second.run_requests
@@ -216,14 +216,14 @@ def test_a_file_that_vanishes_or_cannot_be_read_does_not_fail_the_tick(
     folder = tmp_path / "uploads"
     _write(folder / "a.pdf", corpus.good_pdf())
     _write(folder / "locked.pdf", corpus.good_pdf())
-    real_hash = sensors.sha256_file
+    real_hash = source_module.sha256_file
 
     def hash_or_refuse(path: Path) -> str:
         if path.name == "locked.pdf":
             raise PermissionError(13, "Permission denied")
         return real_hash(path)
 
-    monkeypatch.setattr(sensors, "sha256_file", hash_or_refuse)
+    monkeypatch.setattr(source_module, "sha256_file", hash_or_refuse)
     tick = _tick(instance, folder, None)
     assert _requested(tick) == ["a.pdf"]
 

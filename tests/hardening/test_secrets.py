@@ -24,7 +24,7 @@ from docingest.state import read_state
 from docingest.storage import DocumentStore
 from docingest.webhooks import verify
 from pipelines.batching import RANGE_END, RANGE_START
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from pipelines.jobs import ingest_job
 from resources import (
     ParserResource,
@@ -114,13 +114,17 @@ def test_secrets_never_appear_in_logs_metadata_ui_or_errors(
         monkeypatch.setenv("DOCINGEST_PARSE_ENGINE", "fast")
         resources = build_resources(source=SourceResource(root=str(folder), settle_seconds=0))
         instance.add_dynamic_partitions("documents", documents)
-        result = defs.resolve_job_def(ingest_job.name).execute_in_process(
-            instance=instance,
-            resources=resources,
-            # Every failure here is final: no retries (and no backoff sleeps) in this test.
-            run_config={"execution": {"config": {"retries": {"disabled": {}}}}},
-            tags={RANGE_START: documents[0], RANGE_END: documents[-1]},
-            raise_on_error=False,
+        result = (
+            build_definitions()
+            .resolve_job_def(ingest_job.name)
+            .execute_in_process(
+                instance=instance,
+                resources=resources,
+                # Every failure here is final: no retries (and no backoff sleeps) in this test.
+                run_config={"execution": {"config": {"retries": {"disabled": {}}}}},
+                tags={RANGE_START: documents[0], RANGE_END: documents[-1]},
+                raise_on_error=False,
+            )
         )
         snapshot = RepositorySnap.from_def(
             dg.Definitions(

@@ -56,10 +56,10 @@ def test_option_files_reach_the_parse_and_its_cache_key(
     # The sensor has seen the folder; a changed option file is a change to its documents only.
     resources = {"source": SourceResource(root=str(folder), settle_seconds=0),
                  "storage": StorageResource()}  # fmt: skip
-    first = upload_folder_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    first = upload_folder_sensor()(dg.build_sensor_context(instance=instance, resources=resources))
     assert isinstance(first, dg.SensorResult) and not first.run_requests
     (folder / "cropped" / ".docingest.yaml").write_text("parse_options:\n  bbox_top: 0.0\n")
-    seen = upload_folder_sensor(
+    seen = upload_folder_sensor()(
         dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
     )
     assert isinstance(seen, dg.SensorResult)
@@ -71,7 +71,7 @@ def test_option_files_reach_the_parse_and_its_cache_key(
         resources={**resources, "parser": FAST, "chunker": ChunkerResource(),
                    "embedder": EmbedderResource()},
     )  # fmt: skip
-    planned = reconcile_schedule(context)
+    planned = reconcile_schedule()(context)
     assert isinstance(planned, list)
     assert [r.partition_key for r in planned] == ["cropped/minutes.pdf"]
     again = ingest_folder(instance, folder, overrides={"parser": FAST})

@@ -8,7 +8,7 @@ import sys
 import dagster as dg
 
 from assets.vector_store import QDRANT_POOL
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from pipelines.recovery import (
     OPERATION_TAG,
     PROCESS_TAG,
@@ -37,7 +37,7 @@ def test_is_alive_tells_a_dead_process_from_a_live_one() -> None:
 
 def _claiming_run(instance: dg.DagsterInstance, process: str) -> str:
     run = instance.create_run_for_job(
-        job_def=defs.resolve_job_def("ingest_job"),
+        job_def=build_definitions().resolve_job_def("ingest_job"),
         tags={OPERATION_TAG: "cli", PROCESS_TAG: process},
     )
     instance.event_log_storage.claim_concurrency_slot(QDRANT_POOL, run.run_id, STEP)

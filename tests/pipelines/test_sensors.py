@@ -11,13 +11,14 @@ from assets.partitions import documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.state import record_failure
 from docingest.storage import DocumentStore
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder
 from pipelines.jobs import delete_documents_job
 from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
 from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
+from tests.fakes import FAKE_MODELS
 
 
 def _tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
@@ -28,9 +29,9 @@ def _tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.
             "source": SourceResource(root=str(folder), settle_seconds=0),
             "storage": StorageResource(),
         },
-        definitions=defs,
+        definitions=build_definitions(),
     )
-    result = upload_folder_sensor(context)
+    result = upload_folder_sensor()(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -82,7 +83,7 @@ def test_sensor_adds_changes_and_deletes(
 def test_deleting_a_document_removes_exactly_its_points(
     home: Path, instance: dg.DagsterInstance, docs: Path
 ) -> None:
-    ingest_folder(instance, docs)
+    ingest_folder(instance, docs, overrides=FAKE_MODELS)  # the models are not what is tested
     store = DocumentStore(home)
     qdrant = QdrantResource(keep_open=True)
     with qdrant.open() as vectors:
@@ -109,7 +110,7 @@ def test_deleting_a_document_removes_exactly_its_points(
 def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     home: Path, instance: dg.DagsterInstance, docs: Path
 ) -> None:
-    ingest_folder(instance, docs)
+    ingest_folder(instance, docs, overrides=FAKE_MODELS)  # the models are not what is tested
     store = DocumentStore(home)
     record_failure(
         store,
@@ -118,7 +119,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
         DocIngestError(ErrorCode.VECTOR_STORE_UNAVAILABLE, "store held by another process"),
     )
     shutil.copyfile(corpus_pdf("01030000000003.pdf"), docs / "missed.pdf")
-    configured = build_resources()
+    configured = build_resources(**FAKE_MODELS)
     context = dg.build_schedule_context(
         instance=instance,
         resources={
@@ -127,7 +128,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
             "storage": StorageResource(),
         },
     )
-    requests = reconcile_schedule(context)
+    requests = reconcile_schedule()(context)
     assert isinstance(requests, list)
     (request,) = requests  # the retry and the missed file are adjacent: one batch
     assert request.tags["dagster/asset_partition_range_start"] == "01030000000002.pdf"
@@ -137,7 +138,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     # A non-retryable failure is left alone.
     record_failure(store, "01030000000002.pdf", "parse",
                    DocIngestError(ErrorCode.CORRUPT_FILE, "broken"))  # fmt: skip
-    again = reconcile_schedule(context)
+    again = reconcile_schedule()(context)
     assert isinstance(again, list)
     assert [r.partition_key for r in again] == ["missed.pdf"]
 
@@ -152,7 +153,7 @@ def test_sensor_keeps_deleted_documents_when_configured(
     context = dg.build_sensor_context(
         instance=instance, resources={"source": keep, "storage": StorageResource()}
     )
-    first = upload_folder_sensor(context)
+    first = upload_folder_sensor()(context)
     assert isinstance(first, dg.SensorResult)
     (folder / "a.pdf").unlink()
     context = dg.build_sensor_context(
@@ -160,5 +161,5 @@ def test_sensor_keeps_deleted_documents_when_configured(
         cursor=first.cursor,
         resources={"source": keep, "storage": StorageResource()},
     )
-    after = upload_folder_sensor(context)
+    after = upload_folder_sensor()(context)
     assert isinstance(after, dg.SensorResult) and not after.run_requests

@@ -1,4 +1,5 @@
-"""Webhook notifications of the pipeline step: which events a document's outcome raises.
+"""Webhook notifications of the pipeline step: which events a document's outcome raises, sent
+through the WebhookResource's dispatcher (not an asset: the pipeline step calls it).
 
 Delivery failures are logged (with the URL stripped of credentials and query, never a secret)
 and otherwise ignored: a receiver that is down must not fail or retry the ingestion.

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from assets.notify import document_events, notify_batch, notify_document, stage_counts
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.webhooks import Endpoint, WebhookDispatcher
+from resources.notify import document_events, notify_batch, notify_document, stage_counts
 from tests.webhook_server import Receiver, closed_port_url, receiver
 
 ALL = ("source", "parse", "chunk", "index")
