@@ -116,7 +116,7 @@ def index_document(
     keys = [embedding_key(embedder.model, text) for text in texts]
     # Re-chunking often reproduces chunks it had before: their vectors are reused, not recomputed.
     # A document never indexed has nothing to reuse: skip the scroll (a full scan in local mode).
-    indexed_before = bool(read_state(store, document_id).get("points"))
+    indexed_before = bool(read_state(store, document_id).points)
     cached = vectors.document_vectors(document_id, EMBED_KEY) if records and indexed_before else {}
     missing = sorted({i for i, key in enumerate(keys) if key not in cached})
     fresh = embedder.embed([texts[i] for i in missing]) if missing else []

@@ -5,10 +5,12 @@ import os
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
+from assets.pipeline import expected_options
+from assets.run_tags import run_tags
 from docingest.ids import sha256_file
 from docingest.reconcile import owned_by, plan_reconciliation
 from docingest.source import iter_source_files
-from docingest.state import Expected, read_state
+from docingest.state import read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import ingest_job
 from resources import (
@@ -51,11 +53,7 @@ def reconcile_schedule(
     owned = set(owned_by(registered.values(), root)) | (partitions & set(files))
     known = partitions | set(registered)
     states = {document_id: read_state(store, document_id) for document_id in known | set(files)}
-    expected = Expected(
-        parse_options_hash=parser.options().options_hash(),
-        chunking_hash=chunker.resolve()[2],
-        embedding_model=embedder.model,
-    )
+    expected = expected_options(parser, chunker, embedder)
     plan = plan_reconciliation(files, partitions, states, owned, expected=expected)
     if not (plan.add or plan.run or plan.retry):
         return dg.SkipReason(f"{len(files)} files in {root} are all current")
@@ -65,7 +63,9 @@ def reconcile_schedule(
     ordered = context.instance.get_dynamic_partitions(DOCUMENTS)
     requests = [
         batch_run_request(
-            batch, job_name=ingest_job.name, tags={"docingest/operation": "reconcile"}
+            batch,
+            job_name=ingest_job.name,
+            tags={"docingest/operation": "reconcile", **run_tags(priority=source.run_priority)},
         )
         for batch in contiguous_batches(ordered, plan.run + plan.retry, source.batch_size)
     ]

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
+from assets.run_tags import run_tags
 from docingest.ids import sha256_file
 from docingest.reconcile import orphaned
 from docingest.source import iter_source_files
@@ -111,7 +112,10 @@ def upload_folder_sensor(
         # A sensor that targets two jobs must name the job of each request (the daemon refuses
         # the whole tick otherwise).
         batch_run_request(
-            batch, job_name=ingest_job.name, key="upload:" + _digest(changed[d] for d in batch)
+            batch,
+            job_name=ingest_job.name,
+            key="upload:" + _digest(changed[d] for d in batch),
+            tags=run_tags(priority=source.run_priority),
         )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]
