@@ -21,7 +21,15 @@ from assets.pipeline import expected_options
 from docingest.ids import document_id_for, sha256_file
 from docingest.reconcile import orphaned
 from docingest.source import SourceFile, iter_source_files
-from docingest.state import Freshness, Status, freshness, read_state, record_cancelled
+from docingest.state import (
+    DocumentState,
+    Expected,
+    Freshness,
+    Status,
+    freshness,
+    read_state,
+    record_cancelled,
+)
 from docingest.storage import DocumentStore
 from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import defs
@@ -201,6 +209,19 @@ def assign_document_ids(
     return candidates, refused
 
 
+def ingest_reason(
+    candidate: _Candidate, state: DocumentState, registered: bool, expected: Expected
+) -> Freshness:
+    """Why `ingest` would run a file's document (`state.freshness` on the file as it is now)."""
+    if not registered:
+        return Freshness.NEW
+    try:
+        sha256 = sha256_file(candidate.file.path)
+    except OSError:  # unreadable now: its run records UNABLE_TO_DOWNLOAD_FILE
+        return Freshness.CONTENT_CHANGED
+    return freshness(state, replace(expected, sha256=sha256))
+
+
 def delete_documents(
     instance: dg.DagsterInstance, document_ids: Sequence[str], resources: dict[str, Any]
 ) -> bool:
@@ -257,16 +278,7 @@ def ingest_folder(
     todo: dict[Path, list[str]] = {}  # id root -> documents to run
     for candidate in candidates:
         state = read_state(store, candidate.document_id)
-        try:
-            sha256: str | None = sha256_file(candidate.file.path)
-        except OSError:
-            sha256 = None  # unreadable now: its run records UNABLE_TO_DOWNLOAD_FILE
-        if candidate.document_id not in existing:
-            reason = Freshness.NEW
-        elif sha256 is None:
-            reason = Freshness.CONTENT_CHANGED
-        else:
-            reason = freshness(state, replace(expected, sha256=sha256))
+        reason = ingest_reason(candidate, state, candidate.document_id in existing, expected)
         if reason.needs_run(retry_failed=retry_failed):
             todo.setdefault(candidate.id_root, []).append(candidate.document_id)
         elif reason is Freshness.FAILED_PERMANENTLY:

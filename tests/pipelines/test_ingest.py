@@ -99,10 +99,10 @@ def test_bad_inputs_are_classified_and_do_not_affect_good_ones(
     store = DocumentStore(home)
     for name, code in expected.items():
         state = read_state(store, name)
-        assert state["status"] == "failed", name
-        assert state["error"]["code"] == code, (name, state["error"])
-        assert state["error"]["retryable"] is False
-        assert "s3cret" not in state["error"]["message"]
+        assert state.status == "failed", name
+        assert state.error.code == code, (name, state.error)
+        assert state.error.retryable is False
+        assert "s3cret" not in state.error.message
     report = collect_status(instance)
     assert report["documents"]["failed"] == len(expected)
     assert report["documents"]["succeeded"] == 2
