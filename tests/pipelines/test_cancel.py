@@ -222,7 +222,7 @@ def test_cancel_and_status_from_the_command_line(
     """`docingest cancel --correlation-id` (a subprocess) stops a running batch;
     `docingest status DOC --json` shows it cancelled with its history; the next
     `docingest ingest` picks the cancelled documents up again."""
-    deployment = Deployment(tmp_path, DOCINGEST_PARSE_ENGINE="fast")
+    deployment = Deployment(tmp_path / "deployment", DOCINGEST_PARSE_ENGINE="fast")
     folder = _folder(tmp_path)
     for key, value in deployment.env.items():
         monkeypatch.setenv(key, value)
