@@ -59,7 +59,13 @@ def test_ingest_search_and_idempotency(
     assert _store(home).count() == total_before
 
     report = collect_status(instance)
-    assert report["documents"] == {"total": 2, "succeeded": 2, "failed": 0, "pending": 0}
+    assert report["documents"] == {
+        "total": 2,
+        "succeeded": 2,
+        "failed": 0,
+        "pending": 0,
+        "cancelled": 0,
+    }
     assert report["points"] == total_before
 
 
