@@ -61,11 +61,17 @@ def reconcile_schedule(
         # Schedules cannot return partition requests; add them before requesting their runs.
         context.instance.add_dynamic_partitions(DOCUMENTS, plan.add)
     ordered = context.instance.get_dynamic_partitions(DOCUMENTS)
+    # The evaluation's runs form one batch: `docingest cancel --correlation-id reconcile:...`.
+    when = context.scheduled_execution_time
+    tags = {
+        "docingest/operation": "reconcile",
+        **run_tags(f"reconcile:{when.isoformat(timespec='seconds')}", source.run_priority),
+    }
     requests = [
         batch_run_request(
             batch,
             job_name=ingest_job.name,
-            tags={"docingest/operation": "reconcile", **run_tags(priority=source.run_priority)},
+            tags=tags,
         )
         for batch in contiguous_batches(ordered, plan.run + plan.retry, source.batch_size)
     ]

@@ -107,6 +107,11 @@ def upload_folder_sensor(
     # New and changed documents run in batches over adjacent partitions; new files are appended
     # to the partitions in this order, so they form ranges.
     ordered = [*existing, *new_ids]
+    # The tick's runs form one batch: `docingest cancel --correlation-id upload:...` stops it.
+    tags = run_tags(
+        correlation_id="upload:" + _digest(f"{d}:{changed[d]}" for d in sorted(changed)),
+        priority=source.run_priority,
+    )
     requests: list[dg.RunRequest] = [
         # The run key names the contents: a file changed back and forth still runs each time.
         # A sensor that targets two jobs must name the job of each request (the daemon refuses
@@ -115,7 +120,7 @@ def upload_folder_sensor(
             batch,
             job_name=ingest_job.name,
             key="upload:" + _digest(changed[d] for d in batch),
-            tags=run_tags(priority=source.run_priority),
+            tags=tags,
         )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]

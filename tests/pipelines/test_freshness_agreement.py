@@ -8,6 +8,7 @@ options changed is the schedule's and the CLI's to re-run, by design.
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +16,7 @@ import pytest
 
 from assets.partitions import DOCUMENTS
 from assets.pipeline import expected_options
+from assets.run_tags import CORRELATION_TAG
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
 from docingest.source import iter_source_files
@@ -36,6 +38,7 @@ from resources import SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
 
 DOC = "a.pdf"
+TICK = datetime(2026, 1, 1, 12, tzinfo=UTC)
 PRIORITY = 3
 Setup = Callable[[DocumentStore, Expected], None]
 
@@ -148,17 +151,14 @@ def test_cli_sensor_and_schedule_agree(
     sensor_requests = [r for r in sensor.run_requests or [] if r.partition_key == DOC]
 
     # The reconcile schedule, with the configured options.
+    schedule_resources = {
+        "parser": parser, "chunker": chunker, "embedder": embedder,
+        "source": source, "storage": StorageResource(),
+    }  # fmt: skip
     schedule = reconcile_schedule(
         dg.build_schedule_context(
-            instance=instance,
-            resources={
-                "parser": parser,
-                "chunker": chunker,
-                "embedder": embedder,
-                "source": source,
-                "storage": StorageResource(),
-            },
-        )  # fmt: skip
+            instance=instance, resources=schedule_resources, scheduled_execution_time=TICK
+        )
     )
     assert isinstance(schedule, list | dg.SkipReason)
     schedule_requests = (
@@ -168,3 +168,7 @@ def test_cli_sensor_and_schedule_agree(
     assert (cli_runs, bool(sensor_requests), bool(schedule_requests)) == runs
     for request in (*sensor_requests, *schedule_requests):
         assert request.tags["dagster/priority"] == str(PRIORITY)
+    # Each evaluation's runs are one batch, named by a correlation id.
+    assert all(r.tags[CORRELATION_TAG].startswith("upload:") for r in sensor_requests)
+    for request in schedule_requests:
+        assert request.tags[CORRELATION_TAG] == "reconcile:2026-01-01T12:00:00+00:00"

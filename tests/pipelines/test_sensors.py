@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -121,6 +122,7 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     configured = build_resources()
     context = dg.build_schedule_context(
         instance=instance,
+        scheduled_execution_time=datetime.now(UTC),
         resources={
             **{k: configured[k] for k in ("parser", "chunker", "embedder")},
             "source": SourceResource(root=str(docs), settle_seconds=0),
