@@ -45,7 +45,7 @@ from docingest.state import (
     read_state,
     record_cancelled,
     record_failure,
-    record_step,
+    record_steps,
     utc_now,
 )
 from docingest.storage import DocumentStore
@@ -74,6 +74,7 @@ PARENTS = {
 }
 
 _CANCELLING = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+CANCEL_CHECK_INTERVAL_S = 1.0
 
 STAGES = {
     "source_documents": "source",
@@ -231,18 +232,30 @@ class _DocumentRun:
         self.stages = [STAGES[asset] for asset in selected]
         self.ids = {"run_id": context.run_id, "correlation_id": correlation_id_of(context.run)}
         self.earlier = _materialized_in_this_run(context)
+        self._checked_at = -CANCEL_CHECK_INTERVAL_S
 
     def _cancel_requested(self) -> bool:
+        """Whether the run is being cancelled; asked of the instance at most once a second
+        (one read of the run costs ~10 ms on SQLite here, a stage often less)."""
+        now = time.monotonic()
+        if now - self._checked_at < CANCEL_CHECK_INTERVAL_S:
+            return False
+        self._checked_at = now
         run = self.context.instance.get_run_by_id(self.context.run_id)
         return run is not None and run.status in _CANCELLING
 
-    def _step(self, stage: str, status: str, started_at: str, clock: float) -> Step:
-        duration = round(time.perf_counter() - clock, 3)
-        return Step(stage, status, started_at, utc_now(), duration, self.context.run_id)
-
     def document(self, document_id: str) -> Generator[dg.AssetMaterialization, None, Outcome]:
+        """Runs the document's stages; its steps go to its history once it is done with."""
+        steps: list[Step] = []
+        try:
+            return (yield from self._stages(document_id, steps))
+        finally:
+            record_steps(self.store, document_id, steps, correlation_id=self.ids["correlation_id"])
+
+    def _stages(
+        self, document_id: str, steps: list[Step]
+    ) -> Generator[dg.AssetMaterialization, None, Outcome]:
         counts: dict[str, int] = {}
-        correlation_id = self.ids["correlation_id"]
         for asset in self.selected:
             if (asset, document_id) in self.earlier:
                 counts.update(stage_counts(self.earlier[asset, document_id]))
@@ -253,6 +266,13 @@ class _DocumentRun:
                 notify_progress(self.hooks, "parse.running", [document_id], **self.ids)
             started_at, clock = utc_now(), time.perf_counter()
             outcome = _attempt(self.context, self.runners[asset], document_id)
+            failed = isinstance(outcome, DocIngestError)
+            steps.append(
+                Step(
+                    STAGES[asset], "failed" if failed else "succeeded", started_at, utc_now(),
+                    round(time.perf_counter() - clock, 3), self.context.run_id,
+                )
+            )  # fmt: skip
             if isinstance(outcome, DocIngestError):
                 # With the options this run used: a permanent failure is not run again
                 # until the content or one of these changes (state.freshness).
@@ -260,8 +280,6 @@ class _DocumentRun:
                     self.store, document_id, STAGES[asset], outcome, run_id=self.context.run_id,
                     trace=outcome.trace, **self.ran_with,
                 )  # fmt: skip
-                step = self._step(STAGES[asset], "failed", started_at, clock)
-                record_step(self.store, document_id, step, correlation_id=correlation_id)
                 self.context.log.error(
                     f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
                 )
@@ -276,8 +294,6 @@ class _DocumentRun:
                     error=outcome, counts=counts, stages=self.stages, **self.ids,
                 )  # fmt: skip
                 return outcome
-            step = self._step(STAGES[asset], "succeeded", started_at, clock)
-            record_step(self.store, document_id, step, correlation_id=correlation_id)
             counts.update(stage_counts(outcome.metadata))
             yield _record(self.context, asset, document_id, outcome)
         note_run(self.store, document_id, self.context.run_id)

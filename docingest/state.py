@@ -9,7 +9,7 @@ writes `state/<doc>.json`; a file written before the record was typed loads unch
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -218,17 +218,18 @@ def note_run(store: DocumentStore, document_id: str, run_id: str) -> None:
     _write(store, replace(read_state(store, document_id), run_id=run_id))
 
 
-def record_step(
+def record_steps(
     store: DocumentStore,
     document_id: str,
-    step: Step,
+    steps: Sequence[Step],
     *,
     correlation_id: str | None,
 ) -> None:
-    """Append one stage's timing and outcome to the document's history, and note the
-    correlation id of the batch it ran in."""
+    """Append the stages a run went through for the document (their timing and outcome) to
+    its history, and note the correlation id of the batch it ran in. One write per document
+    and run: the pipeline records the steps when the document is done with."""
     state = read_state(store, document_id)
-    history = (*state.history, step)[-HISTORY_LIMIT:]
+    history = (*state.history, *steps)[-HISTORY_LIMIT:]
     _write(store, replace(state, history=history, correlation_id=correlation_id))
 
 

@@ -25,7 +25,7 @@ from docingest.state import (
     record_cancelled,
     record_failure,
     record_stage,
-    record_step,
+    record_steps,
     summarize,
 )
 from docingest.storage import DocumentStore
@@ -194,7 +194,7 @@ def test_the_record_round_trips_through_json(tmp_path: Path) -> None:
     record_stage(store, DOC, "parse", sha256="s1", pages=2, empty_pages=[2])
     step = Step("parse", "succeeded", "2026-01-01T00:00:00.000+00:00",
                 "2026-01-01T00:00:01.500+00:00", 1.5, "r1")  # fmt: skip
-    record_step(store, DOC, step, correlation_id="batch-7")
+    record_steps(store, DOC, [step], correlation_id="batch-7")
     record_failure(store, DOC, "chunk", DocIngestError(ErrorCode.EMBEDDING_ERROR, "x"), run_id="r1")
     state = read_state(store, DOC)
     assert DocumentState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
@@ -205,7 +205,7 @@ def test_history_keeps_the_latest_steps(tmp_path: Path) -> None:
     store = DocumentStore(tmp_path)
     for n in range(45):
         step = Step("parse", "succeeded", f"t{n}", f"t{n}", 0.1, f"r{n}")
-        record_step(store, DOC, step, correlation_id=None)
+        record_steps(store, DOC, [step], correlation_id=None)
     history = read_state(store, DOC).history
     assert len(history) == 40 and history[0].run_id == "r5" and history[-1].run_id == "r44"
 

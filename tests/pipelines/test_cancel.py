@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 )
 
 from assets.partitions import DOCUMENTS
+from assets.pipeline import CANCEL_CHECK_INTERVAL_S
 from assets.run_tags import CORRELATION_TAG, PRIORITY_TAG, run_tags
 from docingest.errors import ConfigError
 from docingest.models import ParseResult
@@ -78,6 +80,13 @@ def _folder(tmp_path: Path) -> Path:
     for name, source in zip(NAMES, sources, strict=True):
         shutil.copyfile(corpus_pdf(source), folder / name)
     return folder
+
+
+def _let_go(gate: threading.Event) -> None:
+    """Let the held document go once the run will look at its status again (it asks the
+    instance at most once every CANCEL_CHECK_INTERVAL_S)."""
+    time.sleep(CANCEL_CHECK_INTERVAL_S)
+    gate.set()
 
 
 def _queued(instance: dg.DagsterInstance, tags: dict[str, str]) -> dg.DagsterRun:
@@ -133,7 +142,7 @@ def test_a_run_cancelled_mid_way_marks_its_documents_cancelled(
     (report,) = cancel_runs(instance, [run], DocumentStore(home))
     # An in-process run cannot be interrupted from outside: it stops at its next stage.
     assert (report.outcome, report.status_before) == ("cancelling", "STARTED")
-    gate.set()
+    _let_go(gate)
     thread.join(timeout=120)
     assert not thread.is_alive()
 
@@ -229,7 +238,7 @@ def test_cancel_and_status_from_the_command_line(
     with deployment.instance() as instance:
         thread, _ = _ingest_in_background(instance, folder, {"parser": HeldParser(engine="fast")})
         cancelled = deployment.docingest("cancel", "--correlation-id", BATCH, "--json")
-        gate.set()
+        _let_go(gate)
         thread.join(timeout=120)
     assert cancelled.returncode == 0, cancelled.stderr
     (entry,) = json.loads(cancelled.stdout)
