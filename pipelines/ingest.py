@@ -151,11 +151,17 @@ def cancel_documents(
     return dict.fromkeys(document_ids, False)
 
 
-def cancelled_by(store: DocumentStore, outcome: dict[str, bool]) -> str | None:
-    """The run that cancelled any of these documents, if one did."""
+def cancelled_by(
+    instance: dg.DagsterInstance, store: DocumentStore, outcome: dict[str, bool]
+) -> str | None:
+    """The run of this process that was cancelled with any of these documents, if one was (a
+    document may still say cancelled from an earlier batch whose run never reached it)."""
     for document_id, success in outcome.items():
         state = read_state(store, document_id)
-        if not success and state.status is Status.CANCELLED and state.run_id:
+        if success or state.status is not Status.CANCELLED or not state.run_id:
+            continue
+        run = instance.get_run_by_id(state.run_id)
+        if run is not None and run.tags.get(PROCESS_TAG) == process_tag():
             return state.run_id
     return None
 
@@ -302,7 +308,7 @@ def ingest_folder(
             instance, "ingest_job", document_ids, resources, config, on_done, tags=tags
         )
         outcome.update(ran)
-        cancelled_run = cancelled_by(store, ran)
+        cancelled_run = cancelled_by(instance, store, ran)
     for document_id, success in outcome.items():
         state = read_state(store, document_id)
         if success:

@@ -37,8 +37,14 @@ from docingest.webhooks import EVENTS
 from pipelines.batching import RANGE_END, RANGE_START
 from pipelines.cancel import cancel_runs, find_runs
 from pipelines.definitions import defs
-from pipelines.ingest import IngestSummary, ingest_folder
-from resources import ParserResource, WebhookEndpointConfig, WebhookResource
+from pipelines.ingest import IngestSummary, ingest_folder, run_documents
+from resources import (
+    ParserResource,
+    SourceResource,
+    WebhookEndpointConfig,
+    WebhookResource,
+    build_resources,
+)
 from tests.conftest import corpus_pdf
 from tests.deployment import Deployment
 from tests.webhook_server import Receiver, receiver
@@ -179,6 +185,41 @@ def test_a_run_cancelled_mid_way_marks_its_documents_cancelled(
     ]  # fmt: skip
     assert {b["correlation_id"] for b in bodies} == {BATCH}
     assert bodies[-1]["status"] == "cancelled" and bodies[-1]["counts"]["cancelled"] == 3
+
+
+def test_a_cancelled_batch_starts_no_further_runs(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path, gate: threading.Event
+) -> None:
+    """One run per document: cancelling the first, the CLI launches none of the others."""
+    folder = _folder(tmp_path)
+    instance.add_dynamic_partitions(DOCUMENTS, list(NAMES))
+    resources = {
+        **build_resources(parser=HeldParser(engine="fast")),
+        "source": SourceResource(root=str(folder), settle_seconds=0),
+    }
+    outcomes: list[dict[str, bool]] = []
+
+    def ingest() -> None:
+        outcomes.append(
+            run_documents(
+                instance, "ingest_job", list(NAMES), resources, {}, batch_size=1,
+                tags=run_tags(BATCH),
+            )
+        )  # fmt: skip
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    assert _HELD.wait(timeout=120)
+    (run,) = find_runs(instance, correlation_id=BATCH)
+    cancel_runs(instance, [run], DocumentStore(home))
+    _let_go(gate)
+    thread.join(timeout=120)
+    assert outcomes == [dict.fromkeys(NAMES, False)]
+    assert [r.run_id for r in find_runs(instance, correlation_id=BATCH)] == [run.run_id]
+    store = DocumentStore(home)
+    for name in NAMES:
+        state = read_state(store, name)
+        assert (state.status, state.run_id) == (Status.CANCELLED, run.run_id), name
 
 
 def test_cancelling_a_queued_run_marks_its_documents(
