@@ -139,14 +139,15 @@ def test_cli_sensor_and_schedule_agree(
     cli_runs = cli_reason.needs_run()
 
     # The sensor, on a file new to its cursor.
-    sensor = upload_folder_sensor(
-        dg.build_sensor_context(
-            instance=instance,
-            cursor=None,
-            resources={"source": source, "storage": StorageResource()},
-            definitions=defs,
-        )
-    )
+    # Used as context managers: a context that opened an instance closes it (an instance left
+    # open stays Dagster's current one after the test, and later ones trip over it).
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=None,
+        resources={"source": source, "storage": StorageResource()},
+        definitions=defs,
+    ) as sensor_context:
+        sensor = upload_folder_sensor(sensor_context)
     assert isinstance(sensor, dg.SensorResult)
     sensor_requests = [r for r in sensor.run_requests or [] if r.partition_key == DOC]
 
@@ -155,11 +156,10 @@ def test_cli_sensor_and_schedule_agree(
         "parser": parser, "chunker": chunker, "embedder": embedder,
         "source": source, "storage": StorageResource(),
     }  # fmt: skip
-    schedule = reconcile_schedule(
-        dg.build_schedule_context(
-            instance=instance, resources=schedule_resources, scheduled_execution_time=TICK
-        )
-    )
+    with dg.build_schedule_context(
+        instance=instance, resources=schedule_resources, scheduled_execution_time=TICK
+    ) as schedule_context:
+        schedule = reconcile_schedule(schedule_context)
     assert isinstance(schedule, list | dg.SkipReason)
     schedule_requests = (
         [r for r in schedule if r.partition_key == DOC] if isinstance(schedule, list) else []
