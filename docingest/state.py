@@ -119,8 +119,11 @@ class DocumentState:
 FLAGS = ("repaired", "empty_pages", "ocr_unavailable_pages")
 # Set only by the functions below: a stage records what it made, never its own outcome.
 _OUTCOME = frozenset(
-    {"document_id", "status", "stage", "error", "attempts", "run_id", "history", "updated_at"}
-)
+    {
+        "document_id", "status", "stage", "error", "attempts", "run_id", "correlation_id",
+        "history", "updated_at",
+    }
+)  # fmt: skip
 
 
 def read_state(store: DocumentStore, document_id: str) -> DocumentState:
@@ -133,13 +136,11 @@ def _write(store: DocumentStore, state: DocumentState) -> DocumentState:
     return state
 
 
-def _what_a_stage_made(fields: Mapping[str, Any]) -> dict[str, Any]:
-    outcome = sorted(set(fields) & _OUTCOME)
+def _what_a_stage_made(made: Mapping[str, Any]) -> dict[str, Any]:
+    outcome = sorted(set(made) & _OUTCOME)
     if outcome:
         raise TypeError(f"a stage cannot set {outcome}: the state functions do")
-    return {
-        key: tuple(value) if isinstance(value, list) else value for key, value in fields.items()
-    }
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in made.items()}
 
 
 def record_stage(store: DocumentStore, document_id: str, stage: str, **made: Any) -> None:
