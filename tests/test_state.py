@@ -31,8 +31,9 @@ from docingest.state import (
 from docingest.storage import DocumentStore
 
 DOC = "folder/report.pdf"
-# State files written by the code before the record was typed (/tmp/mkstate.py, commit
-# 97d9ee9: record_stage / note_run / record_failure of that version).
+# State files written by the code before the record was typed (commit 97d9ee9): its
+# record_stage source/parse/chunk/index + note_run for the report, and two record_failure calls
+# (INTERNAL_ERROR with a trace, then CORRUPT_FILE) for broken.pdf.
 OLD_STATE_FILES = Path(__file__).parent / "data" / "state"
 
 # An event is ("ok", stage) or ("fail", ErrorCode).
