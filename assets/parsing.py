@@ -174,6 +174,9 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "tables": types.get("table", 0),
             "fragments": dg.MetadataValue.json(dict(sorted(types.items()))),
             "engine": result.engine,
+            # Pages per engine; engine=auto: the pages sent to the layout model, by trigger.
+            "engine_pages": dg.MetadataValue.json(result.usage.get("engine_pages") or {}),
+            "layout_triggers": dg.MetadataValue.json(result.usage.get("layout_triggers") or {}),
             "options_hash": result.options_hash,
             "reused_cached_parse": reused_from is not None,
             "reused_parse_of": reused_from or "",

@@ -118,10 +118,34 @@ def parse_options(func: Any) -> Any:
     options = [
         click.option(
             "--engine",
-            type=click.Choice(["layout", "fast"]),
+            type=click.Choice(["layout", "fast", "auto"]),
             default="layout",
             show_default=True,
-            help="layout: PyMuPDF layout model; fast: no model.",
+            help="layout: PyMuPDF layout model; fast: no model; auto: the fast path, and the "
+            "layout model on the pages that need it (the --auto-mode-trigger-* options).",
+        ),
+        # engine=auto: what sends a page to the layout model (LlamaCloud's auto_mode triggers).
+        click.option(
+            "--auto-mode-trigger-on-table-in-page/--no-auto-mode-trigger-on-table-in-page",
+            default=True,
+            show_default=True,
+            help="auto: a ruled grid, rows of aligned cells or many rules.",
+        ),
+        click.option(
+            "--auto-mode-trigger-on-image-in-page/--no-auto-mode-trigger-on-image-in-page",
+            default=True,
+            show_default=True,
+            help="auto: images or vector drawings covering much of the page.",
+        ),
+        click.option(
+            "--auto-mode-trigger-on-regexp-in-page",
+            default=None,
+            help="auto: a Python regular expression the page's text matches.",
+        ),
+        click.option(
+            "--auto-mode-trigger-on-text-in-page",
+            default=None,
+            help="auto: a string the page's text contains.",
         ),
         click.option(
             "--table-format",
@@ -236,6 +260,10 @@ def _build_parse_options(kwargs: dict[str, Any]) -> Any:
         memory_limit_mb=kwargs["memory_limit_mb"],
         max_file_size_mb=kwargs["max_file_size_mb"],
         password=kwargs["password"],
+        auto_mode_trigger_on_table_in_page=kwargs["auto_mode_trigger_on_table_in_page"],
+        auto_mode_trigger_on_image_in_page=kwargs["auto_mode_trigger_on_image_in_page"],
+        auto_mode_trigger_on_regexp_in_page=kwargs["auto_mode_trigger_on_regexp_in_page"],
+        auto_mode_trigger_on_text_in_page=kwargs["auto_mode_trigger_on_text_in_page"],
         **office_kwargs(kwargs),
     )
 

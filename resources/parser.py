@@ -31,7 +31,8 @@ class ParserResource(dg.ConfigurableResource):
 
     engine: ParseEngine = Field(
         default=ParseEngine("layout"),
-        description="'layout' (PyMuPDF layout model, best quality) or 'fast' (no model, ~30x).",
+        description="'layout' (PyMuPDF layout model, best quality), 'fast' (no model, ~30x) or "
+        "'auto' (the fast path, the layout model on pages an auto_mode trigger sends).",
     )
     include_headers_footers: bool = Field(
         default=False,
@@ -131,6 +132,19 @@ class ParserResource(dg.ConfigurableResource):
     html_remove_fixed_elements: bool = Field(
         default=True, description="HTML: drop elements fixed or sticky on screen."
     )
+    # engine='auto': what sends a page to the layout model (LlamaCloud's auto_mode triggers).
+    auto_mode_trigger_on_table_in_page: bool = Field(
+        default=True, description="auto: a ruled grid, rows of aligned cells or many rules."
+    )
+    auto_mode_trigger_on_image_in_page: bool = Field(
+        default=True, description="auto: images or vector drawings covering much of the page."
+    )
+    auto_mode_trigger_on_regexp_in_page: str | None = Field(
+        default=None, description="auto: a Python regular expression the page's text matches."
+    )
+    auto_mode_trigger_on_text_in_page: str | None = Field(
+        default=None, description="auto: a string the page's text contains."
+    )
     # repr=False keeps it out of reprs and logs; bound with dg.EnvVar (build_resources does,
     # from DOCINGEST_PDF_PASSWORD), the UI shows the variable's name, not its value.
     password: str | None = Field(
@@ -175,6 +189,10 @@ class ParserResource(dg.ConfigurableResource):
             presentation_skip_embedded_data=self.presentation_skip_embedded_data,
             html_remove_navigation_elements=self.html_remove_navigation_elements,
             html_remove_fixed_elements=self.html_remove_fixed_elements,
+            auto_mode_trigger_on_table_in_page=self.auto_mode_trigger_on_table_in_page,
+            auto_mode_trigger_on_image_in_page=self.auto_mode_trigger_on_image_in_page,
+            auto_mode_trigger_on_regexp_in_page=self.auto_mode_trigger_on_regexp_in_page,
+            auto_mode_trigger_on_text_in_page=self.auto_mode_trigger_on_text_in_page,
         )
 
     def parse(self, path: Path, document_id: str) -> ParseResult:

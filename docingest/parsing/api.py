@@ -27,15 +27,30 @@ from docingest.parsing.tables import merge_continued_tables
 from docingest.parsing.text import markdown_fragments
 
 
-def _engine(doc: pymupdf.Document, indexes: list[int], options: ParseOptions) -> list[PageResult]:
+def _engine(
+    doc: pymupdf.Document, indexes: list[int], options: ParseOptions
+) -> tuple[list[PageResult], dict[str, Any]]:
+    """The parsed pages, and which engine read how many of them (auto: which pages went to the
+    layout model, by the trigger that fired; every other page is the fast path's)."""
+    if options.engine == "auto":
+        from docingest.parsing.auto import parse_auto
+
+        pages, triggers = parse_auto(doc, indexes, options)
+        by_trigger: dict[str, list[int]] = {}
+        for number, trigger in triggers.items():
+            by_trigger.setdefault(trigger, []).append(number)
+        counts = {"fast": len(pages) - len(triggers), "layout": len(triggers)}
+        return pages, {"engine_pages": counts, "layout_triggers": by_trigger}
     if options.engine == "layout":
         # Imported here: loading the layout model costs seconds the fast engine never needs.
         from docingest.parsing.layout import parse_layout
 
-        return parse_layout(doc, indexes, options)
-    from docingest.parsing.fast import parse_fast
+        pages = parse_layout(doc, indexes, options)
+    else:
+        from docingest.parsing.fast import parse_fast
 
-    return parse_fast(doc, indexes, options)
+        pages = parse_fast(doc, indexes, options)
+    return pages, {"engine_pages": {options.engine: len(pages)}}
 
 
 def _check_failures(pages: list[PageResult], options: ParseOptions) -> None:
@@ -107,15 +122,16 @@ def _finish_pages(
 
 def _parse_document(
     data: bytes, mime: str, options: ParseOptions, document_id: str
-) -> tuple[int, list[PageResult], dict[str, float], dict, bool, list[str]]:
-    """Page count, pages, timings, metadata, whether MuPDF repaired the file, its warnings."""
+) -> tuple[int, list[PageResult], dict[str, Any], dict, bool, list[str]]:
+    """Page count, pages, usage (timings, engine_pages), metadata, whether MuPDF repaired the
+    file, its warnings."""
     started = time.perf_counter()
     doc = open_document(data, MUPDF_TYPES[mime], options.password)
     try:
         opened = time.perf_counter()
         page_count = doc.page_count
         indexes = options.page_indexes(page_count)
-        pages = _engine(doc, indexes, options) if indexes else []
+        pages, engines = _engine(doc, indexes, options) if indexes else ([], {})
         _check_failures(pages, options)
         metadata = pdf_metadata(doc) | _finish_pages(doc, pages, options, document_id)
         notes = mupdf_notes()
@@ -138,12 +154,12 @@ def _parse_document(
         "open_s": round(opened - started, 4),
         "parse_s": round(time.perf_counter() - opened, 4),
     }
-    return page_count, pages, timings, metadata, repaired, notes
+    return page_count, pages, {**engines, "timings": timings}, metadata, repaired, notes
 
 
 def _parse_office(
     data: bytes, mime: str, options: ParseOptions, document_id: str
-) -> tuple[int, list[PageResult], dict[str, float], dict, bool, list[str]]:
+) -> tuple[int, list[PageResult], dict[str, Any], dict, bool, list[str]]:
     """Office and web documents: read natively, or (office_mode=convert, word processing and
     presentations) converted to PDF by LibreOffice and parsed as a PDF, with real pages."""
     # Imported here: the office readers' libraries load only when such a file comes.
@@ -154,12 +170,12 @@ def _parse_office(
         started = time.perf_counter()
         pdf = to_pdf(data, mime, options.timeout_s)
         converted = time.perf_counter() - started
-        page_count, pages, timings, metadata, repaired, notes = _parse_document(
+        page_count, pages, usage, metadata, repaired, notes = _parse_document(
             pdf, PDF_MIME, options, document_id
         )
-        timings["convert_s"] = round(converted, 4)
+        usage["timings"]["convert_s"] = round(converted, 4)
         metadata = {**metadata, "converted_to_pdf": True}
-        return page_count, pages, timings, metadata, repaired, notes
+        return page_count, pages, usage, metadata, repaired, notes
     pages, timings, metadata = parse_office(data, mime, options)
     # As for PDFs and text: a document with nothing to find is reported, not indexed empty.
     require_text(
@@ -171,7 +187,7 @@ def _parse_office(
         ocr_mode=options.ocr_mode,
         failed_page_mode="",
     )
-    return len(pages), pages, timings, metadata, False, []
+    return len(pages), pages, {"timings": timings}, metadata, False, []
 
 
 def _parse_text(data: bytes, options: ParseOptions) -> tuple[list[PageResult], dict[str, float]]:
@@ -219,16 +235,16 @@ def parse_bytes(
         repaired = False
         notes: list[str] = []
         if mime in MUPDF_TYPES:
-            page_count, pages, timings, metadata, repaired, notes = _parse_document(
+            page_count, pages, usage, metadata, repaired, notes = _parse_document(
                 data, mime, options, document_id
             )
         elif mime in OFFICE_TYPES:
-            page_count, pages, timings, metadata, repaired, notes = _parse_office(
+            page_count, pages, usage, metadata, repaired, notes = _parse_office(
                 data, mime, options, document_id
             )
         else:
             pages, timings = _parse_text(data, options)
-            page_count = 1
+            page_count, usage = 1, {"timings": timings}
     except DocIngestError:
         raise
     except Exception as exc:
@@ -251,7 +267,8 @@ def parse_bytes(
             "failed_pages": sum(1 for page in pages if page.status == "error"),
             # repaired, empty_pages, ocr_unavailable_pages, warnings (see integrity.py)
             **usage_flags(pages, repaired, notes),
-            "timings": timings,
+            # timings; PDF engines: engine_pages (and layout_triggers for engine=auto)
+            **usage,
         },
         metadata=metadata,
     )

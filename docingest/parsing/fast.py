@@ -64,7 +64,7 @@ class _Block:
 
 
 @dataclass(slots=True)
-class _Page:
+class FastPage:
     width: float
     height: float
     blocks: list[_Block]
@@ -72,7 +72,7 @@ class _Page:
     tables: list[GridTable]
 
 
-def _extract(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> _Page:
+def _extract(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> FastPage:
     data = page.get_text("dict", sort=True, flags=_FLAGS, textpage=textpage)
     blocks = []
     for raw in data["blocks"]:
@@ -89,13 +89,13 @@ def _extract(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> _P
             figures.append(tuple(rect))
     blocks = [blocks[i] for i in reading_order([b.bbox for b in blocks])]
     tables = find_grid_tables(page, textpage)
-    return _Page(float(data["width"]), float(data["height"]), blocks, figures, tables)
+    return FastPage(float(data["width"]), float(data["height"]), blocks, figures, tables)
 
 
 class _Styles:
     """Document-wide font statistics: the body size and the heading size ranks."""
 
-    def __init__(self, pages: list[_Page]) -> None:
+    def __init__(self, pages: list[FastPage]) -> None:
         weights: Counter[float] = Counter()
         for page in pages:
             for block in page.blocks:
@@ -202,7 +202,7 @@ def _list_markdown(text: str) -> str:
     return f"{marker} {text[match.end() :]}"
 
 
-def _block_fragments(block: _Block, page: _Page, styles: _Styles) -> list[Fragment]:
+def _block_fragments(block: _Block, page: FastPage, styles: _Styles) -> list[Fragment]:
     text = block.text
     x0, y0, x1, y1 = block.bbox
     if len(text) <= _MAX_MARGIN_CHARS and len(block.lines) <= 2:
@@ -230,7 +230,7 @@ def _inside(block: _Block, box: BBox) -> bool:
     return box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1
 
 
-def _page_fragments(page: _Page, styles: _Styles, table_format: str) -> list[Fragment]:
+def _page_fragments(page: FastPage, styles: _Styles, table_format: str) -> list[Fragment]:
     fragments: list[Fragment] = []
     figures = sorted(page.figures, key=lambda r: (r[1], r[0]))
     tables = list(page.tables)
@@ -250,34 +250,53 @@ def _page_fragments(page: _Page, styles: _Styles, table_format: str) -> list[Fra
     return fragments
 
 
-def _read(page: pymupdf.Page, options: ParseOptions) -> tuple[_Page, bool]:
+def _read(page: pymupdf.Page, options: ParseOptions) -> tuple[FastPage, bool]:
     """The page's text blocks, from Tesseract when its text layer is missing or garbage."""
     if options.ocr_mode == "force" or (options.ocr_mode == "auto" and text_layer_is_unusable(page)):
         return _extract(page, ocr_textpage(page, options.ocr_languages)), True
     return _extract(page), False
 
 
-def parse_fast(
-    doc: pymupdf.Document, indexes: list[int], options: ParseOptions
-) -> list[PageResult]:
-    """Parse pages `indexes` (0-based) of `doc` from MuPDF's text blocks (markdown left empty)."""
-    extracted: dict[int, tuple[_Page, bool] | Exception] = {}
-    for index in indexes:
-        try:
-            extracted[index] = _read(doc[index], options)
-        except Exception as exc:
-            extracted[index] = exc
-    styles = _Styles([p[0] for p in extracted.values() if isinstance(p, tuple)])
+class FastReader:
+    """Pages read from MuPDF's text blocks, with the font statistics of all of them.
 
-    def build(index: int) -> PageResult:
-        item = extracted[index]
+    `read` holds, per 0-based page index, the extracted page and whether it was OCR'd, or the
+    exception reading it raised; `build` turns one into a PageResult. The auto engine reads
+    every page here first and builds only the pages it keeps on the fast path.
+    """
+
+    def __init__(
+        self,
+        doc: pymupdf.Document,
+        indexes: list[int],
+        options: ParseOptions,
+        *,
+        ocr: bool = True,
+        title_index: int | None = None,
+    ) -> None:
+        self.doc = doc
+        self.options = options
+        # The page whose first top-level heading is the title: the first parsed page.
+        self.title_index = indexes[0] if title_index is None and indexes else title_index
+        self.read: dict[int, tuple[FastPage, bool] | Exception] = {}
+        for index in indexes:
+            try:
+                page = doc[index]
+                self.read[index] = _read(page, options) if ocr else (_extract(page), False)
+            except Exception as exc:
+                self.read[index] = exc
+        self.styles = _Styles([p[0] for p in self.read.values() if isinstance(p, tuple)])
+
+    def build(self, index: int) -> PageResult:
+        """Page `index` (0-based) as fragments, markdown left empty."""
+        item = self.read[index]
         if isinstance(item, DocIngestError) and item.code == ErrorCode.OCR_ERROR:
-            return ocr_error_page(doc, index, item)
+            return ocr_error_page(self.doc, index, item)
         if isinstance(item, Exception):
             raise item
         page, ocr = item
-        fragments = refine_headings(_page_fragments(page, styles, options.table_format))
-        if index == indexes[0]:
+        fragments = refine_headings(_page_fragments(page, self.styles, self.options.table_format))
+        if index == self.title_index:
             # The first top-level heading on the first parsed page is the document's title.
             for fragment in fragments:
                 if fragment.level == 1:
@@ -285,4 +304,9 @@ def parse_fast(
                     break
         return PageResult(index + 1, page.width, page.height, "", fragments, ocr=ocr)
 
-    return per_page(doc, indexes, build)
+
+def parse_fast(
+    doc: pymupdf.Document, indexes: list[int], options: ParseOptions
+) -> list[PageResult]:
+    """Parse pages `indexes` (0-based) of `doc` from MuPDF's text blocks (markdown left empty)."""
+    return per_page(doc, indexes, FastReader(doc, indexes, options).build)

@@ -11,7 +11,8 @@ from typing import Any
 from docingest.errors import ConfigError
 from docingest.ids import options_hash
 
-ENGINES: tuple[str, ...] = ("layout", "fast")
+# auto: the fast path on every page, the layout model on the pages that need it (triage.py).
+ENGINES: tuple[str, ...] = ("layout", "fast", "auto")
 TABLE_FORMATS: tuple[str, ...] = ("html", "markdown")
 OCR_MODES: tuple[str, ...] = ("auto", "force", "off")
 IMAGE_MODES: tuple[str, ...] = ("skip", "placeholder", "save")
@@ -28,6 +29,12 @@ _NOT_HASHED = (
     "timeout_per_page_s",
     "memory_limit_mb",
     "spreadsheet_max_cells",
+)
+_AUTO_TRIGGERS = (
+    "auto_mode_trigger_on_table_in_page",
+    "auto_mode_trigger_on_image_in_page",
+    "auto_mode_trigger_on_regexp_in_page",
+    "auto_mode_trigger_on_text_in_page",
 )
 _PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _LANGUAGE = re.compile(r"^[a-z_]{3,}(?:\+[a-z_]{3,})*$", re.IGNORECASE)
@@ -48,7 +55,7 @@ def _package_version(name: str) -> str:
 def engine_version(engine: str) -> str:
     """The versions behind `engine`'s output, part of every options hash."""
     parts = [f"docingest-parser={PARSER_VERSION}", f"pymupdf={_package_version('pymupdf')}"]
-    if engine == "layout":
+    if engine in ("layout", "auto"):
         parts.append(f"pymupdf4llm={_package_version('pymupdf4llm')}")
     # What reads office and web documents (their output is part of every parse's identity).
     parts.extend(f"{name}={_package_version(name)}" for name in _OFFICE_PACKAGES)
@@ -78,6 +85,21 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
 def _positive(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
+def _auto_mode_triggers(options: ParseOptions) -> None:
+    text = options.auto_mode_trigger_on_text_in_page
+    if text is not None and (not isinstance(text, str) or not text):
+        raise ConfigError("auto_mode_trigger_on_text_in_page must be a non-empty string or None")
+    pattern = options.auto_mode_trigger_on_regexp_in_page
+    if pattern is None:
+        return
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError("auto_mode_trigger_on_regexp_in_page must be a non-empty string or None")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"auto_mode_trigger_on_regexp_in_page: {exc}: {pattern!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,12 @@ class ParseOptions:
     presentation_skip_embedded_data: bool = True
     html_remove_navigation_elements: bool = True
     html_remove_fixed_elements: bool = True
+    # engine="auto": what sends a page to the layout model besides unusable text and columns
+    # the fast reading order cannot settle (names after LlamaCloud's auto_mode triggers).
+    auto_mode_trigger_on_table_in_page: bool = True  # ruled grid, aligned rows, rules
+    auto_mode_trigger_on_image_in_page: bool = True  # images or vector drawings of size
+    auto_mode_trigger_on_regexp_in_page: str | None = None  # a Python regexp the text matches
+    auto_mode_trigger_on_text_in_page: str | None = None  # a string the text contains
 
     def __post_init__(self) -> None:
         _choice("engine", self.engine, ENGINES)
@@ -138,6 +166,8 @@ class ParseOptions:
             "presentation_skip_embedded_data",
             "html_remove_navigation_elements",
             "html_remove_fixed_elements",
+            "auto_mode_trigger_on_table_in_page",
+            "auto_mode_trigger_on_image_in_page",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be a bool")
@@ -164,6 +194,7 @@ class ParseOptions:
             raise ConfigError("page_error_tolerance must be a number between 0 and 1")
         if not 0 <= tolerance <= 1:
             raise ConfigError(f"page_error_tolerance must be between 0 and 1, got {tolerance}")
+        _auto_mode_triggers(self)
         if self.image_mode == "save" and not self.image_dir:
             raise ConfigError("image_mode='save' needs image_dir")
 
@@ -194,5 +225,8 @@ class ParseOptions:
         relevant = self.to_dict()
         for name in _NOT_HASHED:
             relevant.pop(name)
+        if self.engine != "auto":  # the triggers change nothing else: earlier hashes stand
+            for name in _AUTO_TRIGGERS:
+                relevant.pop(name)
         relevant["engine_version"] = engine_version(self.engine)
         return options_hash(relevant)

@@ -64,3 +64,8 @@ def _order(boxes: Sequence[Box], members: list[int], depth: int) -> list[int]:
 def reading_order(boxes: Sequence[Box]) -> list[int]:
     """Indexes of `boxes` (x0, y0, x1, y1; y down) in reading order."""
     return _order(boxes, list(range(len(boxes))), 0)
+
+
+def has_column_cut(boxes: Sequence[Box]) -> bool:
+    """Whether a vertical gap splits `boxes` into two tall columns (the first cut XY-cut tries)."""
+    return len(boxes) > 1 and _vertical_cut(boxes, list(range(len(boxes)))) is not None

@@ -52,9 +52,12 @@ def test_each_stage_alone(home: Path, uploads: Path) -> None:
     assert all(check.passed for check in parsed.checks)
     assert parse_document(DOC, ParserResource(), store).metadata["reused_cached_parse"] is True
     # Other parse options invalidate the cached parse.
-    assert parse_document(DOC, ParserResource(engine="fast"), store).metadata[
-        "reused_cached_parse"
-    ] is False  # fmt: skip
+    fast = parse_document(DOC, ParserResource(engine="fast"), store).metadata
+    assert fast["reused_cached_parse"] is False
+    assert fast["engine_pages"].data == {"fast": 1}  # which engine read how many pages
+    auto = parse_document(DOC, ParserResource(engine="auto"), store).metadata
+    assert auto["reused_cached_parse"] is False and auto["engine"] == "pymupdf-auto"
+    assert sum(auto["engine_pages"].data.values()) == 1
 
     chunker = ChunkerResource()
     strategy, params, params_hash = chunker.resolve("token_size", {"chunk_size": "128"})
