@@ -79,6 +79,7 @@ def point_payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[
         "chunk_index": chunk.chunk_index,
         "page_start": chunk.page_start,
         "page_end": chunk.page_end,
+        "page_labels": chunk.page_labels,
         "headings": chunk.headings,
         "bboxes": chunk.bboxes,
         "fragment_types": chunk.fragment_types,

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from docingest.vectorstore import DEFAULT_FUSION
+
 CORPUS = Path("../shared/corpus/retrieval")
 SCORER = Path("../shared/tools/retrieval_score.py")
 SETS = {"mmlongbench": "mmlongbench", "docugami-sec10q": "docugami-sec10q"}
@@ -221,6 +223,7 @@ def docingest_searchers(
     parse_dir: Path,
     cache: EmbeddingCache,
     modes: list[str],
+    fusions: list[str],
     strategy: str | None,
     params: dict[str, str],
     home: Path,
@@ -287,12 +290,12 @@ def docingest_searchers(
         file=sys.stderr,
     )
 
-    def searcher(mode: str) -> Searcher:
+    def searcher(mode: str, fusion: str) -> Searcher:
         def run(q: dict[str, Any], doc: str | None) -> list[Hit]:
             filters = (Condition("document_id", (doc,)),) if doc else ()
             hits = search(
                 store, cache.embedder.embed_query, q["question"], mode=mode, top_k=TOP_K,
-                filters=filters, encoder=encoder,
+                filters=filters, encoder=encoder, fusion=fusion,
             )  # fmt: skip
             return [
                 {"document": h["document_id"], "page_start": h["page_start"],
@@ -302,7 +305,10 @@ def docingest_searchers(
 
         return run
 
-    searchers = {f"docingest-{mode}": searcher(mode) for mode in modes}
+    searchers = {f"docingest-{mode}": searcher(mode, fusions[0]) for mode in modes}
+    if "hybrid" in modes and len(fusions) > 1:  # one hybrid searcher per fusion, named by it
+        del searchers["docingest-hybrid"]
+        searchers.update({f"docingest-hybrid-{f}": searcher("hybrid", f) for f in fusions})
     return searchers, chunk_seconds + index_seconds + embed_seconds
 
 
@@ -332,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-baselines", action="store_true")
     parser.add_argument("--max-pages", type=int, help="only documents of at most N pages")
     parser.add_argument("--modes", default="dense,sparse,hybrid")
+    parser.add_argument(
+        "--fusions", default=DEFAULT_FUSION, help="hybrid's fusion(s), e.g. rrf,dbsf (each run)"
+    )
     parser.add_argument("--strategy", default=None, help="chunking strategy (pipeline default)")
     parser.add_argument("--param", action="append", default=[], help="chunking KEY=VALUE")
     parser.add_argument(
@@ -358,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.only_baselines:
                 params = dict(p.partition("=")[::2] for p in args.param)
                 ours, ours_seconds = docingest_searchers(
-                    args.parses / set_name, cache, args.modes.split(","), args.strategy, params,
+                    args.parses / set_name, cache, args.modes.split(","),
+                    args.fusions.split(","), args.strategy, params,
                     Path(tmp) / set_name, {p.name for p in pdfs},
                 )  # fmt: skip
                 searchers.update(ours)

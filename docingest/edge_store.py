@@ -36,7 +36,6 @@ from docingest.filters import Condition, Filter, FilterValue
 from docingest.sparse import SPARSE_NAME, Bm25Encoder
 from docingest.vectorstore import (
     BATCH,
-    ClientBackend,
     PointData,
     Query,
     Record,
@@ -210,6 +209,11 @@ def _one(key: str, value: FilterValue) -> Any:
     return qe.FieldCondition(key=key, match=qe.MatchValue(value))
 
 
+def _fusion(query: Query) -> Any:
+    """Edge's fusion of the hybrid prefetches (its stubs type these as a bare `Fusion`)."""
+    return qe.Fusion.Dbsf() if query.fusion == "dbsf" else qe.Fusion.Rrf(k=query.rrf_k)
+
+
 def edge_filter(where: Filter) -> Any:
     """The neutral conditions as an Edge filter (None when there are none)."""
     must: list[Any] = []
@@ -250,7 +254,7 @@ class EdgeBackend:
 
     # -- sessions and the shard ---------------------------------------------------------
 
-    def session(self) -> contextlib.AbstractContextManager[None]:
+    def session(self, action: str) -> contextlib.AbstractContextManager[None]:
         return self._handle.operation()
 
     def _shard(self) -> Any:
@@ -365,7 +369,7 @@ class EdgeBackend:
                     qe.Prefetch(limit=n, query=dense, filter=flt, params=params),
                     qe.Prefetch(limit=n, query=sparse, filter=flt),
                 ],
-                query=qe.Fusion.Rrf(k=query.rrf_k),  # type: ignore[arg-type]  # stub: a Fusion
+                query=_fusion(query),
                 with_payload=True,
             )
         return [
@@ -405,6 +409,8 @@ class EdgeBackend:
             or (self.root / "edge" / f"{self.collection}.{MIGRATED_MARKER}").exists()
         ):
             return
+        from docingest.client_store import ClientBackend  # only when an old store is there
+
         source = ClientBackend(self.collection, local_path=self.root)
         try:
             if not source.exists():

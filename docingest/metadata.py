@@ -41,6 +41,7 @@ RESERVED_KEYS = frozenset(
         "embedding_key",
         "bboxes",
         "path_prefixes",
+        "page_labels",
     }
 )
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")

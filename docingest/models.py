@@ -83,10 +83,12 @@ class PageResult:
     ocr: bool = False
     status: str = "ok"
     error: dict[str, Any] | None = None
+    label: str | None = None  # the page's printed label ("iv", "12"); None when unknown
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "page_number": self.page_number,
+            "label": self.label,
             "width": self.width,
             "height": self.height,
             "markdown": self.markdown,
@@ -107,6 +109,7 @@ class PageResult:
             ocr=bool(data.get("ocr", False)),
             status=data.get("status", "ok"),
             error=data.get("error"),
+            label=data.get("label"),
         )
 
 
@@ -174,6 +177,9 @@ class Chunk:
     fragment_types: list[str]
     strategy: str
     params_hash: str
+    # Printed label of each page from page_start to page_end (None where a page has none);
+    # empty when the document has no labels.
+    page_labels: list[str | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,4 +199,5 @@ class Chunk:
             fragment_types=list(data["fragment_types"]),
             strategy=data["strategy"],
             params_hash=data["params_hash"],
+            page_labels=list(data.get("page_labels") or []),
         )

@@ -53,6 +53,7 @@ PAGES_SCHEMA = pa.schema(
         ("error_code", pa.string()),
         ("error_message", pa.string()),
         ("fragments", pa.list_(_FRAGMENT)),
+        ("label", pa.string()),
     ]
 )
 _BOX = pa.struct(
@@ -78,6 +79,7 @@ CHUNKS_SCHEMA = pa.schema(
         ("fragment_types", pa.list_(pa.string())),
         ("strategy", pa.string()),
         ("params_hash", pa.string()),
+        ("page_labels", pa.list_(pa.string())),
     ]
 )
 
@@ -243,6 +245,7 @@ def _page_row(result: ParseResult, page: PageResult) -> dict[str, Any]:
         "status": page.status,
         "error_code": error.get("code"),
         "error_message": error.get("message"),
+        "label": page.label,
         "fragments": [
             {
                 "type": f.type,
@@ -272,6 +275,7 @@ def _page_from_row(row: dict[str, Any]) -> PageResult:
         ocr=row["ocr"],
         status=row["status"],
         error=error,
+        label=row.get("label"),  # absent in parses stored before labels
         fragments=[
             Fragment(
                 type=f["type"],

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from docingest.errors import ConfigError, DocIngestError
+from docingest.vectorstore import DEFAULT_FUSION, FUSIONS
 from pipelines.office_options import office_kwargs, office_options
 
 console = Console(stderr=True)
@@ -77,13 +78,20 @@ def _version() -> str:
         return "unknown"
 
 
+# Commands that never load Dagster: importing it is most of a search's wall time.
+_WITHOUT_DAGSTER = frozenset({"search", "parse", "chunk"})
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="docingest")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """docingest: documents -> parsed pages -> chunks -> Qdrant, as Dagster assets.
 
     Results go to stdout; progress, the home and collection in use, and errors to stderr.
     """
+    if ctx.invoked_subcommand in _WITHOUT_DAGSTER:
+        return
     import warnings
 
     import dagster as dg
@@ -97,21 +105,27 @@ def main() -> None:
 def _say_where() -> None:
     """Which home and which collection a command works on (stderr)."""
     from docingest.paths import docingest_home
-    from resources import build_resources
+    from docingest.search import StoreSettings
 
-    qdrant = build_resources()["qdrant"]
-    # The URL may hold credentials: name where it comes from, not what it is.
-    where = "Qdrant server from $QDRANT_URL" if qdrant.url else f"local {qdrant.local_path()}"
-    console.print(
-        f"[dim]home {docingest_home()} · collection {qdrant.collection!r} ({where})[/dim]"
-    )
+    console.print(f"[dim]home {docingest_home()} · {StoreSettings.from_env().describe()}[/dim]")
 
 
-def _strategy_help(default: str | None) -> str:
-    from docingest.chunking.params import STRATEGIES
+class _StrategyOption(click.Option):
+    """`--strategy`, whose help lists the strategies when help is shown: listing them imports
+    the chunking package, which would cost every command (a search) ~0.4 s of start-up."""
 
-    lead = f"Chunking strategy (default {default})" if default else "Chunking strategy"
-    return f"{lead}: {', '.join(STRATEGIES)}."
+    def __init__(self, *args: Any, help_default: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_default = help_default
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from docingest.chunking.params import STRATEGIES
+
+        lead = "Chunking strategy"
+        if self.help_default:
+            lead += f" (default {self.help_default})"
+        self.help = f"{lead}: {', '.join(STRATEGIES)}."
+        return super().get_help_record(ctx)
 
 
 def parse_options(func: Any) -> Any:
@@ -302,7 +316,7 @@ def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> No
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=_INPUT_FILES)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--strategy", default="token_size", help=_strategy_help("token_size"))
+@click.option("--strategy", default="token_size", cls=_StrategyOption, help_default="token_size")
 @click.option("--param", "param_items", multiple=True, help="KEY=VALUE, repeatable.")
 @parse_options
 def chunk(
@@ -406,7 +420,7 @@ def _print_summary(directory: Path, summary: Any) -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--strategy", default=None, help=_strategy_help("token_size"))
+@click.option("--strategy", default=None, cls=_StrategyOption, help_default="token_size")
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
 @click.option(
     "--retry-failed",
@@ -495,7 +509,7 @@ def ingest(
 
 
 @main.command()
-@click.option("--strategy", default=None, help=_strategy_help(None))
+@click.option("--strategy", default=None, cls=_StrategyOption)
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
 def rechunk(strategy: str | None, param_items: tuple[str, ...]) -> None:
     """Re-chunk and re-index every parsed document, without re-parsing."""
@@ -577,7 +591,14 @@ def _reindex_all() -> None:
     type=click.Choice(["dense", "sparse", "hybrid"]),
     default="hybrid",
     show_default=True,
-    help="dense: the embedding; sparse: BM25; hybrid: both, fused by reciprocal rank.",
+    help="dense: the embedding; sparse: BM25; hybrid: both, fused (--fusion).",
+)
+@click.option(
+    "--fusion",
+    type=click.Choice(FUSIONS),
+    default=DEFAULT_FUSION,
+    show_default=True,
+    help="hybrid: dbsf (scores normalized by their distribution) or rrf (reciprocal rank).",
 )
 @click.option("--rrf-k", default=60, show_default=True, type=int, help="RRF constant (hybrid).")
 @click.option(
@@ -589,13 +610,14 @@ def search(
     top_k: int,
     filter_items: tuple[str, ...],
     mode: str,
+    fusion: str,
     rrf_k: int,
     context: int,
     as_json: bool,
 ) -> None:
     """Search the collection: dense, BM25 or hybrid, with filters and citations."""
     from docingest.filters import parse_filters
-    from pipelines.queries import embedding_model_ready, search_points, why_no_hits
+    from docingest.search import cited_pages, embedding_model_ready, search_points, why_no_hits
 
     if not query.strip():
         raise click.UsageError("the query is empty")
@@ -605,7 +627,13 @@ def search(
     try:
         filters = parse_filters(list(filter_items))
         hits = search_points(
-            query, top_k=top_k, filters=filters, mode=mode, rrf_k=rrf_k, context=context
+            query,
+            top_k=top_k,
+            filters=filters,
+            mode=mode,
+            fusion=fusion,
+            rrf_k=rrf_k,
+            context=context,
         )
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
@@ -621,7 +649,7 @@ def search(
     for column in ("score", "document", "pages", "section", "text"):
         table.add_column(column)
     for hit in hits:
-        pages = f"{hit['page_start']}-{hit['page_end']}"
+        pages = cited_pages(hit)
         text = " ".join(hit.get("context_text", hit["text"]).split())[:160]
         section = " > ".join(hit.get("headings") or [])[-60:]
         table.add_row(f"{hit['score']:.3f}", hit["document_id"], pages, section, text)

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from assets.partitions import DOCUMENTS
+from docingest.search import search_points
 from docingest.vectorstore import VectorStore, close_local_clients
 from pipelines.batching import RANGE_END, RANGE_START
 from pipelines.executors import (
@@ -37,7 +38,6 @@ from pipelines.executors import (
     build_executor,
     celery_executor_config,
 )
-from pipelines.queries import search_points
 from tests.conftest import CORPUS_QUERIES
 
 REPO = Path(__file__).resolve().parents[1]

@@ -59,9 +59,15 @@ def store(tmp_path: Path) -> Iterator[VectorStore]:
     close_local_clients()
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
-def test_every_mode_finds_the_passage_and_cites_it(store: VectorStore, mode: str) -> None:
-    (hit, *_) = search(store, _embed, "steel tariff costs", mode=mode, reserved=frozenset())
+@pytest.mark.parametrize(
+    ("mode", "fusion"), [("dense", "rrf"), ("sparse", "rrf"), ("hybrid", "rrf"), ("hybrid", "dbsf")]
+)
+def test_every_mode_finds_the_passage_and_cites_it(
+    store: VectorStore, mode: str, fusion: str
+) -> None:
+    (hit, *_) = search(
+        store, _embed, "steel tariff costs", mode=mode, fusion=fusion, reserved=frozenset()
+    )
     assert hit["text"] == TEXTS[1]
     assert (hit["page_start"], hit["page_end"], hit["chunk_index"]) == (2, 2, 1)
     assert hit["headings"] == ["Annual report", "Section 1"]
@@ -85,7 +91,8 @@ def test_filters_and_metadata(store: VectorStore) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "options"), [("  ", {}), ("x", {"top_k": 0}), ("x", {"context": -1})]
+    ("query", "options"),
+    [("  ", {}), ("x", {"top_k": 0}), ("x", {"context": -1}), ("x", {"fusion": "max"})],
 )
 def test_bad_requests_are_config_errors(store: VectorStore, query: str, options: dict) -> None:
     with pytest.raises(ConfigError):

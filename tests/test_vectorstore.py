@@ -242,11 +242,14 @@ def test_typed_filters_ranges_any_of_negation_and_pages(store: VectorStore) -> N
     assert store.count(filters=parse_filters(["year>=2021"])) == 8
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
-def test_search_modes(store: VectorStore, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "fusion"), [("dense", "rrf"), ("sparse", "rrf"), ("hybrid", "rrf"), ("hybrid", "dbsf")]
+)
+def test_search_modes(store: VectorStore, mode: str, fusion: str) -> None:
     store.replace_document("a.pdf", _typed_points("a.pdf", 5))
     store.replace_document("b.pdf", _typed_points("b.pdf", 5))
-    query = Query(dense=_vector(3), sparse=Bm25Encoder().query("tariff"), mode=mode, rrf_k=10)
+    sparse = Bm25Encoder().query("tariff")
+    query = Query(dense=_vector(3), sparse=sparse, mode=mode, rrf_k=10, fusion=fusion)
     hits = store.search(query, top_k=4, filters=parse_filters(["document=b.pdf"]))
     assert hits and _docs(hits) == {"b.pdf"}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -265,8 +268,12 @@ def test_backends_agree_on_results(tmp_path: Path) -> None:
             for name, year in (("a.pdf", 2019), ("b.pdf", 2022)):
                 one.replace_document(name, _typed_points(name, 5, year=year))
             answer = []
-            for mode in ("dense", "sparse", "hybrid"):
-                query = Query(dense=_vector(2), sparse=Bm25Encoder().query("risk"), mode=mode)
+            for mode, fusion in (
+                ("dense", "rrf"), ("sparse", "rrf"), ("hybrid", "rrf"), ("hybrid", "dbsf"),
+            ):  # fmt: skip
+                query = Query(
+                    dense=_vector(2), sparse=Bm25Encoder().query("risk"), mode=mode, fusion=fusion
+                )
                 hits = one.search(query, top_k=5, filters=parse_filters(["year>=2020"]))
                 ranked = [(-round(h.score, 4), h.point_id) for h in hits]
                 assert ranked == sorted(ranked, key=lambda r: r[0])

@@ -77,6 +77,8 @@ def chunk_document(parsed: ParseResult, strategy: str, params: Mapping[str, obje
     params_hash = chunking_hash(strategy, normalized)
     encoding = get_encoding(normalized["encoding_name"])
     doc = build_document(parsed)
+    labels = {page.page_number: page.label for page in parsed.pages}
+    labelled = any(labels.values())
     chunks: list[Chunk] = []
     for piece in _pieces(doc, parsed, strategy, normalized):
         text = piece.prefix + doc.text[piece.start : piece.end]
@@ -87,6 +89,7 @@ def chunk_document(parsed: ParseResult, strategy: str, params: Mapping[str, obje
         count = piece.tokens
         if count is None:
             count = len(encoding.encode_ordinary(text))
+        first, last = min(span.page for span in spans), max(span.page for span in spans)
         chunks.append(
             Chunk(
                 chunk_id=chunk_id_for(parsed.document_id, index, params_hash),
@@ -94,13 +97,14 @@ def chunk_document(parsed: ParseResult, strategy: str, params: Mapping[str, obje
                 chunk_index=index,
                 text=text,
                 token_count=count,
-                page_start=min(span.page for span in spans),
-                page_end=max(span.page for span in spans),
+                page_start=first,
+                page_end=last,
                 bboxes=_boxes(spans),
                 headings=list(spans[0].headings),
                 fragment_types=list(dict.fromkeys(span.type for span in spans)),
                 strategy=strategy,
                 params_hash=params_hash,
+                page_labels=[labels.get(n) for n in range(first, last + 1)] if labelled else [],
             )
         )
     return chunks

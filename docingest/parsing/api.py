@@ -13,7 +13,12 @@ from docingest.models import PageResult, ParseResult
 from docingest.parsing.clean import plain_quotes
 from docingest.parsing.detect import MUPDF_TYPES, OFFICE_TYPES, PDF_MIME, check_input
 from docingest.parsing.figures import render_figures
-from docingest.parsing.furniture import MIN_REPEAT_PAGES, mark_repeated, printed_page_numbers
+from docingest.parsing.furniture import (
+    MIN_REPEAT_PAGES,
+    label_pages,
+    mark_repeated,
+    printed_page_numbers,
+)
 from docingest.parsing.integrity import mupdf_notes, page_has_text, require_text, usage_flags
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import (
@@ -102,6 +107,7 @@ def _finish_pages(
                 fragment.html = plain_quotes(fragment.html)
     images: list[str] = []
     numbers = printed_page_numbers(pages)
+    label_pages(doc, pages)
     for page in pages:
         if page.status != "ok":
             fill_failed_page(doc, page, options.failed_page_mode)

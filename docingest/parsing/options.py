@@ -20,7 +20,7 @@ FAILED_PAGE_MODES: tuple[str, ...] = ("raw_text", "blank_page", "error_message")
 # Word-processing files: read their structure directly, or convert to PDF with LibreOffice.
 OFFICE_MODES: tuple[str, ...] = ("native", "convert")
 # Bump when this package's own output changes for the same input and options.
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 # Options that decide whether and where parsing runs, never what it produces.
 _NOT_HASHED = (
     "max_file_size_mb",

@@ -19,10 +19,10 @@ import pytest
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import ParseResult
 from docingest.parsing import ParseOptions, ParserPool
+from docingest.search import search_points
 from docingest.state import read_state
 from docingest.storage import DocumentStore
 from pipelines.ingest import ingest_folder
-from pipelines.queries import search_points
 from resources import ParserResource
 from tests.hardening import corpus
 

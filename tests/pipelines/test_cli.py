@@ -61,6 +61,7 @@ def test_chunk_writes_jsonl_records(runner: CliRunner, tmp_path: Path) -> None:
     assert set(records[0]) == {
         "chunk_id", "document_id", "chunk_index", "text", "token_count", "page_start",
         "page_end", "bboxes", "headings", "fragment_types", "strategy", "params_hash",
+        "page_labels",
     }  # fmt: skip
     assert all(r["token_count"] <= 100 for r in records)
     bad = runner.invoke(main, [*args[:4], "--strategy", "nope"])

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from docingest.writer_lock import writer_lock
@@ -149,3 +150,46 @@ def test_a_second_writer_waits_for_the_first(deployment: Deployment, tmp_path: P
     stdout, _ = process.communicate(timeout=300)
     assert process.returncode == 0, errors.read_text()
     assert json.loads(stdout)["succeeded"] == 1
+
+
+def _imported(stderr: str) -> set[str]:
+    """Top-level packages a process imported, from its `-X importtime` lines on stderr."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def test_search_and_status_import_only_what_they_need(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """`docingest search` answers without Dagster, the parser, the chunker or qdrant-client
+    (their imports were most of its wall time); `status` needs Dagster's instance only. The
+    hit cites the page's printed label (the PDF's /PageLabels: front matter in roman)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = pymupdf.open()
+    for text in ("Contents", "Preface on harbour dredging.", "Tidal energy from ocean tides."):
+        doc.new_page().insert_text((72, 200), text, fontsize=11)
+    doc.set_page_labels([{"startpage": 0, "prefix": "", "style": "r", "firstpagenum": 1}])
+    doc.save(folder / "report.pdf")
+    assert _ingest(deployment, folder, "--strategy", "by_page")[0] == 0
+
+    search = deployment.docingest("search", "ocean tides", "--json", PYTHONPROFILEIMPORTTIME="1")
+    assert search.returncode == 0, search.stderr
+    hit = json.loads(search.stdout)[0]
+    assert (hit["document_id"], hit["page_start"], hit["page_labels"]) == ("report.pdf", 3, ["iii"])
+    table = deployment.docingest("search", "ocean tides", "--top-k", "1")
+    assert "3-3 (p. iii)" in table.stdout, table.stdout
+    imported = _imported(search.stderr)
+    assert {"docingest", "qdrant_edge", "onnxruntime"} <= imported  # the probe sees imports
+    heavy = {"dagster", "pymupdf", "langchain_text_splitters", "qdrant_client", "torch"}
+    assert not imported & heavy, sorted(imported & heavy)
+
+    status = deployment.docingest("status", "--json", PYTHONPROFILEIMPORTTIME="1")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["points"] == 3
+    imported = _imported(status.stderr)
+    assert "dagster" in imported
+    assert not imported & {"pymupdf", "langchain_text_splitters", "qdrant_client", "torch"}

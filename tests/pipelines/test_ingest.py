@@ -7,11 +7,12 @@ import dagster as dg
 import pymupdf
 
 from assets.partitions import documents_partitions
+from docingest.search import search_points
 from docingest.state import read_state
 from docingest.storage import DocumentStore
 from docingest.vectorstore import VectorStore
 from pipelines.ingest import ingest_folder
-from pipelines.queries import collect_status, search_points
+from pipelines.queries import collect_status
 from resources import ParserResource
 from tests.conftest import CORPUS_QUERIES, build_pdf, corpus_pdf, write_bad_inputs
 

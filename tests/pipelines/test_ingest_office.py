@@ -7,9 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from docingest.search import search_points
 from docingest.storage import DocumentStore
 from pipelines.ingest import ingest_folder
-from pipelines.queries import search_points
 from tests.conftest import CORPUS_QUERIES, corpus_pdf
 from tests.parsing.test_office_formats import corpus
 
