@@ -7,12 +7,13 @@ import dagster as dg
 from assets.partitions import StageResult, documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
+from docingest.option_files import overrides_digest
 from docingest.state import record_stage
 from docingest.storage import DocumentStore
 from resources import SourceResource
 
 # Bump when what registration records changes.
-SOURCE_CODE_VERSION = "source-1"
+SOURCE_CODE_VERSION = "source-2"
 
 source_documents = dg.AssetSpec(
     "source_documents",
@@ -23,7 +24,8 @@ source_documents = dg.AssetSpec(
     description=(
         "A document file as registered for ingestion: its path, size, content hash and the "
         "vector_store_metadata (source configuration merged with the file's sidecar) that "
-        "every point of the document carries."
+        "every point of the document carries, and the parse options its folder's option files "
+        "set."
     ),
 )
 
@@ -70,6 +72,7 @@ def register_document(
     except OSError as error:
         raise DocIngestError(ErrorCode.UNABLE_TO_DOWNLOAD_FILE, str(error)) from error
     metadata = source.document_metadata(path)
+    parse_options = source.parse_options_for(path)
     store.write_json(
         "sources",
         document_id,
@@ -79,16 +82,19 @@ def register_document(
             "sha256": sha256,
             "size": size,
             "vector_store_metadata": metadata,
+            "parse_options": parse_options,  # set by the folder's option files
         },
     )
     record_stage(store, document_id, "source", sha256=sha256, source=str(path))
     return StageResult(
         code_version=SOURCE_CODE_VERSION,
-        data_version=sha256,
+        # The option files are part of what was registered: changing them changes the version.
+        data_version="-".join(filter(None, (sha256, overrides_digest(parse_options)))),
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "size_bytes": size,
             "sha256": sha256,
             "vector_store_metadata": dg.MetadataValue.json(metadata),
+            "parse_options": dg.MetadataValue.json(parse_options),
         },
     )

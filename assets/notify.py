@@ -13,8 +13,9 @@ from docingest.errors import DocIngestError
 from docingest.webhooks import DeliveryResult, WebhookDispatcher
 
 # The pipeline's stages in order (the values of assets.pipeline.STAGES).
-PIPELINE_STAGES = ("source", "parse", "chunk", "index")
+PIPELINE_STAGES = ("source", "parse", "classify", "chunk", "index")
 _PARSE = PIPELINE_STAGES.index("parse")
+_CLASSIFY = PIPELINE_STAGES.index("classify")
 # Materialization metadata worth a receiver's attention, as plain integers.
 COUNT_KEYS = ("pages", "ocr_pages", "failed_pages", "tables", "chunks", "tokens_total", "points")
 
@@ -44,23 +45,29 @@ def document_events(
 ) -> list[str]:
     """The events of one document's outcome, in order. `stages` are the stages this run
     selected: parse.* only when parse was among them (a failure before it counts as a parse
-    failure), ingest.success only when the document went all the way through indexing. A
-    parse with `failed_pages` (replaced per failed_page_mode) is parse.partial_success."""
+    failure), classify.* only when classify was (classify.error when it failed there),
+    ingest.success only when the document went all the way through indexing. A parse with
+    `failed_pages` (replaced per failed_page_mode) is parse.partial_success."""
     unknown = sorted({*stages, *([stage_failed] if stage_failed else [])} - set(PIPELINE_STAGES))
     if unknown:
         raise ValueError(f"unknown pipeline stage(s) {unknown}; known: {PIPELINE_STAGES}")
-    parse_ran = "parse" in stages
+    parse_ran, classify_ran = "parse" in stages, "classify" in stages
     parsed = "parse.partial_success" if failed_pages else "parse.success"
     if stage_failed is None:
         return [
             *([parsed] if parse_ran else []),
+            *(["classify.success"] if classify_ran else []),
             *(["ingest.success"] if "index" in stages else []),
         ]
-    failed_by_parse = PIPELINE_STAGES.index(stage_failed) <= _PARSE
+    failed_at = PIPELINE_STAGES.index(stage_failed)
+    failed_by_parse = failed_at <= _PARSE
     return [
         *(["parse.error"] if parse_ran and failed_by_parse else []),
         *([parsed] if parse_ran and not failed_by_parse else []),
-        "ingest.error",
+        *(["classify.error"] if classify_ran and failed_at == _CLASSIFY else []),
+        *(["classify.success"] if classify_ran and failed_at > _CLASSIFY else []),
+        # A re-classification (classify_job) that fails is a classify error, not an ingest one.
+        *([] if set(stages) == {"classify"} else ["ingest.error"]),
     ]
 
 
@@ -74,9 +81,11 @@ def notify_document(
     counts: Mapping[str, Any],
     stages: Collection[str] = PIPELINE_STAGES,
     correlation_id: str | None = None,
+    classification: Mapping[str, Any] | None = None,
 ) -> list[DeliveryResult]:
     """Send the events of one document's outcome: `stage_failed` is the stage it failed at
-    (None = every selected stage succeeded), `error` its classified error."""
+    (None = every selected stage succeeded), `error` its classified error; classify.success
+    carries the `classification` (document_type, score, runner_up, page_classes)."""
     results: list[DeliveryResult] = []
     events = document_events(stage_failed, stages, failed_pages=counts.get("failed_pages", 0))
     for event in events:
@@ -94,6 +103,7 @@ def notify_document(
             extra={
                 "stage": stage_failed if failed else None,
                 "retryable": error.retryable if failed and error else None,
+                **((classification or {}) if event == "classify.success" else {}),
             },
         )
     return _log_failures(results)

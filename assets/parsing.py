@@ -17,8 +17,9 @@ from assets.partitions import (
     documents_partitions,
     parquet_metadata,
 )
-from docingest.errors import DocIngestError, ErrorCode
+from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.models import PageResult, ParseResult
+from docingest.parsing.options import ParseOptions
 from docingest.parsing.tables import html_table_to_markdown
 from docingest.state import record_stage
 from docingest.storage import PAGES_SCHEMA, DocumentStore
@@ -113,6 +114,22 @@ def page_preview(page: PageResult) -> str:
     return preview[:_FIRST_PAGE_PREVIEW]
 
 
+def document_parse_options(
+    registered: dict[str, Any], parser: ParserResource
+) -> tuple[ParseOptions, dict[str, Any]]:
+    """The options a registered document is parsed with: the configured ones, overridden by
+    its folder's option files (recorded at registration), and those overrides."""
+    overrides = registered.get("parse_options") or {}
+    try:
+        return parser.options(overrides), overrides
+    except ConfigError as error:  # the option files are wrong, not the configuration
+        if not overrides:
+            raise
+        raise DocIngestError(
+            ErrorCode.CORRUPT_FILE, f"the parse options of its option files: {error}"
+        ) from error
+
+
 def parse_document(document_id: str, parser: ParserResource, store: DocumentStore) -> StageResult:
     """Parse the registered file, or reuse the stored parse of the same content and options."""
     registered = store.read_json("sources", document_id)
@@ -120,14 +137,15 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
         raise DocIngestError(
             ErrorCode.INTERNAL_ERROR, "not registered: materialize source_documents first"
         )
-    options_hash = parser.options().options_hash()
+    options, overrides = document_parse_options(registered, parser)
+    options_hash = options.options_hash()
     started = time.perf_counter()
     # Unchanged content and options: not parsed again. A renamed or copied file (same content
     # under another id) reuses that parse too.
     cached = store.find_parse(registered["sha256"], options_hash)
     if cached is None:
         reused_from = None
-        result = parser.parse(Path(registered["path"]), document_id)
+        result = parser.parse(Path(registered["path"]), document_id, overrides)
         if result.sha256 != registered["sha256"]:
             # Rewritten (or swapped for a link) since registration: never index content other
             # than what was registered. The next run (the sensor sees the change) registers it.
@@ -159,7 +177,9 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
     )
     first = page_preview(result.pages[0]) if result.pages else ""
     return StageResult(
-        code_version=result.options_hash,
+        # The configured options' hash (the asset's code version); a document's own options
+        # (option files) show in its data version.
+        code_version=parser.options().options_hash(),
         data_version=f"{result.sha256[:16]}-{result.options_hash}",
         metadata={
             "pages": result.page_count,
@@ -174,6 +194,8 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
             "tables": types.get("table", 0),
             "fragments": dg.MetadataValue.json(dict(sorted(types.items()))),
             "engine": result.engine,
+            # Hidden, diagonal and margin text taken out (text-layer hygiene), by reason.
+            "removed_text": dg.MetadataValue.json(result.metadata.get("removed_text", {})),
             # Pages per engine; engine=auto: the pages sent to the layout model, by trigger.
             "engine_pages": dg.MetadataValue.json(result.usage.get("engine_pages") or {}),
             "layout_triggers": dg.MetadataValue.json(result.usage.get("layout_triggers") or {}),

@@ -18,6 +18,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
+from assets.classification import classify_document, document_classes, webhook_fields
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
 from assets.notify import notify_batch, notify_document, notify_progress, stage_counts
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
@@ -31,9 +32,11 @@ from assets.run_tags import correlation_id_of
 from assets.vector_store import (
     QDRANT_POOL,
     index_document,
+    restamp_classes,
     vector_store_checks,
     vector_store_entries,
 )
+from docingest.classify import Classifier
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.state import (
     DocumentState,
@@ -53,6 +56,7 @@ from docingest.vectorstore import VectorStore
 from docingest.webhooks import WebhookDispatcher
 from resources import (
     ChunkerResource,
+    ClassifierResource,
     EmbedderResource,
     ParserResource,
     QdrantResource,
@@ -69,6 +73,7 @@ INPUT_DATA_VERSION_PREFIX = "dagster/input_data_version"
 INPUT_EVENT_POINTER_PREFIX = "dagster/input_event_pointer"
 PARENTS = {
     "parsed_pages": "source_documents",
+    "document_classes": "parsed_pages",
     "chunks": "parsed_pages",
     "vector_store_entries": "chunks",
 }
@@ -79,6 +84,7 @@ CANCEL_CHECK_INTERVAL_S = 1.0
 STAGES = {
     "source_documents": "source",
     "parsed_pages": "parse",
+    "document_classes": "classify",
     "chunks": "chunk",
     "vector_store_entries": "index",
 }
@@ -226,9 +232,11 @@ class _DocumentRun:
         runners: dict[str, Callable[[str], StageResult]],
         selected: list[str],
         ran_with: dict[str, str],
+        own_options: Callable[[str], dict[str, str]],
     ) -> None:
         self.context, self.store, self.hooks = context, store, hooks
         self.runners, self.selected, self.ran_with = runners, selected, ran_with
+        self.own_options = own_options
         self.stages = [STAGES[asset] for asset in selected]
         self.ids = {"run_id": context.run_id, "correlation_id": correlation_id_of(context.run)}
         self.earlier = _materialized_in_this_run(context)
@@ -278,7 +286,7 @@ class _DocumentRun:
                 # until the content or one of these changes (state.freshness).
                 record_failure(
                     self.store, document_id, STAGES[asset], outcome, run_id=self.context.run_id,
-                    trace=outcome.trace, **self.ran_with,
+                    trace=outcome.trace, **{**self.ran_with, **self.own_options(document_id)},
                 )  # fmt: skip
                 self.context.log.error(
                     f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
@@ -292,6 +300,7 @@ class _DocumentRun:
                 notify_document(
                     self.hooks, stage_failed=STAGES[asset], document_id=document_id,
                     error=outcome, counts=counts, stages=self.stages, **self.ids,
+                    classification=webhook_fields(self.store, document_id),
                 )  # fmt: skip
                 return outcome
             counts.update(stage_counts(outcome.metadata))
@@ -300,6 +309,7 @@ class _DocumentRun:
         notify_document(
             self.hooks, stage_failed=None, document_id=document_id, error=None, counts=counts,
             stages=self.stages, **self.ids,
+            classification=webhook_fields(self.store, document_id),
         )  # fmt: skip
         return "succeeded"
 
@@ -315,7 +325,7 @@ class _DocumentRun:
 
 @dg.multi_asset(
     name="document_pipeline",
-    specs=[source_documents, parsed_pages, chunks, vector_store_entries],
+    specs=[source_documents, parsed_pages, document_classes, chunks, vector_store_entries],
     check_specs=[*parsed_pages_checks, *chunks_checks, *vector_store_checks],
     partitions_def=documents_partitions,
     can_subset=True,
@@ -330,6 +340,7 @@ def document_pipeline(
     source: SourceResource,
     parser: ParserResource,
     chunker: ChunkerResource,
+    classifier: ClassifierResource,
     embedder: EmbedderResource,
     qdrant: QdrantResource,
     storage: StorageResource,
@@ -354,6 +365,14 @@ def document_pipeline(
                 description=f"invalid chunking options: {error}", allow_retries=False
             ) from error
 
+    if "document_classes" in selected:
+        try:
+            classifier.ruleset()
+        except ConfigError as error:
+            raise dg.Failure(
+                description=f"invalid classification rules: {error}", allow_retries=False
+            ) from error
+
     ran_with: dict[str, str] = {}
     if "parsed_pages" in selected:
         ran_with["parse_options_hash"] = parser.options().options_hash()
@@ -361,6 +380,17 @@ def document_pipeline(
         ran_with["chunking_hash"] = params_hash
     if "vector_store_entries" in selected:
         ran_with["embedding_model"] = embedder.model
+
+    def own_options(document_id: str) -> dict[str, str]:
+        """The parse options hash planning expects for the document (its folder's option files
+        applied, docingest.option_files), so a permanent failure stays put until they change."""
+        if "parsed_pages" not in selected:
+            return {}
+        try:
+            path = source.path_for(document_id)
+        except ValueError:
+            return {}
+        return {"parse_options_hash": parser.planned_options_hash(source.root_path(), path)}
 
     with ExitStack() as stack:
         opened: list[VectorStore] = []
@@ -370,15 +400,30 @@ def document_pipeline(
                 opened.append(stack.enter_context(qdrant.open()))
             return opened[0]
 
+        built: list[Classifier] = []
+
+        def classify(document_id: str) -> StageResult:
+            if not built:  # built once per run: the rules' prototypes are embedded once
+                built.append(classifier.classifier(embedder.embed))
+            # A run that classifies without indexing (classify_job) brings the indexed points
+            # in line; in a full run the index stage writes the classes with the points.
+            restamp = (
+                None
+                if "vector_store_entries" in selected
+                else lambda d, before: restamp_classes(d, before, embedder, vectors(), store)
+            )
+            return classify_document(document_id, built[0], embedder.model, store, restamp)
+
         runners: dict[str, Callable[[str], StageResult]] = {
             "source_documents": lambda d: register_document(d, source, store),
             "parsed_pages": lambda d: parse_document(d, parser, store),
+            "document_classes": classify,
             "chunks": lambda d: chunk_parsed_document(
                 d, chunker, strategy, params, params_hash, store
             ),
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
         }
-        run = _DocumentRun(context, store, hooks, runners, selected, ran_with)
+        run = _DocumentRun(context, store, hooks, runners, selected, ran_with, own_options)
         failures: dict[str, DocIngestError] = {}
         cancelled: list[str] = []
         succeeded = 0
@@ -463,16 +508,22 @@ def with_code_versions(
     parser: ParserResource,
     chunker: ChunkerResource,
     embedder: EmbedderResource,
+    classifier: ClassifierResource | None = None,
 ) -> dg.AssetsDefinition:
     """The pipeline with code versions from the configured resources (`expected_options`, the
-    options `state.freshness` compares): change the parse options, the chunking configuration
-    or the model, and the UI shows the affected partitions (and everything downstream of them)
-    as stale, as `docingest ingest` and the schedule see them."""
+    options `state.freshness` compares): change the parse options, the rules, the chunking
+    configuration or the model, and the UI shows the affected partitions (and everything
+    downstream of them) as stale, as `docingest ingest` and the schedule see them."""
     expected = expected_options(parser, chunker, embedder)
     chunking = expected.chunking_hash
+    try:
+        rules = (classifier or ClassifierResource()).ruleset().digest()
+    except ConfigError:
+        rules = "invalid-rules"  # the run refuses them and says why; the UI must still load
     versions = {
         "source_documents": SOURCE_CODE_VERSION,
         "parsed_pages": expected.parse_options_hash,
+        "document_classes": rules,
         "chunks": chunking,
         # The index is made from the chunks: a new chunking configuration makes it stale too.
         "vector_store_entries": f"{chunking}-{expected.embedding_model}",

@@ -9,6 +9,7 @@ import dagster as dg
 from assets.chunking import chunks
 from assets.partitions import CheckOutcome, StageResult, check_spec, documents_partitions
 from docingest.chunking import embedding_text
+from docingest.classify import Classification, read_classification
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.filters import PATH_PREFIXES_KEY, index_type, path_prefixes
 from docingest.ids import point_id_for
@@ -28,11 +29,15 @@ FILTER_INDEXES = {
     "fragment_types": "keyword",
     "headings": "keyword",
     "chunk_index": "integer",
+    "document_type": "keyword",
+    "page_class": "keyword",
 }
 QDRANT_POOL = "qdrant_writer"
 
 vector_store_entries = dg.AssetSpec(
     "vector_store_entries",
+    # Not a dependency on document_classes: re-classifying updates the points in place
+    # (classify_job), so new classes never make the index stale.
     deps=[chunks],
     partitions_def=documents_partitions,
     group_name="ingestion",
@@ -65,12 +70,26 @@ def embedding_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
 
-def point_payload(chunk: Chunk, registered: dict[str, Any], model: str) -> dict[str, Any]:
-    """A chunk's Qdrant payload: the document's metadata, then what cites the chunk (pages,
-    the boxes of its fragments per page, the heading breadcrumb) and its exact text."""
+def class_payload(chunk: Chunk, classes: Classification | None) -> dict[str, Any]:
+    """The document's type and the classes of the chunk's pages (`page_class`, a list)."""
+    if classes is None:
+        return {}
+    return {
+        **classes.payload(),
+        "page_class": classes.chunk_classes(chunk.page_start, chunk.page_end),
+    }
+
+
+def point_payload(
+    chunk: Chunk, registered: dict[str, Any], model: str, classes: Classification | None = None
+) -> dict[str, Any]:
+    """A chunk's Qdrant payload: the document's metadata, its classification, then what cites
+    the chunk (pages, the boxes of its fragments per page, the heading breadcrumb) and its
+    exact text."""
     metadata = registered.get("vector_store_metadata") or {}
     return {
         **metadata,
+        **class_payload(chunk, classes),
         "document_id": chunk.document_id,
         PATH_PREFIXES_KEY: path_prefixes(chunk.document_id),
         "source": registered.get("path"),
@@ -102,6 +121,10 @@ def index_document(
             ErrorCode.INTERNAL_ERROR, "no chunks: materialize chunks first"
         ) from error
     chunking = records[0].params_hash if records else "no-chunks"
+    # Chunks wholly on pages of an excluded class (exclude_page_classes) are not indexed.
+    classes = read_classification(store, document_id)
+    chunked = len(records)
+    records = [c for c in records if not (classes and classes.excludes(c.page_start, c.page_end))]
     started = time.perf_counter()
     vectors.ensure_collection(
         vector_size=embedder.dimension,
@@ -128,7 +151,7 @@ def index_document(
         PointData(
             point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
             vector=cached[key],
-            payload={**point_payload(c, registered, embedder.model), EMBED_KEY: key},
+            payload={**point_payload(c, registered, embedder.model, classes), EMBED_KEY: key},
             sparse=encoder.document(text),
         )
         for c, key, text in zip(records, keys, texts, strict=True)
@@ -146,6 +169,7 @@ def index_document(
         data_version=f"{registered.get('sha256', '')[:16]}-{chunking}-{embedder.model}",
         metadata={
             "points_written": written["written"],
+            "excluded_chunks": chunked - len(records),
             "embeddings_computed": len(missing),
             "embeddings_reused": len(records) - len(missing),
             "stale_points_deleted": written["deleted"],
@@ -161,7 +185,50 @@ def index_document(
             CheckOutcome(
                 COUNT_CHECK,
                 count == len(records) > 0,
-                {"points": count, "chunks": len(records)},
+                # Chunks kept out by exclude_page_classes are named when there are any.
+                {"points": count, "chunks": len(records)}
+                | ({"excluded_chunks": chunked - len(records)} if chunked > len(records) else {}),
             )
         ],
     )
+
+
+def restamp_classes(
+    document_id: str,
+    previous: Classification | None,
+    embedder: EmbedderResource,
+    vectors: VectorStore,
+    store: DocumentStore,
+) -> dict[str, int]:
+    """Bring an indexed document's points in line with its new classification, without
+    re-embedding: the classes are set on the stored points (set_payload). Only when the
+    classes kept out of the index changed is the document re-indexed, and then its stored
+    vectors are reused (a chunk newly let in is the only one embedded)."""
+    if not read_state(store, document_id).points:
+        return {}  # not indexed yet: the index stage writes the classes with the points
+    classes = read_classification(store, document_id)
+    records = store.read_chunks(document_id)
+
+    def kept(c: Classification | None) -> set[int]:
+        return {r.chunk_index for r in records if not (c and c.excludes(r.page_start, r.page_end))}
+
+    wanted = kept(classes)
+    if wanted != kept(previous):
+        outcome = index_document(document_id, embedder, vectors, store)
+        return {
+            "points_rewritten": int(outcome.metadata["points_written"]),
+            "embeddings_computed": int(outcome.metadata["embeddings_computed"]),
+        }
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for r in records:
+        if r.chunk_index not in wanted:
+            continue
+        page_class = tuple(classes.chunk_classes(r.page_start, r.page_end)) if classes else ()
+        groups.setdefault(page_class, []).append(
+            point_id_for(document_id, r.chunk_index, r.params_hash)
+        )
+    if classes is not None:
+        vectors.set_payload(classes.payload(), document_id=document_id)
+    for page_class, ids in groups.items():
+        vectors.set_payload({"page_class": list(page_class)}, point_ids=ids)
+    return {"points_restamped": sum(len(ids) for ids in groups.values())}

@@ -35,7 +35,7 @@ from docingest.tokenizer import get_encoding
 
 DEFAULT_CORPUS = Path("../shared/corpus/odl-bench/pdfs")
 RESULTS = Path(__file__).resolve().parent / "results"
-OPTIONS = ParseOptions(engine="fast")
+OPTIONS = ParseOptions(engine="fast", isolate=False)
 
 
 def _cached(cache: Path, refresh: bool, make: Callable[[], list[ParseResult]]) -> list[ParseResult]:

@@ -66,7 +66,8 @@ def plain_ingest(
     clock = time.perf_counter()
     embedder = get_embedder()
     timings["model_load"] = time.perf_counter() - clock
-    options = ParseOptions()  # the parser resource's defaults: layout engine, markdown tables
+    # The parser resource's defaults (layout engine, markdown tables), parsed in this process.
+    options = ParseOptions(isolate=False)
     params = validate_params(strategy, chunk_params)
     pages = chunks = 0
     with VectorStore(collection=COLLECTION, path=str(home / "qdrant")) as store:

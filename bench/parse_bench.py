@@ -58,7 +58,8 @@ def _run_one(runner: str, pdf: Path) -> tuple[str, int]:
             return text, doc.page_count
     from docingest.parsing import ParseOptions, parse_file
 
-    result = parse_file(pdf, options=ParseOptions(engine=runner, **OPTIONS))
+    # In this process: the timing is the engine's, not a worker's start.
+    result = parse_file(pdf, options=ParseOptions(engine=runner, isolate=False, **OPTIONS))
     return result.markdown, result.page_count
 
 

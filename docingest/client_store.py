@@ -198,6 +198,16 @@ class ClientBackend:
         selector = models.FilterSelector(filter=client_filter(where) or models.Filter())
         self._client.delete(self.collection, points_selector=selector, wait=True)
 
+    def set_payload(self, ids: Sequence[str], payload: Mapping[str, Any]) -> None:
+        self._client.set_payload(
+            self.collection, dict(payload), points=models.PointIdsList(points=list(ids)),
+            wait=True,
+        )  # fmt: skip
+
+    def set_payload_where(self, where: Filter, payload: Mapping[str, Any]) -> None:
+        selector = models.FilterSelector(filter=client_filter(where) or models.Filter())
+        self._client.set_payload(self.collection, dict(payload), points=selector, wait=True)
+
     def scroll(
         self, where: Filter, with_payload: bool | list[str], with_vectors: bool
     ) -> Iterator[Record]:

@@ -196,6 +196,14 @@ def _with_bools(payload: dict[str, Any]) -> dict[str, Any]:
     return payload | {BOOLS_KEY: bools} if bools else payload
 
 
+def _payload_updates(payload: Mapping[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
+    """Set-payload operations as (payload, key): the plain keys, and the booleans' keyword
+    copies set inside `_bools` (the other booleans there stay)."""
+    bools = {k: str(v).lower() for k, v in payload.items() if isinstance(v, bool)}
+    updates: list[tuple[dict[str, Any], str | None]] = [(dict(payload), None)]
+    return [*updates, (bools, BOOLS_KEY)] if bools else updates
+
+
 def _without_bools(payload: dict[str, Any]) -> dict[str, Any]:
     payload.pop(BOOLS_KEY, None)
     return payload
@@ -324,6 +332,16 @@ class EdgeBackend:
 
     def delete_where(self, where: Filter) -> None:
         self._shard().update(qe.UpdateOperation.delete_points_by_filter(edge_filter(where)))
+
+    def set_payload(self, ids: Sequence[str], payload: Mapping[str, Any]) -> None:
+        points: list[int | uuid.UUID | str] = [uuid.UUID(i) for i in ids]
+        for operation in _payload_updates(payload):
+            self._shard().update(qe.UpdateOperation.set_payload(points, *operation))
+
+    def set_payload_where(self, where: Filter, payload: Mapping[str, Any]) -> None:
+        flt = edge_filter(where)
+        for operation in _payload_updates(payload):
+            self._shard().update(qe.UpdateOperation.set_payload_by_filter(flt, *operation))
 
     def scroll(
         self, where: Filter, with_payload: bool | list[str], with_vectors: bool

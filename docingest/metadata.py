@@ -42,6 +42,10 @@ RESERVED_KEYS = frozenset(
         "bboxes",
         "path_prefixes",
         "page_labels",
+        # Written by classification (docingest.classify): shown beside the hit, not as metadata.
+        "document_type",
+        "document_type_score",
+        "page_class",
     }
 )
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")

@@ -126,6 +126,7 @@ class ParseResult:
     options_hash: str
     markdown: str
     pages: list[PageResult]
+    options: dict[str, Any] = field(default_factory=dict)  # what made it (never the password)
     usage: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ class ParseResult:
             "page_count": self.page_count,
             "engine": self.engine,
             "options_hash": self.options_hash,
+            "options": self.options,
             "markdown": self.markdown,
             "pages": [page.to_dict() for page in self.pages],
             "usage": self.usage,
@@ -156,6 +158,7 @@ class ParseResult:
             options_hash=data["options_hash"],
             markdown=data["markdown"],
             pages=[PageResult.from_dict(p) for p in data["pages"]],
+            options=dict(data.get("options") or {}),
             usage=dict(data.get("usage") or {}),
             metadata=dict(data.get("metadata") or {}),
         )

@@ -60,10 +60,12 @@ def plan_reconciliation(
     owned: Set[str],
     *,
     expected: Expected | None = None,
+    parse_options_hashes: Mapping[str, str] | None = None,
     max_attempts: int = 5,
 ) -> Plan:
     """Compare the folder (`files`: id -> sha256) with what is registered, each document judged
-    by `state.freshness` against `expected` (the configured options; None compares content only).
+    by `state.freshness` against `expected` (the configured options; None compares content only)
+    and its own entry of `parse_options_hashes` (the parse options it would be parsed with).
 
     `owned` are the registered documents that came from this folder: only those are deleted
     when their file disappears (documents ingested from elsewhere are left alone). A permanent
@@ -78,7 +80,10 @@ def plan_reconciliation(
             plan.add.append(document_id)
             plan.run.append(document_id)
             continue
-        reason = freshness(state, replace(options, sha256=files[document_id]))
+        own = (parse_options_hashes or {}).get(document_id, options.parse_options_hash)
+        reason = freshness(
+            state, replace(options, sha256=files[document_id], parse_options_hash=own)
+        )
         if reason in _RUN:
             plan.run.append(document_id)
         elif reason is Freshness.HALF_WAY or (

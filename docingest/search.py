@@ -49,6 +49,8 @@ def hit_record(hit: SearchHit, reserved: frozenset[str]) -> dict[str, Any]:
         "bboxes": p.get("bboxes", []),
         "fragment_types": p.get("fragment_types", []),
         "source": p.get("source"),
+        "document_type": p.get("document_type"),
+        "page_class": p.get("page_class", []),
         "metadata": {k: v for k, v in p.items() if k not in reserved},
     }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from docingest.ids import document_id_for, sha256_file
 from docingest.metadata import is_sidecar
+from docingest.option_files import is_option_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,8 @@ class SourceFile:
 def iter_source_files(root: Path, *, settle_seconds: float = 0.0) -> Iterator[SourceFile]:
     """Every document file under `root`, in a stable order.
 
-    Skips hidden files and folders, sidecar metadata files, temporary upload names, symlinks
+    Skips hidden files and folders, sidecar metadata and parse option files (`.docingest.yaml`,
+    `<file>.docingest.yaml`: docingest.option_files), temporary upload names, symlinks
     that resolve outside `root`, and (with `settle_seconds`) files modified so recently that
     they may still be being written.
     """
@@ -35,7 +37,11 @@ def iter_source_files(root: Path, *, settle_seconds: float = 0.0) -> Iterator[So
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if is_sidecar(path) or path.name.endswith((".part", ".tmp", ".crdownload", "~")):
+        if (
+            is_sidecar(path)
+            or is_option_file(path)
+            or path.name.endswith((".part", ".tmp", ".crdownload", "~"))
+        ):
             continue
         try:
             if not path.is_file():

@@ -220,6 +220,7 @@ class DocumentStore:
             self.chunks_path(document_id),
             self._path("sources", document_id, ".json"),
             self._path("state", document_id, ".json"),
+            self._path("classification", document_id, ".json"),
         ):
             if path.exists():
                 path.unlink()

@@ -104,6 +104,8 @@ class Backend(Protocol):
     def upsert(self, points: Sequence[PointData]) -> None: ...
     def delete_ids(self, ids: Sequence[str]) -> None: ...
     def delete_where(self, where: Filter) -> None: ...
+    def set_payload(self, ids: Sequence[str], payload: Mapping[str, Any]) -> None: ...
+    def set_payload_where(self, where: Filter, payload: Mapping[str, Any]) -> None: ...
     def scroll(
         self, where: Filter, with_payload: bool | list[str], with_vectors: bool
     ) -> Iterator[Record]: ...
@@ -292,6 +294,31 @@ class VectorStore:
             if existing:
                 self._backend.delete_where(_document_filter(document_id))
         return existing
+
+    def set_payload(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        document_id: str | None = None,
+        point_ids: Sequence[str] | None = None,
+    ) -> None:
+        """Set these payload keys (others kept) on the given points, or on every point of the
+        document: new metadata without re-embedding or re-writing the points."""
+        if (document_id is None) == (point_ids is None):
+            raise ValueError("give exactly one of document_id or point_ids")
+        owned = {DOCUMENT_ID_KEY, MODEL_KEY} & set(payload)
+        if owned:
+            raise ValueError(f"the store owns {sorted(owned)}: not set by set_payload")
+        clean = valid_utf8(dict(payload))
+        with self._calling("set payload"):
+            if not self._backend.exists():
+                return
+            if point_ids is None:
+                self._backend.set_payload_where(_document_filter(str(document_id)), clean)
+                return
+            ids = [canonical_id(i) for i in point_ids]
+            for start in range(0, len(ids), BATCH):
+                self._backend.set_payload(ids[start : start + BATCH], clean)
 
     def _records(
         self, where: Filter, action: str, with_payload: bool | list[str], with_vectors: bool

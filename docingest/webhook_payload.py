@@ -28,6 +28,8 @@ OUTCOME_EVENTS: tuple[str, ...] = (
     "parse.cancelled",  # its run was cancelled before the document finished
     "ingest.success",
     "ingest.error",
+    "classify.success",
+    "classify.error",
     "batch.completed",
 )
 # Progress, two more POSTs per document: sent only to endpoints that name them.

@@ -1,4 +1,5 @@
-"""`docingest`: parse, chunk, ingest, rechunk, search and status from the command line."""
+"""`docingest`: parse, chunk, ingest, rechunk, classify, search and status from the command
+line."""
 
 import json
 import sys
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from docingest.errors import ConfigError, DocIngestError
 from docingest.vectorstore import DEFAULT_FUSION, FUSIONS
-from pipelines.office_options import office_kwargs, office_options
+from pipelines.parse_flags import build_parse_options, parse_options
 
 console = Console(stderr=True)
 out = Console()
@@ -128,160 +129,6 @@ class _StrategyOption(click.Option):
         return super().get_help_record(ctx)
 
 
-def parse_options(func: Any) -> Any:
-    options = [
-        click.option(
-            "--engine",
-            type=click.Choice(["layout", "fast", "auto"]),
-            default="layout",
-            show_default=True,
-            help="layout: PyMuPDF layout model; fast: no model; auto: the fast path, and the "
-            "layout model on the pages that need it (the --auto-mode-trigger-* options).",
-        ),
-        # engine=auto: what sends a page to the layout model (LlamaCloud's auto_mode triggers).
-        click.option(
-            "--auto-mode-trigger-on-table-in-page/--no-auto-mode-trigger-on-table-in-page",
-            default=True,
-            show_default=True,
-            help="auto: a ruled grid, rows of aligned cells or many rules.",
-        ),
-        click.option(
-            "--auto-mode-trigger-on-image-in-page/--no-auto-mode-trigger-on-image-in-page",
-            default=True,
-            show_default=True,
-            help="auto: images or vector drawings covering much of the page.",
-        ),
-        click.option(
-            "--auto-mode-trigger-on-regexp-in-page",
-            default=None,
-            help="auto: a Python regular expression the page's text matches.",
-        ),
-        click.option(
-            "--auto-mode-trigger-on-text-in-page",
-            default=None,
-            help="auto: a string the page's text contains.",
-        ),
-        click.option(
-            "--table-format",
-            type=click.Choice(["html", "markdown"]),
-            default="html",
-            show_default=True,
-            help="html keeps colspan/rowspan.",
-        ),
-        click.option(
-            "--merge-tables-across-pages",
-            is_flag=True,
-            help="Join a table continued on the next page.",
-        ),
-        click.option(
-            "--include-headers-footers",
-            is_flag=True,
-            help="Keep page headers and footers in the markdown.",
-        ),
-        click.option("--max-pages", type=int, default=None, help="Parse at most N pages."),
-        click.option("--target-pages", default=None, help="Only these pages, e.g. 1,3,5-7."),
-        click.option(
-            "--page-separator",
-            default=None,
-            help="Between pages in the markdown; {page_number} is replaced.",
-        ),
-        click.option(
-            "--ocr",
-            "ocr_mode",
-            type=click.Choice(["auto", "force", "off"]),
-            default="auto",
-            show_default=True,
-            help="auto: OCR pages with no usable text layer.",
-        ),
-        click.option(
-            "--ocr-languages",
-            default="eng",
-            show_default=True,
-            help="Tesseract languages, e.g. eng+deu.",
-        ),
-        click.option(
-            "--images",
-            "image_mode",
-            type=click.Choice(["skip", "placeholder", "save"]),
-            default="skip",
-            show_default=True,
-            help="save: PNG files under --image-dir, referenced from the markdown.",
-        ),
-        click.option("--image-dir", type=click.Path(path_type=Path), default=None),
-        click.option(
-            "--failed-page",
-            "failed_page_mode",
-            type=click.Choice(["raw_text", "blank_page", "error_message"]),
-            default="raw_text",
-            show_default=True,
-        ),
-        click.option(
-            "--page-error-tolerance",
-            type=float,
-            default=0.05,
-            show_default=True,
-            help="Fraction of pages that may fail before the document fails.",
-        ),
-        click.option(
-            "--isolate/--no-isolate",
-            default=True,
-            show_default=True,
-            help="Parse each file in a worker process under the time and memory limits.",
-        ),
-        click.option("--timeout-s", type=float, default=300.0, show_default=True),
-        click.option(
-            "--timeout-per-page-s",
-            type=float,
-            default=2.0,
-            show_default=True,
-            help="Seconds added to --timeout-s for each page to parse.",
-        ),
-        click.option("--memory-limit-mb", type=int, default=4096, show_default=True),
-        click.option("--max-file-size-mb", type=float, default=100.0, show_default=True),
-        click.option(
-            "--password",
-            envvar="DOCINGEST_PDF_PASSWORD",
-            default=None,
-            help="Password for encrypted PDFs (or $DOCINGEST_PDF_PASSWORD).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return office_options(func)
-
-
-def _build_parse_options(kwargs: dict[str, Any]) -> Any:
-    from docingest.parsing import ParseOptions
-
-    image_dir = kwargs["image_dir"]
-    return ParseOptions(
-        engine=kwargs["engine"],
-        table_format=kwargs["table_format"],
-        merge_tables_across_pages=kwargs["merge_tables_across_pages"],
-        include_headers_footers=kwargs["include_headers_footers"],
-        max_pages=kwargs["max_pages"],
-        target_pages=kwargs["target_pages"],
-        page_separator=kwargs["page_separator"],
-        ocr_mode=kwargs["ocr_mode"],
-        ocr_languages=kwargs["ocr_languages"],
-        image_mode=kwargs["image_mode"],
-        image_dir=str(image_dir) if image_dir is not None else None,
-        failed_page_mode=kwargs["failed_page_mode"],
-        page_error_tolerance=kwargs["page_error_tolerance"],
-        isolate=kwargs["isolate"],
-        timeout_s=kwargs["timeout_s"],
-        timeout_per_page_s=kwargs["timeout_per_page_s"],
-        memory_limit_mb=kwargs["memory_limit_mb"],
-        max_file_size_mb=kwargs["max_file_size_mb"],
-        password=kwargs["password"],
-        auto_mode_trigger_on_table_in_page=kwargs["auto_mode_trigger_on_table_in_page"],
-        auto_mode_trigger_on_image_in_page=kwargs["auto_mode_trigger_on_image_in_page"],
-        auto_mode_trigger_on_regexp_in_page=kwargs["auto_mode_trigger_on_regexp_in_page"],
-        auto_mode_trigger_on_text_in_page=kwargs["auto_mode_trigger_on_text_in_page"],
-        **office_kwargs(kwargs),
-    )
-
-
 _INPUT_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -299,7 +146,7 @@ _INPUT_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
 def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> None:
     """Parse documents to DIR/<stem>.md or .json; failures to DIR/<stem>.error.json."""
     try:
-        options = _build_parse_options(kwargs)
+        options = build_parse_options(kwargs)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     parsed = _ParsedEach(paths, out_dir, options)
@@ -331,7 +178,7 @@ def chunk(
 
     try:
         params = validate_params(strategy, _params(param_items))
-        options = _build_parse_options(kwargs)
+        options = build_parse_options(kwargs)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     each = _ParsedEach(paths, out_dir, options)
@@ -570,6 +417,65 @@ def _reindex_all() -> None:
         )
     failed = [d for d, ok in outcome.items() if not ok]
     console.print(f"re-indexed {len(outcome) - len(failed)} documents, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Rules file (YAML/JSON): rules[] and page_classes[] of {type, description, ...}.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def classify(paths: tuple[Path, ...], rules_path: Path, as_json: bool) -> None:
+    """Classify files by rules (PATH...), or without paths every ingested document again:
+    classes recomputed from the stored parse, points updated in place (no parse, no embedding
+    but the rules')."""
+    from docingest.classify import load_rules
+    from pipelines.classify import classify_files, reclassify_all
+    from pipelines.instance import get_instance
+
+    try:
+        load_rules(rules_path)
+    except ConfigError as error:  # a usage error (exit 2), as for other bad options
+        raise click.UsageError(f"invalid rules: {error}") from error
+    if paths:
+        results = classify_files(paths, rules_path)
+        key = "path"
+    else:
+        _say_where()
+        with _writing(), _progress() as progress:
+            task = progress.add_task("classify", total=None, current="")
+            results = reclassify_all(
+                get_instance(),
+                rules_path,
+                on_start=lambda n: progress.update(task, total=n),
+                on_done=lambda d, ok: progress.update(task, advance=1, current=d),
+            )
+        key = "document_id"
+    failed = [r for r in results if "error" in r]
+    if as_json:
+        out.print_json(json.dumps(results, ensure_ascii=False))
+    else:
+        table = Table("document", "type", "score", "runner-up", "page classes")
+        for r in results:
+            if "error" in r:
+                failure = r["error"]
+                why = (
+                    f"{failure['code']}: {failure['message']}"
+                    if isinstance(failure, dict)
+                    else str(failure)
+                )
+                table.add_row(escape(r[key]), "[red]failed[/red]", "", "", escape(why))
+                continue
+            runner = f"{r['runner_up']} {r['runner_up_score']:.3f}" if r["runner_up"] else ""
+            score = f"{r['score']:.3f}" if r["score"] is not None else ""
+            classes = ", ".join(f"{c}: {len(p)}" for c, p in sorted(r["page_classes"].items()))
+            table.add_row(escape(r[key]), str(r["document_type"]), score, runner, classes)
+        out.print(table)
     sys.exit(1 if failed else 0)
 
 

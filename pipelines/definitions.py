@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.pipeline import document_pipeline, with_code_versions
 from pipelines.executors import build_executor
-from pipelines.jobs import delete_documents_job, ingest_job, rechunk_job
+from pipelines.jobs import classify_job, delete_documents_job, ingest_job, rechunk_job
 from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
 from resources import build_resources
@@ -16,10 +16,14 @@ resources = build_resources()
 defs = dg.Definitions(
     assets=[
         with_code_versions(
-            document_pipeline, resources["parser"], resources["chunker"], resources["embedder"]
+            document_pipeline,
+            resources["parser"],
+            resources["chunker"],
+            resources["embedder"],
+            resources["classifier"],
         )
     ],
-    jobs=[ingest_job, rechunk_job, delete_documents_job],
+    jobs=[ingest_job, rechunk_job, classify_job, delete_documents_job],
     sensors=[upload_folder_sensor],
     schedules=[reconcile_schedule],
     resources=resources,

@@ -284,7 +284,12 @@ def ingest_folder(
     todo: dict[Path, list[str]] = {}  # id root -> documents to run
     for candidate in candidates:
         state = read_state(store, candidate.document_id)
-        reason = ingest_reason(candidate, state, candidate.document_id in existing, expected)
+        # The parse options a run would use for this file: its folder's option files too.
+        planned = base["parser"].planned_options_hash(candidate.id_root, candidate.file.path)
+        reason = ingest_reason(
+            candidate, state, candidate.document_id in existing,
+            replace(expected, parse_options_hash=planned),
+        )  # fmt: skip
         if reason.needs_run(retry_failed=retry_failed):
             todo.setdefault(candidate.id_root, []).append(candidate.document_id)
         elif reason is Freshness.FAILED_PERMANENTLY:

@@ -1,4 +1,5 @@
-"""Jobs: the whole graph per document, re-chunking, and removing deleted documents."""
+"""Jobs: the whole graph per document, re-chunking, re-classifying, and removing deleted
+documents."""
 
 import dagster as dg
 from pydantic import Field
@@ -24,6 +25,15 @@ rechunk_job = dg.define_asset_job(
     "rechunk_job",
     selection=dg.AssetSelection.assets("chunks", "vector_store_entries").without_checks(),
     description="Re-chunk and re-index from the stored parse, without re-parsing.",
+)
+
+classify_job = dg.define_asset_job(
+    "classify_job",
+    selection=dg.AssetSelection.assets("document_classes").without_checks(),
+    description=(
+        "Re-classify from the stored parse with the classifier's rules and update the indexed "
+        "points' payloads; nothing is parsed or re-embedded."
+    ),
 )
 
 

@@ -5,12 +5,11 @@ import os
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
-from assets.pipeline import expected_options
 from assets.run_tags import run_tags
 from docingest.ids import sha256_file
 from docingest.reconcile import owned_by, plan_reconciliation
 from docingest.source import iter_source_files
-from docingest.state import read_state
+from docingest.state import Expected, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import ingest_job
 from resources import (
@@ -44,17 +43,25 @@ def reconcile_schedule(
     what the configured options would make of it (state.freshness)."""
     root = source.root_path()
     store = storage.store
-    files = {
-        f.document_id: sha256_file(f.path)
-        for f in iter_source_files(root, settle_seconds=source.settle_seconds)
-    }
+    listed = list(iter_source_files(root, settle_seconds=source.settle_seconds))
+    files = {f.document_id: sha256_file(f.path) for f in listed}
     partitions = set(context.instance.get_dynamic_partitions(DOCUMENTS))
     registered = {r["document_id"]: r for r in store.iter_json("sources")}
     owned = set(owned_by(registered.values(), root)) | (partitions & set(files))
     known = partitions | set(registered)
     states = {document_id: read_state(store, document_id) for document_id in known | set(files)}
-    expected = expected_options(parser, chunker, embedder)
-    plan = plan_reconciliation(files, partitions, states, owned, expected=expected)
+    expected = Expected(chunking_hash=chunker.resolve()[2], embedding_model=embedder.model)
+    plan = plan_reconciliation(
+        files,
+        partitions,
+        states,
+        owned,
+        expected=expected,
+        # Per document: the folder's option files may give it options of its own.
+        parse_options_hashes={
+            f.document_id: parser.planned_options_hash(root, f.path) for f in listed
+        },
+    )
     if not (plan.add or plan.run or plan.retry):
         return dg.SkipReason(f"{len(files)} files in {root} are all current")
     if plan.add:

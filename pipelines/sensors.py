@@ -4,13 +4,16 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
 from assets.run_tags import run_tags
+from docingest.errors import DocIngestError
 from docingest.ids import sha256_file
+from docingest.option_files import INVALID_OPTION_FILES, overrides_digest
 from docingest.reconcile import orphaned
 from docingest.source import iter_source_files
 from docingest.state import Expected, freshness, read_state
@@ -35,6 +38,18 @@ def _digest(parts: Iterable[str]) -> str:
     return hashlib.sha1(",".join(parts).encode()).hexdigest()[:16]
 
 
+def _options_of(entry: list[Any]) -> str:
+    return str(entry[3]) if len(entry) > 3 else ""  # cursors written before option files: none
+
+
+def _options_digest(source: SourceResource, path: Path) -> str:
+    """What the folder's option files set for the file at `path`, as a short digest."""
+    try:
+        return overrides_digest(source.parse_options_for(path))
+    except DocIngestError:
+        return INVALID_OPTION_FILES  # the run reports them; fixing them changes the digest
+
+
 def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
     return dg.RunRequest(
         job_name=delete_documents_job.name,
@@ -52,8 +67,9 @@ def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
 def upload_folder_sensor(
     context: dg.SensorEvaluationContext, source: SourceResource, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Cursor: document id -> [size, mtime_ns, sha256] of each file seen. A file is re-hashed
-    only when its size or mtime moved, and re-ingested only when its hash changed."""
+    """Cursor: document id -> [size, mtime_ns, sha256, option files digest] of each file seen.
+    A file is re-hashed only when its size or mtime moved, and re-ingested only when its hash
+    or the parse options its folder's option files set changed."""
     seen = _load_cursor(context.cursor)
     root = source.root_path()
     if not root.is_dir():
@@ -69,12 +85,14 @@ def upload_folder_sensor(
     }
     for file in iter_source_files(root):
         previous = seen.get(file.document_id)
+        options = _options_digest(source, file.path)
         if file.document_id not in settled_ids:
             unsettled += 1
             if previous:
                 current[file.document_id] = previous
             continue
-        if previous and previous[0] == file.size and previous[1] == file.mtime_ns:
+        options_moved = previous is not None and _options_of(previous) != options
+        if previous and previous[:2] == [file.size, file.mtime_ns] and not options_moved:
             current[file.document_id] = previous
             continue
         try:
@@ -91,11 +109,12 @@ def upload_folder_sensor(
             if previous:
                 current[file.document_id] = previous
             continue
-        current[file.document_id] = [file.size, file.mtime_ns, digest]
-        if previous and previous[2] == digest:
+        current[file.document_id] = [file.size, file.mtime_ns, digest, options]
+        if previous and previous[2] == digest and not options_moved:
             continue  # touched, not changed
         if (
-            file.document_id in registered
+            not options_moved
+            and file.document_id in registered
             and not freshness(
                 read_state(storage.store, file.document_id), Expected(sha256=digest)
             ).needs_run()
@@ -103,7 +122,7 @@ def upload_folder_sensor(
             continue  # new to this cursor, but already current (or failed for good) as it is
         if file.document_id not in registered:
             new_ids.append(file.document_id)
-        changed[file.document_id] = digest
+        changed[file.document_id] = digest + options
     # New and changed documents run in batches over adjacent partitions; new files are appended
     # to the partitions in this order, so they form ranges.
     ordered = [*existing, *new_ids]

@@ -5,9 +5,11 @@ from typing import Any
 
 import dagster as dg
 
+from docingest.parsing.options import Engine
 from resources.chunker import ChunkerResource
+from resources.classifier import RULES_ENV, ClassifierResource
 from resources.embedder import EmbedderResource
-from resources.parser import ParseEngine, ParserResource
+from resources.parser import ParserResource
 from resources.qdrant import QdrantResource
 from resources.source import SourceResource
 from resources.storage import NothingStoredIOManager, StorageResource
@@ -17,6 +19,7 @@ PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
 
 __all__ = [
     "ChunkerResource",
+    "ClassifierResource",
     "EmbedderResource",
     "NothingStoredIOManager",
     "ParserResource",
@@ -37,7 +40,8 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
     webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
     parse engine (`layout`, the default, or `fast`); `DOCINGEST_PDF_PASSWORD` opens encrypted
-    PDFs. Secrets are bound as dg.EnvVar: the UI and run config show their names, not values.
+    PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
+    dg.EnvVar: the UI and run config show their names, not values.
     """
     if os.environ.get("QDRANT_URL"):
         qdrant = QdrantResource(
@@ -50,10 +54,11 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "source": SourceResource(),
         "parser": ParserResource(
-            engine=ParseEngine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
+            engine=Engine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),
+        "classifier": ClassifierResource(rules_path=os.environ.get(RULES_ENV) or None),
         "embedder": EmbedderResource(),
         "qdrant": qdrant,
         "storage": StorageResource(),

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from docingest.ids import path_for_document_id
 from docingest.metadata import load_sidecar, merge_metadata
+from docingest.option_files import parse_option_overrides
 from docingest.paths import docingest_home
 from docingest.source import SourceFile, iter_source_files
 
@@ -63,6 +64,11 @@ class SourceResource(dg.ConfigurableResource):
 
     def path_for(self, document_id: str) -> Path:
         return path_for_document_id(document_id, self.root_path())
+
+    def parse_options_for(self, path: Path) -> dict[str, Any]:
+        """The parse options the folder's option files set for the document at `path`
+        (docingest.option_files); raises DocIngestError (CORRUPT_FILE) for an invalid one."""
+        return parse_option_overrides(self.root_path(), path)
 
     def document_metadata(self, path: Path) -> dict[str, Any]:
         """The document's vector_store_metadata: source config merged with its sidecar."""

@@ -233,7 +233,13 @@ def test_ingest_job_steps_run_on_a_celery_worker(
         for event in result.all_events
         if event.is_step_materialization and event.asset_key is not None
     }
-    assets = ("source_documents", "parsed_pages", "chunks", "vector_store_entries")
+    assets = (
+        "source_documents",
+        "parsed_pages",
+        "document_classes",
+        "chunks",
+        "vector_store_entries",
+    )
     assert materialized == {(a, d) for a in assets for d in documents}
 
     # The worker released the store after its step: this process reads what it wrote.

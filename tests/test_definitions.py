@@ -12,11 +12,12 @@ import pytest
 from docingest.chunking import STRATEGIES
 from docingest.embedding import BACKENDS
 from docingest.parsing.options import (
-    ENGINES,
-    FAILED_PAGE_MODES,
-    IMAGE_MODES,
-    OCR_MODES,
-    TABLE_FORMATS,
+    Engine,
+    FailedPageMode,
+    ImageMode,
+    OcrMode,
+    OfficeMode,
+    TableFormat,
 )
 from pipelines.definitions import defs
 from resources import NothingStoredIOManager
@@ -26,7 +27,13 @@ def test_definitions_load() -> None:
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"source_documents", "parsed_pages", "chunks", "vector_store_entries"}
+    assert keys == {
+        "source_documents",
+        "parsed_pages",
+        "document_classes",
+        "chunks",
+        "vector_store_entries",
+    }
     for key in graph.get_all_asset_keys():
         partitions = graph.get(key).partitions_def
         assert isinstance(partitions, dg.DynamicPartitionsDefinition)
@@ -57,11 +64,12 @@ def _config_field(job: str, *path: str) -> object:
     [
         (("ops", "document_pipeline", "config", "strategy"), STRATEGIES),
         (("resources", "chunker", "config", "strategy"), STRATEGIES),
-        (("resources", "parser", "config", "engine"), ENGINES),
-        (("resources", "parser", "config", "table_format"), TABLE_FORMATS),
-        (("resources", "parser", "config", "ocr_mode"), OCR_MODES),
-        (("resources", "parser", "config", "image_mode"), IMAGE_MODES),
-        (("resources", "parser", "config", "failed_page_mode"), FAILED_PAGE_MODES),
+        (("resources", "parser", "config", "engine"), tuple(Engine)),
+        (("resources", "parser", "config", "table_format"), tuple(TableFormat)),
+        (("resources", "parser", "config", "ocr_mode"), tuple(OcrMode)),
+        (("resources", "parser", "config", "image_mode"), tuple(ImageMode)),
+        (("resources", "parser", "config", "failed_page_mode"), tuple(FailedPageMode)),
+        (("resources", "parser", "config", "office_mode"), tuple(OfficeMode)),
         (("resources", "embedder", "config", "backend"), BACKENDS),
     ],
 )

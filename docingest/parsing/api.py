@@ -28,8 +28,9 @@ from docingest.parsing.pages import (
     skipped_page,
 )
 from docingest.parsing.pdf_open import open_document, pdf_metadata
-from docingest.parsing.tables import merge_continued_tables
+from docingest.parsing.tables import compact_tables, merge_continued_tables
 from docingest.parsing.text import markdown_fragments
+from docingest.parsing.text_layer import clean_text_layer
 
 
 def _engine(
@@ -110,7 +111,13 @@ def _finish_pages(
     label_pages(doc, pages)
     for page in pages:
         if page.status != "ok":
-            fill_failed_page(doc, page, options.failed_page_mode)
+            fill_failed_page(
+                doc,
+                page,
+                options.failed_page_mode,
+                options.replace_failed_page_with_error_message_prefix,
+                options.replace_failed_page_with_error_message_suffix,
+            )
             continue
         images.extend(render_figures(doc, page, options, document_id))
     if options.merge_tables_across_pages:
@@ -137,9 +144,10 @@ def _parse_document(
         opened = time.perf_counter()
         page_count = doc.page_count
         indexes = options.page_indexes(page_count)
+        cleaned = clean_text_layer(doc, indexes, options)
         pages, engines = _engine(doc, indexes, options) if indexes else ([], {})
         _check_failures(pages, options)
-        metadata = pdf_metadata(doc) | _finish_pages(doc, pages, options, document_id)
+        metadata = pdf_metadata(doc) | cleaned | _finish_pages(doc, pages, options, document_id)
         notes = mupdf_notes()
         repaired = bool(doc.is_repaired)
         require_text(
@@ -251,6 +259,8 @@ def parse_bytes(
         else:
             pages, timings = _parse_text(data, options)
             page_count, usage = 1, {"timings": timings}
+        if options.compact_markdown_table:
+            compact_tables(pages)
     except DocIngestError:
         raise
     except Exception as exc:
@@ -265,6 +275,7 @@ def parse_bytes(
         page_count=page_count,
         engine=options.engine_label,
         options_hash=options.options_hash(),
+        options=options.to_dict(),
         markdown=_join_pages(pages, options.page_separator),
         pages=pages,
         usage={

@@ -253,7 +253,7 @@ def _page_fragments(page: FastPage, styles: _Styles, table_format: str) -> list[
 def _read(page: pymupdf.Page, options: ParseOptions) -> tuple[FastPage, bool]:
     """The page's text blocks, from Tesseract when its text layer is missing or garbage."""
     if options.ocr_mode == "force" or (options.ocr_mode == "auto" and text_layer_is_unusable(page)):
-        return _extract(page, ocr_textpage(page, options.ocr_languages)), True
+        return _extract(page, ocr_textpage(page, options.ocr_languages, options.ocr_dpi)), True
     return _extract(page), False
 
 

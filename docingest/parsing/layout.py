@@ -25,7 +25,7 @@ from docingest.parsing.clean import (
     refine_headings,
 )
 from docingest.parsing.grid import find_grid_tables
-from docingest.parsing.ocr import OCR_DPI, OcrRecorder
+from docingest.parsing.ocr import OcrRecorder
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import (
     FIGURE_PLACEHOLDER,
@@ -61,7 +61,6 @@ _TO_MARKDOWN_ARGS: dict[str, Any] = {
     "header": True,  # headers/footers are always fragments; page_markdown() drops them
     "footer": True,
     "table_output": "html",
-    "ocr_dpi": OCR_DPI,
     "write_images": False,
     "embed_images": False,
     "show_progress": False,
@@ -200,6 +199,7 @@ def _convert(
             use_ocr=options.ocr_mode != "off",
             force_ocr=options.ocr_mode == "force",
             ocr_language=options.ocr_languages,
+            ocr_dpi=options.ocr_dpi,
             ocr_function=ocr,
             **_TO_MARKDOWN_ARGS,
         )

@@ -10,7 +10,6 @@ import pymupdf
 
 from docingest.errors import DocIngestError, ErrorCode
 
-OCR_DPI = 150
 _INSTALL = "apt-get install -y tesseract-ocr tesseract-ocr-eng"
 _REPLACEMENT = "\ufffd"
 _GARBAGE_RATIO = 0.3  # of a page's characters unmapped (U+FFFD): its text layer is garbage
@@ -48,6 +47,27 @@ def tessdata_for(languages: str) -> str:
     return folder
 
 
+def missing_language_data(languages: str) -> str | None:
+    """What to install for the languages of `languages` ("eng+deu") that Tesseract has no data
+    for; None when it has them all, or has no language data at all (then OCR is unavailable
+    and each page that needs it says so, see `OcrRecorder`)."""
+    folder = _tessdata(os.environ.get("TESSDATA_PREFIX"))
+    if folder is None or not any(Path(folder).glob("*.traineddata")):
+        return None
+    missing = [
+        language
+        for language in languages.split("+")
+        if not (Path(folder) / f"{language}.traineddata").is_file()
+    ]
+    if not missing:
+        return None
+    packages = " ".join(f"tesseract-ocr-{m.lower().replace('_', '-')}" for m in missing)
+    return (
+        f"ocr_languages: Tesseract has no data for {', '.join(missing)} in {folder}; "
+        f"install it with `apt-get install -y {packages}`"
+    )
+
+
 def _garbage(chars: list[str]) -> bool:
     return sum(c == _REPLACEMENT for c in chars) / len(chars) >= _GARBAGE_RATIO
 
@@ -70,11 +90,11 @@ def text_layer_is_unusable(page: pymupdf.Page) -> bool:
     return covered / area >= _MIN_IMAGE_COVER or bool(page.get_drawings())
 
 
-def ocr_textpage(page: pymupdf.Page, languages: str) -> pymupdf.TextPage:
-    """A text page of `page` read by Tesseract (the whole page, at OCR_DPI)."""
+def ocr_textpage(page: pymupdf.Page, languages: str, dpi: int) -> pymupdf.TextPage:
+    """A text page of `page` read by Tesseract (the whole page, at `dpi`)."""
     tessdata = tessdata_for(languages)
     try:
-        return page.get_textpage_ocr(language=languages, dpi=OCR_DPI, full=True, tessdata=tessdata)
+        return page.get_textpage_ocr(language=languages, dpi=dpi, full=True, tessdata=tessdata)
     except _TESSERACT_ERRORS as exc:
         raise DocIngestError(ErrorCode.OCR_ERROR, f"Tesseract failed: {exc}") from exc
 
@@ -103,7 +123,7 @@ class OcrRecorder:
     def __call__(
         self,
         page: pymupdf.Page,
-        dpi: int = OCR_DPI,
+        dpi: int,
         language: str = "eng",
         keep_ocr_text: bool = False,
         **_: object,

@@ -1,46 +1,85 @@
-"""Parse options: validated, hashable, and safe to log (the password never leaves the object)."""
+"""Parse options: the one schema of how a document is parsed.
+
+`ParseOptionFields` declares every option once (type, default, description, constraints); the
+parser resource (and so the Launchpad), the CLI flags and the per-folder option files are all
+derived from it. `ParseOptions` is the validated, frozen, hashable value the parser takes; the
+password never leaves it (not in repr, dict, echo or hash).
+
+A field's `json_schema_extra` may carry `flag` (the CLI flag's name where it differs from the
+field's), `envvar` (the CLI reads it from the environment too) and `hashed: False` (the option
+decides whether and where parsing runs, never what it produces: left out of the options hash).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
 from docingest.errors import ConfigError
 from docingest.ids import options_hash
+from docingest.parsing.languages import tesseract_languages
 
-# auto: the fast path on every page, the layout model on the pages that need it (triage.py).
-ENGINES: tuple[str, ...] = ("layout", "fast", "auto")
-TABLE_FORMATS: tuple[str, ...] = ("html", "markdown")
-OCR_MODES: tuple[str, ...] = ("auto", "force", "off")
-IMAGE_MODES: tuple[str, ...] = ("skip", "placeholder", "save")
-FAILED_PAGE_MODES: tuple[str, ...] = ("raw_text", "blank_page", "error_message")
-# Word-processing files: read their structure directly, or convert to PDF with LibreOffice.
-OFFICE_MODES: tuple[str, ...] = ("native", "convert")
+
+class Engine(StrEnum):
+    """'layout': PyMuPDF's layout model (best quality); 'fast': no model (~30x faster);
+    'auto': the fast path on every page, the layout model on the pages that need it
+    (triage.py)."""
+
+    layout = "layout"
+    fast = "fast"
+    auto = "auto"
+
+
+class TableFormat(StrEnum):
+    html = "html"
+    markdown = "markdown"
+
+
+class OcrMode(StrEnum):
+    auto = "auto"
+    force = "force"
+    off = "off"
+
+
+class ImageMode(StrEnum):
+    skip = "skip"
+    placeholder = "placeholder"
+    save = "save"
+
+
+class FailedPageMode(StrEnum):
+    raw_text = "raw_text"
+    blank_page = "blank_page"
+    error_message = "error_message"
+
+
+class OfficeMode(StrEnum):
+    """Word-processing files: read their structure directly, or convert to PDF (LibreOffice)."""
+
+    native = "native"
+    convert = "convert"
+
+
 # Bump when this package's own output changes for the same input and options.
 PARSER_VERSION = "5"
-# Options that decide whether and where parsing runs, never what it produces.
-_NOT_HASHED = (
-    "max_file_size_mb",
-    "isolate",
-    "timeout_s",
-    "timeout_per_page_s",
-    "memory_limit_mb",
-    "spreadsheet_max_cells",
-)
+OCR_DPI = 150  # Tesseract's resolution; high_res_ocr doubles it
+HIGH_RES_OCR_DPI = 300
+_PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+_OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
+_RUN_ONLY: dict[str, Any] = {"hashed": False}
+# Hashed only with engine="auto" (they change nothing else: earlier hashes stand).
 _AUTO_TRIGGERS = (
     "auto_mode_trigger_on_table_in_page",
     "auto_mode_trigger_on_image_in_page",
     "auto_mode_trigger_on_regexp_in_page",
     "auto_mode_trigger_on_text_in_page",
 )
-_PAGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
-_LANGUAGE = re.compile(r"^[a-z_]{3,}(?:\+[a-z_]{3,})*$", re.IGNORECASE)
-
-
-_OFFICE_PACKAGES = ("lxml", "openpyxl", "python-pptx", "xlrd", "striprtf")
 
 
 @cache
@@ -77,126 +116,275 @@ def parse_page_ranges(spec: str) -> list[int]:
     return sorted(pages)
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {name} {value!r}; expected one of {allowed}")
+class ParseOptionFields(BaseModel):
+    """Every parse option, declared once; the resource and `ParseOptions` inherit these."""
 
-
-def _positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
-
-
-def _auto_mode_triggers(options: ParseOptions) -> None:
-    text = options.auto_mode_trigger_on_text_in_page
-    if text is not None and (not isinstance(text, str) or not text):
-        raise ConfigError("auto_mode_trigger_on_text_in_page must be a non-empty string or None")
-    pattern = options.auto_mode_trigger_on_regexp_in_page
-    if pattern is None:
-        return
-    if not isinstance(pattern, str) or not pattern:
-        raise ConfigError("auto_mode_trigger_on_regexp_in_page must be a non-empty string or None")
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(f"auto_mode_trigger_on_regexp_in_page: {exc}: {pattern!r}") from exc
-
-
-@dataclass(frozen=True)
-class ParseOptions:
-    """How to parse a document; `password` is excluded from repr, dict and hash."""
-
-    engine: str = "layout"
-    include_headers_footers: bool = False
-    table_format: str = "html"
-    max_file_size_mb: float = 100.0
-    max_pages: int | None = None
-    password: str | None = field(default=None, repr=False, compare=False)
-    target_pages: str | None = None  # 1-based, e.g. "1,3,5-7"
-    page_separator: str | None = None  # between pages; "{page_number}" is replaced
-    ocr_mode: str = "auto"
-    ocr_languages: str = "eng"  # Tesseract codes joined by "+", e.g. "eng+deu"
-    image_mode: str = "skip"
-    image_dir: str | None = None  # where image_mode="save" writes the image files
-    failed_page_mode: str = "raw_text"
-    page_error_tolerance: float = 0.05  # fraction of pages that may fail
-    merge_tables_across_pages: bool = False
-    isolate: bool = False  # parse in a child process under the limits below
-    timeout_s: float = 300.0
-    timeout_per_page_s: float = 2.0  # added to timeout_s for each page to parse
-    memory_limit_mb: int = 4096
+    engine: Engine = Field(
+        default=Engine.layout,
+        description="'layout' (PyMuPDF layout model, best quality), 'fast' (no model, ~30x) or "
+        "'auto' (the fast path, the layout model on pages an auto_mode trigger sends).",
+    )
+    # engine='auto': what sends a page to the layout model besides unusable text and columns
+    # the fast reading order cannot settle (names after LlamaCloud's auto_mode triggers).
+    auto_mode_trigger_on_table_in_page: bool = Field(
+        default=True, description="auto: a ruled grid, rows of aligned cells or many rules."
+    )
+    auto_mode_trigger_on_image_in_page: bool = Field(
+        default=True, description="auto: images or vector drawings covering much of the page."
+    )
+    auto_mode_trigger_on_regexp_in_page: str | None = Field(
+        default=None,
+        min_length=1,
+        description="auto: a Python regular expression the page's text matches.",
+    )
+    auto_mode_trigger_on_text_in_page: str | None = Field(
+        default=None, min_length=1, description="auto: a string the page's text contains."
+    )
+    include_headers_footers: bool = Field(
+        default=False,
+        description="Keep page headers/footers in the markdown (always kept as fragments).",
+    )
+    table_format: TableFormat = Field(
+        default=TableFormat.html,
+        description="Tables in the markdown: 'html' (keeps colspan/rowspan) or 'markdown'.",
+    )
+    compact_markdown_table: bool = Field(
+        default=False,
+        description="Markdown tables without cell padding ('|a|b|'): fewer tokens per table.",
+    )
+    merge_tables_across_pages: bool = Field(
+        default=False,
+        description="Join a table continued on the next page (same column count) into one.",
+    )
+    max_file_size_mb: float = Field(
+        default=100.0, gt=0, description="Larger files are refused.", json_schema_extra=_RUN_ONLY
+    )
+    max_pages: int | None = Field(default=None, ge=1, description="Parse at most this many pages.")
+    target_pages: str | None = Field(
+        default=None, description="Only these pages, 1-based, e.g. '1,3,5-7'."
+    )
+    page_separator: str | None = Field(
+        default=None,
+        description="Put between pages in the document markdown; '{page_number}' is replaced.",
+    )
+    remove_hidden_text: bool = Field(
+        default=True,
+        description="Drop text a reader cannot see (invisible render mode, transparent, the "
+        "colour of its background, covered by an image): planted instructions stay out.",
+    )
+    skip_diagonal_text: bool = Field(
+        default=False, description="Drop text running at a slant (watermarks, stamps)."
+    )
+    bbox_top: float = Field(
+        default=0.0, ge=0, lt=1, description="Fraction of the page height to ignore at the top."
+    )
+    bbox_bottom: float = Field(
+        default=0.0, ge=0, lt=1, description="Fraction of the page height to ignore at the bottom."
+    )
+    bbox_left: float = Field(
+        default=0.0, ge=0, lt=1, description="Fraction of the page width to ignore at the left."
+    )
+    bbox_right: float = Field(
+        default=0.0, ge=0, lt=1, description="Fraction of the page width to ignore at the right."
+    )
+    ocr_mode: OcrMode = Field(
+        default=OcrMode.auto,
+        description="'auto': OCR pages without a usable text layer; 'force': every page; 'off'.",
+        json_schema_extra={"flag": "ocr"},
+    )
+    ocr_languages: str = Field(
+        default="eng",
+        description="OCR languages joined by '+' or ',': the parse APIs' codes (en, de, ch_sim) "
+        "or Tesseract's (eng, deu, chi_sim); Debian packages tesseract-ocr-*.",
+    )
+    high_res_ocr: bool = Field(
+        default=False,
+        description=f"OCR at {HIGH_RES_OCR_DPI} dpi instead of {OCR_DPI}: small print, slower.",
+    )
+    image_mode: ImageMode = Field(
+        default=ImageMode.skip,
+        description="Figures in the markdown: 'skip', 'placeholder' (with caption), or 'save' "
+        "(PNG files under image_dir, referenced from the markdown).",
+        json_schema_extra={"flag": "images"},
+    )
+    image_dir: str | None = Field(
+        default=None,
+        description="Where image_mode='save' writes (the resource's default: "
+        "$DOCINGEST_HOME/images).",
+    )
+    failed_page_mode: FailedPageMode = Field(
+        default=FailedPageMode.raw_text,
+        description="Markdown of a page that failed: 'raw_text', 'blank_page' or 'error_message'.",
+        json_schema_extra={"flag": "failed-page"},
+    )
+    replace_failed_page_with_error_message_prefix: str = Field(
+        default="", description="failed_page_mode='error_message': text before the message."
+    )
+    replace_failed_page_with_error_message_suffix: str = Field(
+        default="", description="failed_page_mode='error_message': text after the message."
+    )
+    page_error_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Fraction of pages that may fail before the document fails.",
+    )
+    isolate: bool = Field(
+        default=True,
+        description="Parse each document in a worker process under the time/memory limits.",
+        json_schema_extra=_RUN_ONLY,
+    )
+    timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Per-document time limit (isolated): PARSE_TIMEOUT after.",
+        json_schema_extra=_RUN_ONLY,
+    )
+    timeout_per_page_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds added to timeout_s for each page to parse (long documents).",
+        json_schema_extra=_RUN_ONLY,
+    )
+    memory_limit_mb: int = Field(
+        default=4096,
+        gt=0,
+        description="Per-worker address-space limit in MiB (isolated).",
+        json_schema_extra=_RUN_ONLY,
+    )
     # Office and web documents (names of the spreadsheet_/presentation_/html_ options follow
     # LlamaCloud's parse API).
-    office_mode: str = "native"
-    office_include_comments: bool = False
-    office_include_footnotes: bool = True
-    spreadsheet_extract_sub_tables: bool = True
-    spreadsheet_include_hidden_sheets: bool = False
-    spreadsheet_max_cells: int = 2_000_000  # per workbook; over it: FILE_SIZE_TOO_LARGE
-    presentation_include_notes: bool = True
-    presentation_out_of_bounds_content: bool = False
-    presentation_skip_embedded_data: bool = True
-    html_remove_navigation_elements: bool = True
-    html_remove_fixed_elements: bool = True
-    # engine="auto": what sends a page to the layout model besides unusable text and columns
-    # the fast reading order cannot settle (names after LlamaCloud's auto_mode triggers).
-    auto_mode_trigger_on_table_in_page: bool = True  # ruled grid, aligned rows, rules
-    auto_mode_trigger_on_image_in_page: bool = True  # images or vector drawings of size
-    auto_mode_trigger_on_regexp_in_page: str | None = None  # a Python regexp the text matches
-    auto_mode_trigger_on_text_in_page: str | None = None  # a string the text contains
+    office_mode: OfficeMode = Field(
+        default=OfficeMode.native,
+        description="Word-processing files (DOCX, ODT, DOC, RTF): 'native' reads their "
+        "structure (~100 files/s), 'convert' makes a PDF with LibreOffice (real pages and "
+        "boxes, ~2.5 s a file).",
+    )
+    office_include_comments: bool = Field(
+        default=False, description="Word comments as footnote fragments."
+    )
+    office_include_footnotes: bool = Field(
+        default=True, description="Footnotes as footnote fragments (DOCX, ODT)."
+    )
+    spreadsheet_extract_sub_tables: bool = Field(
+        default=True, description="Split a sheet's tables at empty rows and columns."
+    )
+    spreadsheet_include_hidden_sheets: bool = Field(
+        default=False, description="Parse hidden sheets too."
+    )
+    spreadsheet_max_cells: int = Field(
+        default=2_000_000,
+        gt=0,
+        description="Workbooks with more non-empty cells fail with FILE_SIZE_TOO_LARGE.",
+        json_schema_extra=_RUN_ONLY,
+    )
+    presentation_include_notes: bool = Field(
+        default=True, description="Speaker notes after each slide."
+    )
+    presentation_out_of_bounds_content: bool = Field(
+        default=False, description="Keep shapes placed entirely off the slide."
+    )
+    presentation_skip_embedded_data: bool = Field(
+        default=True, description="Leave out the data tables of embedded charts."
+    )
+    html_remove_navigation_elements: bool = Field(
+        default=True,
+        description="HTML: keep the main content; drop nav, headers, footers, sidebars, "
+        "cookie banners and hidden elements.",
+    )
+    html_remove_fixed_elements: bool = Field(
+        default=True, description="HTML: drop elements fixed or sticky on screen."
+    )
+    # repr=False keeps it out of reprs and logs; the resource binds it with dg.EnvVar
+    # (DOCINGEST_PDF_PASSWORD): the UI shows the variable's name, not its value.
+    password: str | None = Field(
+        default=None,
+        repr=False,
+        description="Password for encrypted PDFs (bind with dg.EnvVar).",
+        json_schema_extra={"envvar": "DOCINGEST_PDF_PASSWORD", "hashed": False},
+    )
 
-    def __post_init__(self) -> None:
-        _choice("engine", self.engine, ENGINES)
-        _choice("table_format", self.table_format, TABLE_FORMATS)
-        _choice("ocr_mode", self.ocr_mode, OCR_MODES)
-        _choice("image_mode", self.image_mode, IMAGE_MODES)
-        _choice("failed_page_mode", self.failed_page_mode, FAILED_PAGE_MODES)
-        _choice("office_mode", self.office_mode, OFFICE_MODES)
-        _positive("spreadsheet_max_cells", self.spreadsheet_max_cells)
-        for name in (
-            "include_headers_footers",
-            "merge_tables_across_pages",
-            "isolate",
-            "office_include_comments",
-            "office_include_footnotes",
-            "spreadsheet_extract_sub_tables",
-            "spreadsheet_include_hidden_sheets",
-            "presentation_include_notes",
-            "presentation_out_of_bounds_content",
-            "presentation_skip_embedded_data",
-            "html_remove_navigation_elements",
-            "html_remove_fixed_elements",
-            "auto_mode_trigger_on_table_in_page",
-            "auto_mode_trigger_on_image_in_page",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be a bool")
-        _positive("max_file_size_mb", self.max_file_size_mb)
-        _positive("timeout_s", self.timeout_s)
-        if not isinstance(self.timeout_per_page_s, int | float) or self.timeout_per_page_s < 0:
-            raise ConfigError(f"timeout_per_page_s must be >= 0, got {self.timeout_per_page_s!r}")
-        _positive("memory_limit_mb", self.memory_limit_mb)
-        pages = self.max_pages
-        if pages is not None and (isinstance(pages, bool) or not isinstance(pages, int)):
-            raise ConfigError(f"max_pages must be an integer or None, got {pages!r}")
-        if pages is not None and pages < 1:
-            raise ConfigError(f"max_pages must be >= 1, got {pages}")
-        if self.password is not None and not isinstance(self.password, str):
-            raise ConfigError("password must be a string or None")
-        if self.target_pages is not None:
-            parse_page_ranges(self.target_pages)
-        if not isinstance(self.ocr_languages, str) or not _LANGUAGE.match(self.ocr_languages):
-            raise ConfigError(
-                f"ocr_languages must be Tesseract codes joined by '+', got {self.ocr_languages!r}"
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_coercion(cls, value: Any, info: Any) -> Any:
+        """A flag must be a bool and a number must not be one (pydantic would turn 1 and
+        'yes' into True)."""
+        annotation = cls.model_fields[info.field_name].annotation
+        if annotation is bool and not isinstance(value, bool):
+            raise PydanticCustomError(
+                "bool", "must be true or false, got {value}", {"value": value}
             )
-        tolerance = self.page_error_tolerance
-        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
-            raise ConfigError("page_error_tolerance must be a number between 0 and 1")
-        if not 0 <= tolerance <= 1:
-            raise ConfigError(f"page_error_tolerance must be between 0 and 1, got {tolerance}")
-        _auto_mode_triggers(self)
-        if self.image_mode == "save" and not self.image_dir:
+        if annotation is not bool and isinstance(value, bool):
+            raise PydanticCustomError("bool", "must not be a bool, got {value}", {"value": value})
+        return value
+
+    @field_validator("target_pages")
+    @classmethod
+    def _page_ranges(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_page_ranges(value)
+        return value
+
+    @field_validator("auto_mode_trigger_on_regexp_in_page")
+    @classmethod
+    def _regexp(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{exc}: {value!r}") from exc
+        return value
+
+    @field_validator("ocr_languages")
+    @classmethod
+    def _languages(cls, value: str) -> str:
+        return tesseract_languages(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParseOptionFields:
+        if self.bbox_top + self.bbox_bottom >= 1 or self.bbox_left + self.bbox_right >= 1:
+            raise ValueError("bbox_top + bbox_bottom and bbox_left + bbox_right must stay < 1")
+        return self
+
+    def crops_margins(self) -> bool:
+        return any((self.bbox_top, self.bbox_bottom, self.bbox_left, self.bbox_right))
+
+
+def _message(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
+        for item in error.errors()
+    )
+
+
+def hashed_fields() -> list[str]:
+    """The options that change what parsing produces (not the password, not the limits)."""
+    return [
+        name
+        for name, field in ParseOptionFields.model_fields.items()
+        if not isinstance(field.json_schema_extra, dict)
+        or field.json_schema_extra.get("hashed", True)
+    ]
+
+
+class ParseOptions(ParseOptionFields):
+    """How to parse a document: validated on creation (ConfigError), frozen and hashable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise ConfigError(_message(error)) from None
+        if self.image_mode == ImageMode.save and not self.image_dir:
             raise ConfigError("image_mode='save' needs image_dir")
+        if self.ocr_mode != OcrMode.off:
+            # Imported here: the schema loads without PyMuPDF (the CLI builds its flags from it).
+            from docingest.parsing.ocr import missing_language_data
+
+            if (missing := missing_language_data(self.ocr_languages)) is not None:
+                raise ConfigError(missing)
 
     @property
     def engine_label(self) -> str:
@@ -208,6 +396,10 @@ class ParseOptions:
         """The size limit in bytes."""
         return int(self.max_file_size_mb * 1024 * 1024)
 
+    @property
+    def ocr_dpi(self) -> int:
+        return HIGH_RES_OCR_DPI if self.high_res_ocr else OCR_DPI
+
     def page_indexes(self, page_count: int) -> list[int]:
         """0-based indexes of the pages to parse: target_pages, then at most max_pages."""
         if self.target_pages is None:
@@ -217,16 +409,15 @@ class ParseOptions:
         return indexes if self.max_pages is None else indexes[: self.max_pages]
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as a plain mapping, without the password."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "password"}
+        """The options as a plain JSON mapping (enums as strings), without the password: what
+        a parse result echoes."""
+        return self.model_dump(mode="json", exclude={"password"})
 
     def options_hash(self) -> str:
         """Hash of everything that changes the output (not the password, not the limits)."""
-        relevant = self.to_dict()
-        for name in _NOT_HASHED:
-            relevant.pop(name)
-        if self.engine != "auto":  # the triggers change nothing else: earlier hashes stand
-            for name in _AUTO_TRIGGERS:
-                relevant.pop(name)
+        names = set(hashed_fields())
+        if self.engine != Engine.auto:
+            names -= set(_AUTO_TRIGGERS)
+        relevant = self.model_dump(mode="json", include=names)
         relevant["engine_version"] = engine_version(self.engine)
         return options_hash(relevant)

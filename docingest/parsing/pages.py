@@ -86,11 +86,14 @@ def keep_text_without_ocr(page: PageResult, error: DocIngestError) -> None:
     }
 
 
-def fill_failed_page(doc: pymupdf.Document, page: PageResult, mode: str) -> None:
-    """Give a failed page the markdown `mode` asks for: raw text, nothing, or the error."""
+def fill_failed_page(
+    doc: pymupdf.Document, page: PageResult, mode: str, prefix: str = "", suffix: str = ""
+) -> None:
+    """Give a failed page the markdown `mode` asks for: raw text, nothing, or the error (between
+    `prefix` and `suffix`)."""
     error = page.error or {}
     if mode == "error_message":
-        page.markdown = f"[page {page.page_number} failed: {error.get('code')}]"
+        page.markdown = f"{prefix}[page {page.page_number} failed: {error.get('code')}]{suffix}"
         return
     if mode == "raw_text":
         try:

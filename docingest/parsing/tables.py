@@ -135,6 +135,33 @@ def html_table_to_markdown(markup: str) -> str:
     return "\n".join(rows)
 
 
+def compact_pipe_table(markdown: str) -> str:
+    """A pipe table without cell padding: '| a | b |' -> '|a|b|', the rule row '|-|-|'."""
+    lines = []
+    for row in markdown.split("\n"):
+        cells = split_row(row)
+        if cells is None:
+            return markdown  # not a pipe table (HTML, or text the model called a table)
+        if is_rule_row(cells):  # keep the alignment colons, one dash each
+            cells = [re.sub("-+", "-", cell.replace(" ", "")) for cell in cells]
+        else:
+            cells = [cell.replace("|", "\\|") for cell in cells]
+        lines.append("|" + "|".join(cells) + "|")
+    return "\n".join(lines)
+
+
+def compact_tables(pages: list[PageResult]) -> None:
+    """Every pipe table of `pages` compacted, in its fragment and in its page's markdown."""
+    for page in pages:
+        for fragment in page.fragments:
+            if fragment.type != "table" or fragment.content.lstrip().startswith("<"):
+                continue
+            compact = compact_pipe_table(fragment.content)
+            if compact != fragment.content:
+                page.markdown = page.markdown.replace(fragment.content, compact)
+                fragment.content = compact
+
+
 # A page number ends the cell, alone or after a space or leader dots (not a decimal's point).
 _PAGE_NUMBER = re.compile(r"(?:^|\s|(?<!\d)[.\u2026])(\d{1,4}|[ivxlc]{1,7})$", re.IGNORECASE)
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}

@@ -17,6 +17,7 @@ from docingest.state import read_state
 from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
+    ClassifierResource,
     EmbedderResource,
     ParserResource,
     QdrantResource,
@@ -87,6 +88,7 @@ def _resources(uploads: Path) -> dict[str, object]:
         "source": SourceResource(root=str(uploads)),
         "parser": ParserResource(),
         "chunker": ChunkerResource(),
+        "classifier": ClassifierResource(),
         "embedder": EmbedderResource(),
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),
@@ -104,7 +106,13 @@ def test_pipeline_asset_on_one_partition(
     assert result.success
     materialized = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
                     ]  # fmt: skip
-    assert materialized == ["source_documents", "parsed_pages", "chunks", "vector_store_entries"]
+    assert materialized == [
+        "source_documents",
+        "parsed_pages",
+        "document_classes",
+        "chunks",
+        "vector_store_entries",
+    ]
     checks = [
         e.event_specific_data
         for e in result.all_events

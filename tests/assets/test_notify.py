@@ -18,6 +18,7 @@ from docingest.webhooks import Endpoint, WebhookDispatcher
 from tests.webhook_server import Receiver, closed_port_url, receiver
 
 ALL = ("source", "parse", "chunk", "index")
+CLASSIFIED = ("source", "parse", "classify", "chunk", "index")
 
 
 @pytest.fixture
@@ -40,6 +41,14 @@ def server() -> Iterator[Receiver]:
         # A parse-only run does not index: the document is parsed, not ingested.
         (None, ("source", "parse"), ["parse.success"]),
         ("parse", ("source", "parse"), ["parse.error", "ingest.error"]),
+        # With the classify stage: classify.* between parse.* and ingest.*.
+        (None, CLASSIFIED, ["parse.success", "classify.success", "ingest.success"]),
+        ("parse", CLASSIFIED, ["parse.error", "ingest.error"]),
+        ("classify", CLASSIFIED, ["parse.success", "classify.error", "ingest.error"]),
+        ("index", CLASSIFIED, ["parse.success", "classify.success", "ingest.error"]),
+        # A re-classification (classify_job) ingests nothing.
+        (None, ("classify",), ["classify.success"]),
+        ("classify", ("classify",), ["classify.error"]),
     ],
 )
 def test_document_events(
@@ -108,12 +117,25 @@ def test_succeeded_document_and_batch(server: Receiver) -> None:
     bodies = [json.loads(r.body) for r in server.requests]
     assert [(b["event"], b["status"]) for b in bodies] == [
         ("parse.success", "succeeded"),
+        ("classify.success", "succeeded"),
         ("ingest.success", "succeeded"),
         ("batch.completed", "partial"),
     ]
-    assert bodies[1]["error_code"] is None and bodies[1]["counts"] == {"chunks": 3, "points": 3}
-    assert bodies[2]["counts"] == {"documents": 2, "succeeded": 1, "failed": 1}
-    assert bodies[2]["error_codes"] == {"CORRUPT_FILE": 1} and bodies[2]["document_id"] is None
+    assert bodies[2]["error_code"] is None and bodies[2]["counts"] == {"chunks": 3, "points": 3}
+    assert bodies[3]["counts"] == {"documents": 2, "succeeded": 1, "failed": 1}
+    assert bodies[3]["error_codes"] == {"CORRUPT_FILE": 1} and bodies[3]["document_id"] is None
+
+
+def test_classify_success_carries_the_classification(server: Receiver) -> None:
+    dispatcher = WebhookDispatcher([Endpoint(server.url)])
+    classification = {"document_type": "invoice", "score": 0.61, "page_classes": {"blank": [2]}}
+    notify_document(
+        dispatcher, stage_failed=None, document_id="c.pdf", error=None, run_id="r",
+        counts={}, stages=("classify",), classification=classification,
+    )  # fmt: skip
+    (body,) = [json.loads(r.body) for r in server.requests]
+    assert body["event"] == "classify.success" and body["document_type"] == "invoice"
+    assert body["score"] == 0.61 and body["page_classes"] == {"blank": [2]}
 
 
 def test_an_unreachable_receiver_never_raises(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ from docingest.state import read_state
 from docingest.storage import DocumentStore
 from resources import (
     ChunkerResource,
+    ClassifierResource,
     EmbedderResource,
     ParserResource,
     QdrantResource,
@@ -40,6 +41,7 @@ def test_a_repaired_file_is_indexed_with_its_flags_and_a_warning(
         "source": SourceResource(root=str(uploads)),
         "parser": ParserResource(engine="fast"),
         "chunker": ChunkerResource(),
+        "classifier": ClassifierResource(),
         "embedder": EmbedderResource(),
         "qdrant": QdrantResource(keep_open=True),
         "storage": StorageResource(),

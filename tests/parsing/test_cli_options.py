@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pymupdf
@@ -80,3 +81,38 @@ def test_office_flags_and_resource_fields(tmp_path: Path) -> None:
     ).options()  # fmt: skip
     assert options.office_mode == "convert" and options.spreadsheet_include_hidden_sheets
     assert not options.html_remove_navigation_elements and options.spreadsheet_max_cells == 10
+
+
+def test_one_schema_for_flags_resource_and_options() -> None:
+    """Every parse option is a CLI flag and a resource field, with the schema's default."""
+    from click.testing import CliRunner as Runner
+
+    from docingest.parsing.options import ParseOptionFields, ParseOptions
+
+    help_text = Runner().invoke(main, ["parse", "--help"], terminal_width=200).output
+    params = {p.name: p for p in main.commands["parse"].params}  # type: ignore[attr-defined]
+    resource = ParserResource()
+    for name, field in ParseOptionFields.model_fields.items():
+        assert name in params, name
+        default = params[name].default
+        assert getattr(default, "value", default) == getattr(field.default, "value", field.default)
+        assert getattr(resource, name) == field.default
+        assert params[name].help and params[name].help.startswith(str(field.description)[:20])
+    assert "--ocr [auto|force|off]" in help_text and "--no-remove-hidden-text" in help_text
+    assert ParserResource().options() == ParseOptions()
+
+
+def test_json_output_echoes_the_options(tmp_path: Path) -> None:
+    pdf = _pdf(tmp_path / "three.pdf")
+    args = ["parse", str(pdf), "--out", str(tmp_path), "--format", "json", "--engine", "fast"]
+    result = CliRunner().invoke(
+        main, [*args, "--no-isolate", "--ocr-languages", "en", "--bbox-top", "0.01"],
+        env={"DOCINGEST_PDF_PASSWORD": "hunter2-secret"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "three.json").read_text()
+    echo = json.loads(text)["options"]
+    assert echo["engine"] == "fast" and echo["ocr_languages"] == "eng" and echo["bbox_top"] == 0.01
+    assert echo["isolate"] is False and "hunter2" not in text and "password" not in echo
+    bad = CliRunner().invoke(main, [*args, "--ocr-languages", "xx"])
+    assert bad.exit_code == 2 and "unknown language 'xx'" in bad.output

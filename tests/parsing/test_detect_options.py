@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pymupdf
@@ -228,3 +229,48 @@ def test_detect_zip_based_formats() -> None:
         "application/vnd.comicbook+zip"
     )
     assert detect_mime(_zip({"notes.txt": b"x"}), "a.zip") == "application/zip"
+
+
+@pytest.mark.parametrize(
+    ("spec", "tesseract"),
+    [
+        ("en", "eng"),
+        ("en,de", "eng+deu"),
+        ("eng+deu", "eng+deu"),
+        ("ch_sim+en", "chi_sim+eng"),
+        ("rs_latin", "srp_latn"),
+        ("EN, fr", "eng+fra"),
+        ("en+eng", "eng"),
+    ],
+)
+def test_seed_language_codes_map_to_tesseract(spec: str, tesseract: str) -> None:
+    assert ParseOptions(ocr_languages=spec, ocr_mode="off").ocr_languages == tesseract
+
+
+@pytest.mark.parametrize("spec", ["xx", "en,", "ava", "english"])
+def test_unknown_language_is_a_config_error(spec: str) -> None:
+    with pytest.raises(ConfigError, match="ocr_languages"):
+        ParseOptions(ocr_languages=spec, ocr_mode="off")
+
+
+def test_language_without_tessdata_is_a_config_error() -> None:
+    from docingest.parsing.ocr import missing_language_data
+
+    if missing_language_data("deu") is None:
+        pytest.skip("German traineddata installed (or no Tesseract): nothing missing to report")
+    with pytest.raises(ConfigError, match="tesseract-ocr-deu"):
+        ParseOptions(ocr_languages="de")
+    assert ParseOptions(ocr_languages="en").options_hash() == ParseOptions().options_hash()
+
+
+def test_high_res_ocr_sets_the_resolution() -> None:
+    assert (ParseOptions().ocr_dpi, ParseOptions(high_res_ocr=True).ocr_dpi) == (150, 300)
+    assert ParseOptions(high_res_ocr=True).options_hash() != ParseOptions().options_hash()
+
+
+def test_options_are_echoed_without_the_password() -> None:
+    options = ParseOptions(password="hunter2-secret", engine="fast", bbox_top=0.1)
+    echo = options.to_dict()
+    assert echo["engine"] == "fast" and echo["bbox_top"] == 0.1 and echo["isolate"] is True
+    assert "password" not in echo and set(echo) == set(type(options).model_fields) - {"password"}
+    assert json.loads(json.dumps(echo)) == echo  # plain JSON: enums as their values

@@ -8,6 +8,7 @@ import pytest
 from docingest.parsing import ParseOptions, parse_bytes
 from docingest.parsing.grid import find_grid_tables
 from docingest.parsing.order import reading_order
+from docingest.parsing.tables import compact_pipe_table
 
 
 def _ruled_table(page: pymupdf.Page, merge_header: bool = False) -> None:
@@ -123,3 +124,35 @@ def test_fast_engine_reads_a_bold_numbered_title_inside_a_block() -> None:
         f.content for f in result.pages[0].fragments if f.type in ("section_header", "title")
     ]
     assert headings == ["# 4. Entropy"]
+
+
+def test_compact_markdown_table() -> None:
+    """compact_markdown_table: pipe tables without padding, in the fragment and the page."""
+
+    def page_with_table(page: pymupdf.Page) -> None:
+        page.insert_text((72, 80), "Results by region are below.", fontsize=11)
+        _ruled_table(page)
+
+    options = {"engine": "fast", "table_format": "markdown", "isolate": False}
+    padded, compact = (
+        parse_bytes(
+            _pdf(page_with_table), document_id="t", source="t.pdf", filename="t.pdf",
+            options=ParseOptions(**options, compact_markdown_table=flag),  # type: ignore[arg-type]
+        )
+        for flag in (False, True)
+    )  # fmt: skip
+    assert "| Region | Year | Share |" in padded.markdown
+    table = compact.pages[0].fragments[1]
+    assert table.content.splitlines()[:2] == ["|Region|Year|Share|", "|-|-|-|"]
+    assert table.content in compact.markdown and len(compact.markdown) < len(padded.markdown)
+
+
+@pytest.mark.parametrize(
+    ("table", "compact"),
+    [
+        ("| a | b |\n|:---:|---|\n| 1 \\| 2 | x |", "|a|b|\n|:-:|-|\n|1 \\| 2|x|"),
+        ("<table><tr><td>a</td></tr></table>", "<table><tr><td>a</td></tr></table>"),
+    ],
+)
+def test_compact_pipe_table(table: str, compact: str) -> None:
+    assert compact_pipe_table(table) == compact

@@ -7,7 +7,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from docingest.errors import DocIngestError, ErrorCode
+from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.models import ParseResult
 from docingest.parsing import ParseOptions, parse_bytes
 from docingest.parsing.ocr import tessdata_for
@@ -72,10 +72,11 @@ def test_ocr_missing_is_an_ocr_error(
 
 
 @needs_tesseract
-def test_missing_language_names_the_package(scanned_pdf: bytes) -> None:
-    result = _parse(scanned_pdf, engine="fast", ocr_languages="xyz", page_error_tolerance=1.0)
-    error = result.pages[1].error
-    assert error is not None and "tesseract-ocr-xyz" in error["message"]
+def test_missing_language_names_the_package() -> None:
+    """A language Tesseract has no data for is refused with the options, before any work."""
+    with pytest.raises(ConfigError, match="tesseract-ocr-xyz"):
+        ParseOptions(engine="fast", ocr_languages="xyz")
+    assert ParseOptions(ocr_languages="xyz", ocr_mode="off").ocr_languages == "xyz"
 
 
 @needs_tesseract
@@ -176,3 +177,19 @@ def test_svg_is_parsed() -> None:
     )
     result = _parse(svg, filename="drawing.svg", engine="fast")
     assert result.mime_type == "image/svg+xml" and "Vector drawing label" in result.markdown
+
+
+@needs_tesseract
+def test_high_res_ocr_reads_at_300_dpi(scanned_pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolution reaches Tesseract (the real call, watched), and the scan is still read."""
+    real = pymupdf.Page.get_textpage_ocr
+    seen: list[int] = []
+
+    def watched(page: pymupdf.Page, *args: object, **kwargs: object) -> pymupdf.TextPage:
+        seen.append(int(kwargs["dpi"]))  # type: ignore[call-overload]
+        return real(page, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pymupdf.Page, "get_textpage_ocr", watched)
+    for high_res, dpi in ((False, 150), (True, 300)):
+        result = _parse(scanned_pdf, engine="fast", high_res_ocr=high_res)
+        assert seen.pop() == dpi and "invoice" in result.pages[1].markdown.lower()

@@ -212,6 +212,15 @@ def test_failing_page_is_isolated(report_pdf: bytes, monkeypatch: pytest.MonkeyP
             report_pdf, engine=engine, page_error_tolerance=0.5, failed_page_mode="error_message"
         )
         assert f"[page 2 failed: {code}]" in shown.markdown
+        wrapped = _parse(
+            report_pdf,
+            engine=engine,
+            page_error_tolerance=0.5,
+            failed_page_mode="error_message",
+            replace_failed_page_with_error_message_prefix="<!-- ",
+            replace_failed_page_with_error_message_suffix=" -->",
+        )
+        assert f"<!-- [page 2 failed: {code}] -->" in wrapped.markdown
         # one page of two failing is over the default tolerance (5 %): the document fails
         assert "1 of 2 pages failed" in _assert_error(ErrorCode(code), report_pdf, engine=engine)
 

@@ -1,0 +1,101 @@
+"""Parse options set by the upload folder itself: per folder and per document.
+
+`.docingest.yaml` in a folder applies to the files in it and in its subfolders (a nearer
+folder's file wins key by key), and `<file>.docingest.yaml` beside a document (e.g.
+`scan.pdf.docingest.yaml`) to that document alone, over its folders' files:
+
+    parse_options:
+      ocr_languages: de
+      bbox_top: 0.05
+
+Only options that shape the output may be set this way (not the limits, the password or where
+images are written: an upload folder does not loosen the sandbox or choose where files go).
+The options a document ends with are folded into its options hash, so its cached parse is
+reused only when they match. An invalid file is a property of the input: the documents it
+covers fail with CORRUPT_FILE (not retried), like an invalid metadata sidecar.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from docingest.errors import DocIngestError, ErrorCode
+from docingest.ids import options_hash
+from docingest.parsing.options import hashed_fields
+
+FOLDER_FILE = ".docingest.yaml"
+DOCUMENT_SUFFIX = ".docingest.yaml"
+_KEY = "parse_options"
+_MAX_BYTES = 64 * 1024
+_NOT_FROM_FILES = frozenset({"image_dir"})
+INVALID_OPTION_FILES = "invalid-option-files"  # the options hash planning expects for them
+
+
+def settable_options() -> list[str]:
+    """The parse options an option file may set."""
+    return [name for name in hashed_fields() if name not in _NOT_FROM_FILES]
+
+
+def is_option_file(path: Path) -> bool:
+    """Whether `path` is an option file (never a document to ingest)."""
+    return path.name.endswith(DOCUMENT_SUFFIX)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    def invalid(reason: str) -> DocIngestError:
+        return DocIngestError(ErrorCode.CORRUPT_FILE, f"invalid parse option file {path}: {reason}")
+
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise DocIngestError(
+            ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {path}: {error.strerror or error}"
+        ) from error
+    if not stat.S_ISREG(info.st_mode):
+        raise invalid("not a regular file (links, pipes and devices are not read)")
+    if info.st_size > _MAX_BYTES:
+        raise invalid(f"{info.st_size} bytes (at most {_MAX_BYTES})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise invalid(str(error).splitlines()[0]) from error
+    if not isinstance(data, dict) or set(data) - {_KEY}:
+        raise invalid(f"expected a mapping with the one key {_KEY!r}")
+    options = data.get(_KEY) or {}
+    if not isinstance(options, dict):
+        raise invalid(f"{_KEY} must be a mapping of option names to values")
+    unknown = sorted(set(options) - set(settable_options()))
+    if unknown:
+        raise invalid(f"{', '.join(map(str, unknown))} cannot be set here")
+    return options
+
+
+def option_files(root: Path, path: Path) -> list[Path]:
+    """The option files that apply to the document at `path` under `root`, weakest first."""
+    folder = path.parent
+    folders = [folder]
+    while folder != root and root in folder.parents:
+        folder = folder.parent
+        folders.append(folder)
+    files = [f / FOLDER_FILE for f in reversed(folders)]
+    return [*files, path.with_name(path.name + DOCUMENT_SUFFIX)]
+
+
+def parse_option_overrides(root: Path, path: Path) -> dict[str, Any]:
+    """The parse options the option files of `path` set, merged ({} when there are none); the
+    values are checked when they meet the configured options (ParserResource.options)."""
+    merged: dict[str, Any] = {}
+    for file in option_files(Path(root).absolute(), Path(path).absolute()):
+        merged.update(_read(file))
+    return merged
+
+
+def overrides_digest(overrides: dict[str, Any]) -> str:
+    """A short digest of `overrides` ('' for none): what a folder listing compares."""
+    return options_hash(overrides) if overrides else ""
