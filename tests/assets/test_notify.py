@@ -177,6 +177,7 @@ def test_partial_success_progress_and_cancelled_batch(server: Receiver) -> None:
         ("parse.pending", "b.pdf", "pending"),
         ("parse.running", "a.pdf", "running"),
         ("parse.partial_success", "a.pdf", "partial"),
+        ("classify.success", "a.pdf", "succeeded"),
         ("ingest.success", "a.pdf", "succeeded"),
         ("parse.cancelled", "b.pdf", "cancelled"),
         ("batch.completed", None, "cancelled"),
