@@ -58,11 +58,11 @@ _HELD = threading.Event()  # set when the slow document is being parsed
 class HeldParser(ParserResource):
     """The real parser; the run's first parse waits for the test (a slow document)."""
 
-    def parse(self, path: Path, document_id: str) -> ParseResult:
+    def parse(self, path: Path, document_id: str, *args: Any, **kwargs: Any) -> ParseResult:
         _HELD.set()
         if not _GATE.wait(timeout=120):
             raise TimeoutError("the test never let the held document go")
-        return super().parse(path, document_id)
+        return super().parse(path, document_id, *args, **kwargs)
 
 
 @pytest.fixture
