@@ -7,10 +7,12 @@ At the end the step fails if any document failed, so exactly the failed partitio
 failed in the UI, and retries happen only when some failure is retryable.
 """
 
+import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -22,6 +24,7 @@ from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import documents_partitions
 from assets.results import StageResult
 from assets.retries import document_retry_policy
+from assets.run_tags import correlation_id_of
 from assets.vector_store import (
     QDRANT_POOL,
     index_document,
@@ -32,8 +35,22 @@ from assets.vector_store import (
 from docingest.chunking import ChunkingSettings
 from docingest.classify import Classifier
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
-from docingest.state import note_run, read_state, record_failure
+from docingest.state import (
+    DocumentState,
+    Expected,
+    Freshness,
+    Step,
+    freshness,
+    note_run,
+    read_state,
+    record_cancelled,
+    record_failure,
+    record_steps,
+    utc_now,
+)
+from docingest.storage import DocumentStore
 from docingest.vectorstore import VectorStore
+from docingest.webhooks import WebhookDispatcher
 from resources import (
     ChunkerResource,
     ClassifierResource,
@@ -45,7 +62,7 @@ from resources import (
     WebhookResource,
 )
 from resources.chunker import PARAMS_DESCRIPTION, STRATEGY_DESCRIPTION, ChunkingStrategy
-from resources.notify import notify_batch, notify_document, stage_counts
+from resources.notify import notify_batch, notify_document, notify_progress, stage_counts
 from resources.source import BATCH_SIZE
 
 # Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
@@ -59,6 +76,9 @@ PARENTS = {
     "chunks": "parsed_pages",
     "vector_store_entries": "chunks",
 }
+
+_CANCELLING = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+CANCEL_CHECK_INTERVAL_S = 1.0
 
 STAGES = {
     "source_documents": "source",
@@ -82,13 +102,12 @@ class ChunkingConfig(dg.Config):
     params: dict[str, str] = Field(default_factory=dict, description=PARAMS_DESCRIPTION)
 
 
-def _finished_in_this_run(state: dict, run_id: str) -> bool:
-    """On a step retry, documents this run already finished (or refused for good) are skipped."""
-    if state.get("run_id") != run_id:
-        return False
-    error = state.get("error") or {}
-    return state.get("status") == "succeeded" or (
-        state.get("status") == "failed" and not error.get("retryable", True)
+def _finished_in_this_run(state: DocumentState, run_id: str) -> bool:
+    """On a step retry, documents this run already finished (or refused for good) are skipped:
+    recorded by this run, and current or failed for good as far as the record goes."""
+    return state.run_id == run_id and freshness(state, Expected()) in (
+        Freshness.CURRENT,
+        Freshness.FAILED_PERMANENTLY,
     )
 
 
@@ -159,7 +178,7 @@ def _record(
 
 
 def failure_observation(
-    asset: str, document_id: str, error: DocIngestError, state: dict, *, run_id: str
+    asset: str, document_id: str, error: DocIngestError, state: DocumentState, *, run_id: str
 ) -> dg.AssetObservation:
     """What the partition page shows for a failed document: the code, the message, whether a
     retry can help and the stage that failed, on the asset of that stage."""
@@ -173,7 +192,7 @@ def failure_observation(
             "error_message": error.message,
             "retryable": error.retryable,
             "stage": STAGES[asset],
-            "attempts": int(state.get("attempts") or 1),
+            "attempts": state.attempts or 1,
             "run_id": run_id,
         },
         tags={"docingest/status": "failed", "docingest/error_code": error.code.value},
@@ -198,6 +217,116 @@ def _attempt(
         internal = DocIngestError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
         internal.trace = trace  # kept in the document's state: `docingest ingest` logs it
         return internal
+
+
+Outcome = Literal["succeeded", "cancelled"] | DocIngestError
+
+
+class _DocumentRun:
+    """One document at a time through the selected stages: its materializations and checks,
+    its state and status history, its webhooks; stops between stages once the run is being
+    cancelled."""
+
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        store: DocumentStore,
+        hooks: WebhookDispatcher,
+        runners: dict[str, Callable[[str], StageResult]],
+        selected: list[str],
+        ran_with: dict[str, str],
+        own_options: Callable[[str], dict[str, str]],
+    ) -> None:
+        self.context, self.store, self.hooks = context, store, hooks
+        self.runners, self.selected, self.ran_with = runners, selected, ran_with
+        self.own_options = own_options
+        self.stages = [STAGES[asset] for asset in selected]
+        self.ids: dict[str, Any] = {
+            "run_id": context.run.run_id,
+            "correlation_id": correlation_id_of(context.run),
+        }
+        self.earlier = _materialized_in_this_run(context)
+        self._checked_at = -CANCEL_CHECK_INTERVAL_S
+
+    def _cancel_requested(self) -> bool:
+        """Whether the run is being cancelled; asked of the instance at most once a second
+        (one read of the run costs ~10 ms on SQLite here, a stage often less)."""
+        now = time.monotonic()
+        if now - self._checked_at < CANCEL_CHECK_INTERVAL_S:
+            return False
+        self._checked_at = now
+        run = self.context.instance.get_run_by_id(self.context.run.run_id)
+        return run is not None and run.status in _CANCELLING
+
+    def document(self, document_id: str) -> Generator[dg.AssetMaterialization, None, Outcome]:
+        """Runs the document's stages; its steps go to its history once it is done with."""
+        steps: list[Step] = []
+        try:
+            return (yield from self._stages(document_id, steps))
+        finally:
+            record_steps(self.store, document_id, steps, correlation_id=self.ids["correlation_id"])
+
+    def _stages(
+        self, document_id: str, steps: list[Step]
+    ) -> Generator[dg.AssetMaterialization, None, Outcome]:
+        counts: dict[str, int] = {}
+        for asset in self.selected:
+            if (asset, document_id) in self.earlier:
+                counts.update(stage_counts(self.earlier[asset, document_id]))
+                continue
+            if self._cancel_requested():
+                return "cancelled"
+            if asset == "parsed_pages":
+                notify_progress(self.hooks, "parse.running", [document_id], **self.ids)
+            started_at, clock = utc_now(), time.perf_counter()
+            outcome = _attempt(self.context, self.runners[asset], document_id)
+            failed = isinstance(outcome, DocIngestError)
+            steps.append(
+                Step(
+                    STAGES[asset], "failed" if failed else "succeeded", started_at, utc_now(),
+                    round(time.perf_counter() - clock, 3), self.context.run.run_id,
+                )
+            )  # fmt: skip
+            if isinstance(outcome, DocIngestError):
+                # With the options this run used: a permanent failure is not run again
+                # until the content or one of these changes (state.freshness).
+                record_failure(
+                    self.store, document_id, STAGES[asset], outcome, run_id=self.context.run.run_id,
+                    trace=outcome.trace, **{**self.ran_with, **self.own_options(document_id)},
+                )  # fmt: skip
+                self.context.log.error(
+                    f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
+                )
+                self.context.log_event(
+                    failure_observation(
+                        asset, document_id, outcome, read_state(self.store, document_id),
+                        run_id=self.context.run.run_id,
+                    )
+                )  # fmt: skip
+                notify_document(
+                    self.hooks, stage_failed=STAGES[asset], document_id=document_id,
+                    error=outcome, counts=counts, stages=self.stages, **self.ids,
+                    classification=webhook_fields(self.store, document_id),
+                )  # fmt: skip
+                return outcome
+            counts.update(stage_counts(outcome.metadata))
+            yield _record(self.context, asset, document_id, outcome)
+        note_run(self.store, document_id, self.context.run.run_id)
+        notify_document(
+            self.hooks, stage_failed=None, document_id=document_id, error=None, counts=counts,
+            stages=self.stages, **self.ids,
+            classification=webhook_fields(self.store, document_id),
+        )  # fmt: skip
+        return "succeeded"
+
+    def cancel(self, document_ids: list[str]) -> None:
+        """Mark the documents the run will not finish as cancelled (not failed)."""
+        for document_id in document_ids:
+            record_cancelled(self.store, document_id, self.context.run.run_id)
+        if document_ids:
+            self.context.log.warning(f"run cancelled: {len(document_ids)} documents not finished")
+        if document_ids and "parse" in self.stages:
+            notify_progress(self.hooks, "parse.cancelled", document_ids, **self.ids)
 
 
 @dg.multi_asset(
@@ -303,61 +432,54 @@ def document_pipeline(
             "chunks": lambda d: chunk_parsed_document(d, chunker, settings, store),
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
         }
+        run = _DocumentRun(context, store, hooks, runners, selected, ran_with, own_options)
         failures: dict[str, DocIngestError] = {}
+        cancelled: list[str] = []
         succeeded = 0
-        earlier = _materialized_in_this_run(context)
-        for document_id in context.partition_keys:
-            if _finished_in_this_run(read_state(store, document_id), context.run.run_id):
-                continue
-            counts: dict[str, int] = {}
-            for asset in selected:
-                if (asset, document_id) in earlier:
-                    counts.update(stage_counts(earlier[asset, document_id]))
-                    continue
-                outcome = _attempt(context, runners[asset], document_id)
+        todo = [
+            document_id
+            for document_id in context.partition_keys
+            if not _finished_in_this_run(read_state(store, document_id), context.run.run_id)
+        ]
+        if "parse" in stages:
+            notify_progress(hooks, "parse.pending", todo, **run.ids)
+        position = 0
+        try:
+            for position, document_id in enumerate(todo):
+                outcome = yield from run.document(document_id)
+                if outcome == "cancelled":
+                    cancelled = todo[position:]
+                    break
                 if isinstance(outcome, DocIngestError):
                     failures[document_id] = outcome
-                    # With the options this run used: a permanent failure is not run again
-                    # until the content or one of these changes (state.freshness).
-                    record_failure(
-                        store, document_id, STAGES[asset], outcome, run_id=context.run.run_id,
-                        trace=outcome.trace, **{**ran_with, **own_options(document_id)},
-                    )  # fmt: skip
-                    context.log.error(
-                        f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
-                    )
-                    context.log_event(
-                        failure_observation(
-                            asset, document_id, outcome, read_state(store, document_id),
-                            run_id=context.run.run_id,
-                        )
-                    )  # fmt: skip
-                    notify_document(
-                        hooks, stage_failed=STAGES[asset], document_id=document_id,
-                        error=outcome, run_id=context.run.run_id, counts=counts, stages=stages,
-                        classification=webhook_fields(store, document_id),
-                    )  # fmt: skip
-                    break
-                counts.update(stage_counts(outcome.metadata))
-                yield _record(context, asset, document_id, outcome)
-            else:
-                note_run(store, document_id, context.run.run_id)
-                succeeded += 1
-                notify_document(
-                    hooks, stage_failed=None, document_id=document_id, error=None,
-                    run_id=context.run.run_id, counts=counts, stages=stages,
-                    classification=webhook_fields(store, document_id),
-                )  # fmt: skip
+                else:
+                    succeeded += 1
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            # Terminated by the run launcher (docingest cancel, the UI): the document in hand
+            # and those after it are cancelled, not failed.
+            run.cancel(todo[position:])
+            raise
+        run.cancel(cancelled)
     notify_batch(
         hooks,
         run_id=context.run.run_id,
+        correlation_id=run.ids["correlation_id"],
         counts={
             "documents": len(context.partition_keys),
             "succeeded": succeeded,
             "failed": len(failures),
+            "cancelled": len(cancelled),
         },
         error_codes=dict(Counter(error.code.value for error in failures.values())),
     )
+    if cancelled:
+        # The run is CANCELING: Dagster ends a run whose step fails now as CANCELED.
+        raise dg.Failure(
+            description=f"cancelled: {len(cancelled)} of {len(context.partition_keys)} "
+            "documents not finished; the next ingest or reconcile runs them",
+            metadata={"cancelled_documents": dg.MetadataValue.json(cancelled)},
+            allow_retries=False,
+        )
     if failures:
         codes = Counter(error.code.value for error in failures.values())
         summary = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
@@ -374,6 +496,22 @@ def document_pipeline(
         )
 
 
+def expected_options(
+    parser: ParserResource,
+    chunker: ChunkerResource,
+    embedder: EmbedderResource,
+    strategy: str | None = None,
+    params: dict[str, str] | None = None,
+) -> Expected:
+    """What a run with these resources (and a run's chunking override) would use now: what the
+    CLI, the schedule and the UI's code versions compare each document with."""
+    return Expected(
+        parse_options_hash=parser.options().options_hash(),
+        chunking_hash=chunker.resolve(strategy, params).params_hash,
+        embedding_model=embedder.model,
+    )
+
+
 def with_code_versions(
     pipeline: dg.AssetsDefinition,
     parser: ParserResource,
@@ -381,21 +519,23 @@ def with_code_versions(
     embedder: EmbedderResource,
     classifier: ClassifierResource | None = None,
 ) -> dg.AssetsDefinition:
-    """The pipeline with code versions from the configured resources: change the parse
-    options, the rules, the chunking configuration or the model, and the UI shows the affected
-    partitions (and everything downstream of them) as stale."""
-    chunking = chunker.resolve().params_hash
+    """The pipeline with code versions from the configured resources (`expected_options`, the
+    options `state.freshness` compares): change the parse options, the rules, the chunking
+    configuration or the model, and the UI shows the affected partitions (and everything
+    downstream of them) as stale, as `docingest ingest` and the schedule see them."""
+    expected = expected_options(parser, chunker, embedder)
+    chunking = expected.chunking_hash
     try:
         rules = (classifier or ClassifierResource()).ruleset().digest()
     except ConfigError:
         rules = "invalid-rules"  # the run refuses them and says why; the UI must still load
     versions = {
         "source_documents": SOURCE_CODE_VERSION,
-        "parsed_pages": parser.options().options_hash(),
+        "parsed_pages": expected.parse_options_hash,
         "document_classes": rules,
         "chunks": chunking,
         # The index is made from the chunks: a new chunking configuration makes it stale too.
-        "vector_store_entries": f"{chunking}-{embedder.model}",
+        "vector_store_entries": f"{chunking}-{expected.embedding_model}",
     }
     return pipeline.map_asset_specs(
         lambda spec: spec.replace_attributes(

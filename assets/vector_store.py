@@ -141,7 +141,7 @@ def index_document(
     keys = [embedding_key(embedder.model, text) for text in texts]
     # Re-chunking often reproduces chunks it had before: their vectors are reused, not recomputed.
     # A document never indexed has nothing to reuse: skip the scroll (a full scan in local mode).
-    indexed_before = bool(read_state(store, document_id).get("points"))
+    indexed_before = bool(read_state(store, document_id).points)
     cached = vectors.document_vectors(document_id, EMBED_KEY) if records and indexed_before else {}
     missing = sorted({i for i, key in enumerate(keys) if key not in cached})
     fresh = embedder.embed([texts[i] for i in missing]) if missing else []
@@ -205,7 +205,7 @@ def restamp_classes(
     re-embedding: the classes are set on the stored points (set_payload). Only when the
     classes kept out of the index changed is the document re-indexed, and then its stored
     vectors are reused (a chunk newly let in is the only one embedded)."""
-    if not read_state(store, document_id).get("points"):
+    if not read_state(store, document_id).points:
         return {}  # not indexed yet: the index stage writes the classes with the points
     classes = read_classification(store, document_id)
     records = store.read_chunks(document_id)

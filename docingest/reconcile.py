@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from docingest.state import Expected, Freshness, freshness
+from docingest.state import DocumentState, Expected, Freshness, freshness
 
 
 @dataclass
@@ -48,6 +48,7 @@ _RUN = frozenset(
         Freshness.PARSE_OPTIONS_CHANGED,
         Freshness.CHUNKING_CHANGED,
         Freshness.MODEL_CHANGED,
+        Freshness.CANCELLED,
     }
 )
 
@@ -55,7 +56,7 @@ _RUN = frozenset(
 def plan_reconciliation(
     files: Mapping[str, str],
     partitions: Set[str],
-    states: Mapping[str, Mapping[str, Any]],
+    states: Mapping[str, DocumentState],
     owned: Set[str],
     *,
     expected: Expected | None = None,
@@ -74,7 +75,7 @@ def plan_reconciliation(
     plan = Plan()
     options = expected or Expected()
     for document_id in sorted(files):
-        state = states.get(document_id, {})
+        state = states.get(document_id, DocumentState(document_id))
         if document_id not in partitions:
             plan.add.append(document_id)
             plan.run.append(document_id)
@@ -86,7 +87,7 @@ def plan_reconciliation(
         if reason in _RUN:
             plan.run.append(document_id)
         elif reason is Freshness.HALF_WAY or (
-            reason is Freshness.FAILED_RETRYABLE and int(state.get("attempts") or 0) < max_attempts
+            reason is Freshness.FAILED_RETRYABLE and state.attempts < max_attempts
         ):
             plan.retry.append(document_id)
     plan.delete = sorted(d for d in owned if d not in files)

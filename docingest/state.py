@@ -1,14 +1,16 @@
 """The latest outcome of each document, for `docingest status` and "already current" checks.
 
 Dagster's event log stays the record of runs; this is a per-document summary the pipeline keeps
-beside its outputs so that status and skip decisions need one small read per document.
+beside its outputs so that status and skip decisions need one small read per document. The
+record is typed and frozen (`DocumentState`), and this module is the only one that reads or
+writes `state/<doc>.json`; a file written before the record was typed loads unchanged.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -17,57 +19,224 @@ from docingest.errors import DocIngestError
 from docingest.storage import DocumentStore
 
 _KIND = "state"
+# The latest steps kept per document (a few runs' worth): status shows them, nothing replays them.
+HISTORY_LIMIT = 40
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def read_state(store: DocumentStore, document_id: str) -> dict[str, Any]:
-    return store.read_json(_KIND, document_id) or {"document_id": document_id}
+class Status(StrEnum):
+    PENDING = "pending"  # a stage succeeded, the document is not indexed yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # its run was cancelled before it finished: the next run does it
 
 
-def record_stage(store: DocumentStore, document_id: str, stage: str, **fields: Any) -> None:
+@dataclass(frozen=True)
+class StateError:
+    """The classified error of the latest failure (see docingest.errors)."""
+
+    code: str
+    message: str
+    retryable: bool
+
+    @classmethod
+    def of(cls, error: DocIngestError) -> StateError:
+        return cls(error.code.value, error.message, error.retryable)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of one run for the document (Dex's `history` entry): when it started and
+    ended, how long it took, and how it ended (succeeded, failed or cancelled)."""
+
+    step: str
+    status: str
+    started_at: str
+    ended_at: str
+    duration_s: float
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What the pipeline last did with a document, and with which content and options."""
+
+    document_id: str
+    status: Status | None = None  # None: registered, never run
+    stage: str | None = None  # the latest stage that succeeded, or the one that failed
+    sha256: str | None = None
+    source: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    points: int = 0
+    # The options the latest run used (recorded with a failure too: see `freshness`).
+    parse_options_hash: str | None = None
+    chunking_hash: str | None = None
+    embedding_model: str | None = None
+    # What the parse flagged (see docingest/parsing/integrity.py).
+    repaired: bool = False
+    empty_pages: tuple[int, ...] = ()
+    ocr_unavailable_pages: tuple[int, ...] = ()
+    parse_warnings: tuple[str, ...] = ()
+    error: StateError | None = None
+    attempts: int = 0  # failed attempts since the document was last indexed
+    run_id: str | None = None  # the run that finished it (unset until that run recorded it)
+    correlation_id: str | None = None  # the caller's id of the batch the latest run belonged to
+    trace: str | None = None  # the traceback of an INTERNAL_ERROR
+    history: tuple[Step, ...] = ()
+    updated_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DocumentState:
+        """From the stored JSON; keys this version does not know are dropped."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = Status(values["status"]) if values.get("status") else None
+        values["error"] = StateError(**values["error"]) if values.get("error") else None
+        values["history"] = tuple(Step(**step) for step in values.get("history") or ())
+        for key in ("empty_pages", "ocr_unavailable_pages", "parse_warnings"):
+            values[key] = tuple(values.get(key) or ())
+        for key in ("pages", "chunks", "points", "attempts"):
+            values[key] = int(values.get(key) or 0)
+        values["repaired"] = bool(values.get("repaired"))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value if self.status else None
+        return data
+
+    @property
+    def flags(self) -> list[str]:
+        """What the parse flagged on the document: a file MuPDF had to repair, pages with no
+        readable text, pages whose OCR could not run."""
+        return [flag for flag in FLAGS if getattr(self, flag)]
+
+
+FLAGS = ("repaired", "empty_pages", "ocr_unavailable_pages")
+# Set only by the functions below: a stage records what it made, never its own outcome.
+_OUTCOME = frozenset(
+    {
+        "document_id", "status", "stage", "error", "attempts", "run_id", "correlation_id",
+        "history", "updated_at",
+    }
+)  # fmt: skip
+
+
+def read_state(store: DocumentStore, document_id: str) -> DocumentState:
+    data = store.read_json(_KIND, document_id)
+    return DocumentState.from_dict(data) if data else DocumentState(document_id)
+
+
+def _write(store: DocumentStore, state: DocumentState) -> DocumentState:
+    store.write_json(_KIND, state.document_id, state.to_dict())
+    return state
+
+
+def _what_a_stage_made(made: Mapping[str, Any]) -> dict[str, Any]:
+    outcome = sorted(set(made) & _OUTCOME)
+    if outcome:
+        raise TypeError(f"a stage cannot set {outcome}: the state functions do")
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in made.items()}
+
+
+def record_stage(store: DocumentStore, document_id: str, stage: str, **made: Any) -> None:
     """A stage succeeded: the document is pending until it is indexed, and unfinished until
-    its run has recorded it (`note_run`)."""
-    state = read_state(store, document_id)
-    state.update(fields)
-    # Killed between here and note_run, Dagster would lack the document's materializations:
-    # without a run id it is not current, and the next run does it again.
-    state.pop("run_id", None)
-    state.pop("trace", None)
-    state.update(
-        stage=stage,
-        status="succeeded" if stage == "index" else "pending",
-        error=None,
-        updated_at=_now(),
+    its run has recorded it (`note_run`). `made`: fields of DocumentState (hashes, counts)."""
+    state = replace(read_state(store, document_id), **_what_a_stage_made(made))
+    indexed = stage == "index"
+    _write(
+        store,
+        replace(
+            state,
+            stage=stage,
+            status=Status.SUCCEEDED if indexed else Status.PENDING,
+            error=None,
+            # Killed between here and note_run, Dagster would lack the document's
+            # materializations: without a run id it is not current, and the next run does it.
+            run_id=None,
+            trace=None,
+            attempts=0 if indexed else state.attempts,
+            updated_at=utc_now(),
+        ),
     )
-    if stage == "index":
-        state["attempts"] = 0
-    store.write_json(_KIND, document_id, state)
 
 
 def record_failure(
-    store: DocumentStore, document_id: str, stage: str, error: DocIngestError, **fields: Any
+    store: DocumentStore,
+    document_id: str,
+    stage: str,
+    error: DocIngestError,
+    *,
+    run_id: str | None = None,
+    **made: Any,
 ) -> None:
+    """A stage failed: the error, one more attempt, and the options the run used (`made`)."""
     state = read_state(store, document_id)
     if stage in ("source", "parse"):  # flags of an earlier parse no longer describe the file
-        for flag in ("repaired", "empty_pages", "ocr_unavailable_pages", "parse_warnings"):
-            state.pop(flag, None)
-    state.update(fields)
-    state.update(
-        stage=stage,
-        status="failed",
-        error=error.to_dict(),
-        attempts=int(state.get("attempts") or 0) + 1,
-        updated_at=_now(),
+        state = replace(
+            state, repaired=False, empty_pages=(), ocr_unavailable_pages=(), parse_warnings=()
+        )
+    _write(
+        store,
+        replace(
+            state,
+            **_what_a_stage_made(made),
+            stage=stage,
+            status=Status.FAILED,
+            error=StateError.of(error),
+            attempts=state.attempts + 1,
+            run_id=run_id,
+            updated_at=utc_now(),
+        ),
     )
-    store.write_json(_KIND, document_id, state)
+
+
+def record_cancelled(store: DocumentStore, document_id: str, run_id: str) -> DocumentState:
+    """The document's run was cancelled before it finished it: not a failure (no attempt is
+    counted), and not current (`Freshness.CANCELLED`: the next ingest or reconcile runs it)."""
+    state = read_state(store, document_id)
+    now = utc_now()
+    step = Step("run", Status.CANCELLED.value, now, now, 0.0, run_id)
+    return _write(
+        store,
+        replace(
+            state,
+            status=Status.CANCELLED,
+            error=None,
+            run_id=run_id,
+            history=(*state.history, step)[-HISTORY_LIMIT:],
+            updated_at=now,
+        ),
+    )
+
+
+def note_run(store: DocumentStore, document_id: str, run_id: str) -> None:
+    """Remember which run last finished this document (a retried step skips it)."""
+    _write(store, replace(read_state(store, document_id), run_id=run_id))
+
+
+def record_steps(
+    store: DocumentStore,
+    document_id: str,
+    steps: Sequence[Step],
+    *,
+    correlation_id: str | None,
+) -> None:
+    """Append the stages a run went through for the document (their timing and outcome) to
+    its history, and note the correlation id of the batch it ran in. One write per document
+    and run: the pipeline records the steps when the document is done with."""
+    state = read_state(store, document_id)
+    history = (*state.history, *steps)[-HISTORY_LIMIT:]
+    _write(store, replace(state, history=history, correlation_id=correlation_id))
 
 
 class Freshness(StrEnum):
     """Why a document needs a run, or that it does not: the one answer the CLI, the sensor's
-    and the schedule's planning all read (`freshness`)."""
+    and the schedule's planning and the pipeline's retry skip all read (`freshness`)."""
 
     CURRENT = "current"
     NEW = "new"
@@ -76,6 +245,7 @@ class Freshness(StrEnum):
     CHUNKING_CHANGED = "chunking changed"
     MODEL_CHANGED = "embedding model changed"
     HALF_WAY = "half-way"  # a run stopped between stages, or before it recorded the document
+    CANCELLED = "cancelled"  # its run was cancelled (docingest cancel, or from the UI)
     FAILED_RETRYABLE = "failed, retryable"
     FAILED_PERMANENTLY = "failed, not retryable"
 
@@ -96,51 +266,42 @@ class Expected:
     chunking_hash: str | None = None
     embedding_model: str | None = None
 
-    def changed(self, state: Mapping[str, Any]) -> Freshness | None:
+    def changed(self, state: DocumentState) -> Freshness | None:
         """The first option (in pipeline order) that differs from what the state recorded."""
         for key, reason in (
             ("parse_options_hash", Freshness.PARSE_OPTIONS_CHANGED),
             ("chunking_hash", Freshness.CHUNKING_CHANGED),
             ("embedding_model", Freshness.MODEL_CHANGED),
         ):
-            wanted = getattr(self, key)
-            if wanted is not None and state.get(key) is not None and state.get(key) != wanted:
+            wanted, recorded = getattr(self, key), getattr(state, key)
+            if wanted is not None and recorded is not None and recorded != wanted:
                 return reason
         return None
 
 
-def freshness(state: Mapping[str, Any], expected: Expected) -> Freshness:
+def freshness(state: DocumentState, expected: Expected) -> Freshness:
     """Is this document current and, if not, why.
 
     A permanent failure stays put until the content or an option that could change its outcome
     changes: the options a failed run used are recorded with the failure (`record_failure`).
     """
-    status = state.get("status")
-    if not status or not state.get("sha256"):
+    if state.status is None or not state.sha256:
         return Freshness.NEW
-    if expected.sha256 is not None and state.get("sha256") != expected.sha256:
+    if expected.sha256 is not None and state.sha256 != expected.sha256:
         return Freshness.CONTENT_CHANGED
-    if status == "failed":
-        error = state.get("error") or {}
-        if error.get("retryable", False):
+    if state.status is Status.CANCELLED:
+        return Freshness.CANCELLED
+    if state.status is Status.FAILED:
+        if state.error is not None and state.error.retryable:
             return Freshness.FAILED_RETRYABLE
         return expected.changed(state) or Freshness.FAILED_PERMANENTLY
-    if status != "succeeded" or not state.get("run_id"):
+    if state.status is not Status.SUCCEEDED or not state.run_id:
         return Freshness.HALF_WAY
     return expected.changed(state) or Freshness.CURRENT
 
 
-def is_current(state: Mapping[str, Any], expected: Expected) -> bool:
+def is_current(state: DocumentState, expected: Expected) -> bool:
     return freshness(state, expected) is Freshness.CURRENT
-
-
-# What the parse flags on a document that succeeded (see docingest/parsing/integrity.py): a
-# file MuPDF had to repair, pages with no readable text, pages whose OCR could not run.
-FLAGS = ("repaired", "empty_pages", "ocr_unavailable_pages")
-
-
-def document_flags(state: Mapping[str, Any]) -> list[str]:
-    return [flag for flag in FLAGS if state.get(flag)]
 
 
 def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, Any]:
@@ -153,24 +314,22 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
     pages = chunks = points = 0
     for document_id in ids:
         state = read_state(store, document_id)
-        status = state.get("status") or "pending"
-        statuses[status] += 1
-        if status == "failed" and state.get("error"):
-            errors[state["error"]["code"]] += 1
-            attempts[state["error"]["code"]] += int(state.get("attempts") or 1)
-        if status == "succeeded":
-            for flag in FLAGS:
-                if state.get(flag):
-                    flagged[flag] += 1
-            pages += int(state.get("pages") or 0)
-            chunks += int(state.get("chunks") or 0)
-            points += int(state.get("points") or 0)
+        statuses[state.status or Status.PENDING] += 1
+        if state.status is Status.FAILED and state.error:
+            errors[state.error.code] += 1
+            attempts[state.error.code] += state.attempts or 1
+        if state.status is Status.SUCCEEDED:
+            flagged.update(state.flags)
+            pages += state.pages
+            chunks += state.chunks
+            points += state.points
     return {
         "documents": {
             "total": len(ids),
-            "succeeded": statuses["succeeded"],
-            "failed": statuses["failed"],
-            "pending": statuses["pending"],
+            "succeeded": statuses[Status.SUCCEEDED],
+            "failed": statuses[Status.FAILED],
+            "pending": statuses[Status.PENDING],
+            "cancelled": statuses[Status.CANCELLED],
         },
         "errors": dict(sorted(errors.items())),
         "attempts": dict(sorted(attempts.items())),
@@ -179,10 +338,3 @@ def summarize(store: DocumentStore, document_ids: Iterable[str]) -> dict[str, An
         "chunks": chunks,
         "points": points,
     }
-
-
-def note_run(store: DocumentStore, document_id: str, run_id: str) -> None:
-    """Remember which run last finished this document (a retried step skips it)."""
-    state = read_state(store, document_id)
-    state["run_id"] = run_id
-    store.write_json(_KIND, document_id, state)

@@ -20,15 +20,24 @@ from typing import Any
 
 from docingest.errors import ConfigError
 
-EVENTS: tuple[str, ...] = (
+# A document's outcomes and the batch's: what an endpoint that names no events receives.
+OUTCOME_EVENTS: tuple[str, ...] = (
     "parse.success",
+    "parse.partial_success",  # parsed, but some pages failed (replaced per failed_page_mode)
     "parse.error",
+    "parse.cancelled",  # its run was cancelled before the document finished
     "ingest.success",
     "ingest.error",
     "classify.success",
     "classify.error",
     "batch.completed",
 )
+# Progress, two more POSTs per document: sent only to endpoints that name them.
+PROGRESS_EVENTS: tuple[str, ...] = (
+    "parse.pending",  # the run has the document, waiting for its turn in the batch
+    "parse.running",  # its parse started
+)
+EVENTS: tuple[str, ...] = (*PROGRESS_EVENTS, *OUTCOME_EVENTS)
 SIGNATURE_PREFIX = "sha256="
 
 
@@ -55,9 +64,11 @@ def build_body(
     error_message: str | None = None,
     counts: Mapping[str, Any] | None = None,
     run_id: str | None = None,
+    correlation_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The JSON body: compact, sorted keys, UTF-8; `extra` keys sit beside the standard ones."""
+    """The JSON body: compact, sorted keys, UTF-8; `extra` keys sit beside the standard ones.
+    `correlation_id` is the caller's id of the batch (`docingest ingest --correlation-id`)."""
     validate_events([event])
     body: dict[str, Any] = {
         "event": event,
@@ -67,6 +78,7 @@ def build_body(
         "error_message": error_message,
         "counts": dict(counts or {}),
         "run_id": run_id,
+        "correlation_id": correlation_id,
         "timestamp": utc_timestamp(),
     }
     clash = sorted(set(extra or {}) & set(body))

@@ -12,18 +12,21 @@ from __future__ import annotations
 import http.client
 import logging
 import random
+import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from docingest.errors import ConfigError
 from docingest.webhook_payload import (
     EVENTS,
+    OUTCOME_EVENTS,
+    PROGRESS_EVENTS,
     SIGNATURE_PREFIX,
     build_body,
     sign,
@@ -34,6 +37,8 @@ from docingest.webhook_payload import (
 
 __all__ = [
     "EVENTS",
+    "OUTCOME_EVENTS",
+    "PROGRESS_EVENTS",
     "DeliveryResult",
     "Endpoint",
     "WebhookDispatcher",
@@ -53,6 +58,10 @@ MAX_BACKOFF_S = 30.0
 # receiver costs a batch a few timeouts, not a few per document.
 BREAKER_THRESHOLD = 3
 
+# An endpoint's own headers may not replace these: the receiver's checks rest on them.
+_RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "user-agent"})
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
+
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
 
@@ -65,16 +74,31 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The endpoint's own headers, or ConfigError (never quoting a value: it may be a token)."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ConfigError(f"webhook header name {name!r} is not a valid HTTP header name")
+        lower = name.lower()
+        if lower in _RESERVED_HEADERS or lower.startswith("x-docingest-"):
+            raise ConfigError(f"webhook header {name!r} is set by docingest itself")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise ConfigError(f"webhook header {name!r}: the value must be one line of text")
+    return dict(headers)
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """One receiver: its URL, the events it wants (empty = all), its secret and retry policy."""
+    """One receiver: its URL, the events it wants (empty = the outcome events), its secret,
+    its own headers (e.g. an auth token; values never shown) and retry policy."""
 
     url: str
-    events: tuple[str, ...] = EVENTS
+    events: tuple[str, ...] = OUTCOME_EVENTS
     secret: str | None = field(default=None, repr=False)
     timeout_s: float = 5.0
     max_attempts: int = 4
     backoff_s: float = 0.5
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -85,14 +109,16 @@ class Endpoint:
             valid = False
         if not valid:
             raise ConfigError("webhook URL must be http(s)://host[:port]/...")
-        object.__setattr__(self, "events", validate_events(self.events) or EVENTS)
+        object.__setattr__(self, "events", validate_events(self.events) or OUTCOME_EVENTS)
+        object.__setattr__(self, "headers", _check_headers(self.headers))
         if self.max_attempts < 1 or self.timeout_s <= 0 or self.backoff_s < 0:
             raise ConfigError("webhook max_attempts >= 1, timeout_s > 0, backoff_s >= 0")
 
     def __repr__(self) -> str:
         return (
             f"Endpoint(url={redact_url(self.url)!r}, events={self.events!r}, "
-            f"signed={self.secret is not None}, timeout_s={self.timeout_s}, "
+            f"signed={self.secret is not None}, headers={sorted(self.headers)!r}, "
+            f"timeout_s={self.timeout_s}, "
             f"max_attempts={self.max_attempts}, backoff_s={self.backoff_s})"
         )
 
@@ -126,6 +152,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def _headers(endpoint: Endpoint, event: str, body: bytes, delivery_id: str) -> dict[str, str]:
     timestamp = str(int(time.time()))
     headers = {
+        **endpoint.headers,
         "Content-Type": "application/json",
         "User-Agent": "docingest-webhooks/1",
         "X-Docingest-Event": event,

@@ -220,7 +220,7 @@ def _trace_log(summary: Any) -> Path | None:
 
     store = build_resources()["storage"].store
     traces = {
-        document_id: read_state(store, document_id).get("trace")
+        document_id: read_state(store, document_id).trace
         for document_id, reason in summary.failures.items()
         if reason.startswith("INTERNAL_ERROR")
     }
@@ -243,6 +243,7 @@ def _print_summary(directory: Path, summary: Any) -> None:
         ("succeeded", summary.succeeded),
         ("skipped (already current)", summary.skipped),
         ("failed", summary.failed),
+        *((("cancelled", summary.cancelled),) if summary.cancelled else ()),
         *((f"  {code}", n) for code, n in sorted(summary.errors.items())),
         *(
             (f"failed earlier, not retried: {code}", n)
@@ -272,6 +273,18 @@ def _print_summary(directory: Path, summary: Any) -> None:
     "otherwise until their content or options change).",
 )
 @click.option("--prune", is_flag=True, help="Remove the documents whose files left DIRECTORY.")
+@click.option(
+    "--correlation-id",
+    default=None,
+    help="Your id for this batch: tagged on its runs (docingest/correlation_id), echoed in "
+    "each document's status and in webhooks; `docingest cancel --correlation-id` stops it.",
+)
+@click.option(
+    "--priority",
+    type=int,
+    default=None,
+    help="dagster/priority of the runs: a higher one takes the qdrant_writer slot first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest(
     directory: Path,
@@ -279,12 +292,19 @@ def ingest(
     param_items: tuple[str, ...],
     retry_failed: bool,
     prune: bool,
+    correlation_id: str | None,
+    priority: int | None,
     as_json: bool,
 ) -> None:
     """Register DIR's files as partitions and materialize the whole graph for them."""
+    from assets.run_tags import run_tags
     from pipelines.ingest import ingest_folder
     from pipelines.instance import get_instance
 
+    try:
+        tags = run_tags(correlation_id, priority)
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--correlation-id") from error
     _say_where()
     params = _params(param_items)
     instance = get_instance()
@@ -307,6 +327,7 @@ def ingest(
                 params=params,
                 retry_failed=retry_failed,
                 prune=prune,
+                tags=tags,
                 on_start=on_start,
                 on_done=on_done,
             )
@@ -328,7 +349,7 @@ def ingest(
             out.print(f"[red]{path}[/red]: not ingested: {reason}", highlight=False)
     if trace_log:
         console.print(f"INTERNAL_ERROR traces written to {trace_log}")
-    sys.exit(1 if summary.failed or summary.refused else 0)
+    sys.exit(1 if summary.failed or summary.refused or summary.cancelled else 0)
 
 
 @main.command()
@@ -540,19 +561,24 @@ def search(
 
 
 @main.command()
+@click.argument("document_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
     "--failed",
     is_flag=True,
     help="List the failed documents: code, stage, attempts, last run, message.",
 )
-def status(as_json: bool, failed: bool) -> None:
-    """Documents by status and error code, pages, chunks and points."""
+def status(document_id: str | None, as_json: bool, failed: bool) -> None:
+    """Documents by status and error code, pages, chunks and points; with DOCUMENT_ID, that
+    document's state, why it would run again, and its history of stages."""
     from pipelines.instance import get_instance
     from pipelines.queries import collect_status, failed_documents
 
     _say_where()
     instance = get_instance()
+    if document_id is not None:
+        _document_status(instance, document_id, as_json)
+        return
     if failed:
         rows = failed_documents(instance)
         if as_json:
@@ -585,6 +611,68 @@ def status(as_json: bool, failed: bool) -> None:
     for key in ("pages", "chunks", "points"):
         table.add_row(key, str(report[key]))
     out.print(table)
+
+
+def _document_status(instance: Any, document_id: str, as_json: bool) -> None:
+    from pipelines.queries import document_status
+
+    report = document_status(instance, document_id)
+    if report is None:
+        console.print(f"[red]no document {document_id!r}[/red] (see docingest status --json)")
+        sys.exit(1)
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False))
+        return
+    error = report["error"] or {}
+    table = Table(
+        title=f"{document_id}: {report['status'] or 'registered'} ({report['freshness']})"
+    )
+    table.add_column("what")
+    table.add_column("value")
+    for key in ("stage", "attempts", "run_id", "correlation_id", "updated_at"):
+        table.add_row(key, str(report[key]))
+    if error:
+        table.add_row("error", f"{error['code']}: {error['message']}")
+    out.print(table)
+    history = Table(title="history")
+    for column in ("step", "status", "started", "seconds", "run"):
+        history.add_column(column)
+    for step in report["history"]:
+        history.add_row(
+            step["step"], step["status"], step["started_at"], f"{step['duration_s']:.3f}",
+            (step["run_id"] or "")[:8],
+        )  # fmt: skip
+    out.print(history)
+
+
+@main.command()
+@click.argument("run_ids", nargs=-1)
+@click.option("--correlation-id", default=None, help="Cancel every run of this batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def cancel(run_ids: tuple[str, ...], correlation_id: str | None, as_json: bool) -> None:
+    """Terminate the runs of a batch (--correlation-id) or the named runs; their unfinished
+    documents are marked cancelled, not failed, and the next ingest or reconcile runs them."""
+    from pipelines.cancel import cancel_runs, find_runs
+    from pipelines.instance import get_instance
+    from resources import build_resources
+
+    instance = get_instance()
+    try:
+        runs = find_runs(instance, correlation_id=correlation_id, run_ids=run_ids)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from error
+    if not runs:
+        console.print(f"no runs tagged with correlation id {correlation_id!r}")
+        sys.exit(1)
+    report = cancel_runs(instance, runs, build_resources()["storage"].store)
+    if as_json:
+        out.print_json(json.dumps([entry.to_dict() for entry in report], ensure_ascii=False))
+        return
+    for entry in report:
+        out.print(
+            f"{entry.run_id} {entry.job_name}: {entry.status_before} -> {entry.outcome}",
+            highlight=False,
+        )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,19 @@ from urllib.parse import unquote
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
+from assets.pipeline import expected_options
 from docingest.ids import document_id_for, sha256_file
 from docingest.reconcile import orphaned
 from docingest.source import SourceFile
-from docingest.state import Expected, Freshness, document_flags, freshness, read_state
+from docingest.state import (
+    DocumentState,
+    Expected,
+    Freshness,
+    Status,
+    freshness,
+    read_state,
+    record_cancelled,
+)
 from docingest.storage import DocumentStore
 from pipelines.batching import RANGE_END, RANGE_START, contiguous_batches
 from pipelines.definitions import build_definitions
@@ -38,6 +47,7 @@ class IngestSummary:
     succeeded: int = 0
     skipped: int = 0
     failed: int = 0
+    cancelled: int = 0  # their run was cancelled (docingest cancel): the next ingest runs them
     errors: Counter[str] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)
     # Failed earlier for a reason a re-run cannot fix, unchanged since: code -> documents.
@@ -57,6 +67,7 @@ class IngestSummary:
             "succeeded": self.succeeded,
             "skipped": self.skipped,
             "failed": self.failed,
+            "cancelled": self.cancelled,
             "errors": dict(sorted(self.errors.items())),
             "failures": dict(sorted(self.failures.items())),
             "not_retried": dict(sorted(self.not_retried.items())),
@@ -87,36 +98,73 @@ def run_documents(
     run_config: dict[str, Any],
     on_done: Callable[[str, bool], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    tags: dict[str, str] | None = None,
 ) -> dict[str, bool]:
-    """Runs over partition ranges, in this process; a failed document never stops the others."""
+    """Runs over partition ranges, in this process; a failed document never stops the others.
+    `tags` go on every run (correlation id, priority: `run_tags`)."""
     job = build_definitions(**resources).resolve_job_def(job_name)
     # Step logs stay in the instance (the UI shows them); the terminal shows the progress bar.
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     ordered = instance.get_dynamic_partitions(DOCUMENTS)
     store = resources["storage"].store
     outcome: dict[str, bool] = {}
-    for batch in contiguous_batches(ordered, document_ids, batch_size):
+    batches = contiguous_batches(ordered, document_ids, batch_size)
+    for position, batch in enumerate(batches):
         # A killed CLI run, or one that ended while the database was down (this process's
         # previous batch too), may still hold the qdrant_writer slot: the run would wait forever.
         release_stale_runs(instance)
-        tags = {OPERATION_TAG: "cli", PROCESS_TAG: process_tag()}
+        run_tags = {**(tags or {}), OPERATION_TAG: "cli", PROCESS_TAG: process_tag()}
         if len(batch) > 1:
-            tags.update({RANGE_START: batch[0], RANGE_END: batch[-1]})
+            run_tags.update({RANGE_START: batch[0], RANGE_END: batch[-1]})
         result = job.execute_in_process(
             instance=instance,
             partition_key=batch[0] if len(batch) == 1 else None,
             run_config=run_config,
             resources=resources,
             raise_on_error=False,
-            tags=tags,
+            tags=run_tags,
         )
         for document_id in batch:
             state = read_state(store, document_id)
-            success = state.get("status") == "succeeded" and state.get("run_id") == result.run_id
+            success = state.status is Status.SUCCEEDED and state.run_id == result.run_id
             outcome[document_id] = success
             if on_done:
                 on_done(document_id, success)
+        if result.dagster_run.status == dg.DagsterRunStatus.CANCELED:
+            # The batch was cancelled (docingest cancel): the rest of it never starts.
+            rest = [d for later in batches[position + 1 :] for d in later]
+            outcome.update(cancel_documents(store, rest, result.run_id, on_done))
+            break
     return outcome
+
+
+def cancel_documents(
+    store: DocumentStore,
+    document_ids: Sequence[str],
+    run_id: str,
+    on_done: Callable[[str, bool], None] | None = None,
+) -> dict[str, bool]:
+    """Mark documents whose batch was cancelled (by `run_id`) before their run started."""
+    for document_id in document_ids:
+        record_cancelled(store, document_id, run_id)
+        if on_done:
+            on_done(document_id, False)
+    return dict.fromkeys(document_ids, False)
+
+
+def cancelled_by(
+    instance: dg.DagsterInstance, store: DocumentStore, outcome: dict[str, bool]
+) -> str | None:
+    """The run of this process that was cancelled with any of these documents, if one was (a
+    document may still say cancelled from an earlier batch whose run never reached it)."""
+    for document_id, success in outcome.items():
+        state = read_state(store, document_id)
+        if success or state.status is not Status.CANCELLED or not state.run_id:
+            continue
+        run = instance.get_run_by_id(state.run_id)
+        if run is not None and run.tags.get(PROCESS_TAG) == process_tag():
+            return state.run_id
+    return None
 
 
 @dataclass(frozen=True)
@@ -168,6 +216,19 @@ def assign_document_ids(
     return candidates, refused
 
 
+def ingest_reason(
+    candidate: _Candidate, state: DocumentState, registered: bool, expected: Expected
+) -> Freshness:
+    """Why `ingest` would run a file's document (`state.freshness` on the file as it is now)."""
+    if not registered:
+        return Freshness.NEW
+    try:
+        sha256 = sha256_file(candidate.file.path)
+    except OSError:  # unreadable now: its run records UNABLE_TO_DOWNLOAD_FILE
+        return Freshness.CONTENT_CHANGED
+    return freshness(state, replace(expected, sha256=sha256))
+
+
 def delete_documents(
     instance: dg.DagsterInstance, document_ids: Sequence[str], resources: dict[str, Any]
 ) -> bool:
@@ -201,10 +262,12 @@ def ingest_folder(
     overrides: dict[str, Any] | None = None,
     retry_failed: bool = False,
     prune: bool = False,
+    tags: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[str, bool], None] | None = None,
 ) -> IngestSummary:
-    """Ingest every file under `root`; `overrides` replaces resources by key.
+    """Ingest every file under `root`; `overrides` replaces resources by key, `tags` go on
+    every run (`run_tags`: correlation id, priority).
 
     A document is run when `state.freshness` says so: new, changed content or options,
     half-way, or failed for a retryable reason; one that failed for good stays put until its
@@ -215,14 +278,11 @@ def ingest_folder(
     params = params or {}
     base = build_resources(**(overrides or {}))
     chunker: ChunkerResource = base["chunker"]
-    _, _, chunk_hash = chunker.resolve(strategy, params)  # invalid options fail before any work
+    # Invalid chunking options fail here, before any work.
+    expected = expected_options(base["parser"], chunker, base["embedder"], strategy, params)
     qdrant: QdrantResource = base["qdrant"]
     base = {**base, "qdrant": qdrant.model_copy(update={"keep_open": True})}
     store = base["storage"].store
-    expected_options = Expected(  # the parse options' hash: per document, its option files too
-        chunking_hash=chunk_hash,
-        embedding_model=base["embedder"].model,
-    )
     listed = SourceResource(root=str(root), settle_seconds=0).list_files(settle=False)
     candidates, refused = assign_document_ids(root, listed, store)
     summary = IngestSummary(documents=len(candidates) + len(refused), refused=refused)
@@ -230,23 +290,16 @@ def ingest_folder(
     todo: dict[Path, list[str]] = {}  # id root -> documents to run
     for candidate in candidates:
         state = read_state(store, candidate.document_id)
-        try:
-            sha256: str | None = sha256_file(candidate.file.path)
-        except OSError:
-            sha256 = None  # unreadable now: its run records UNABLE_TO_DOWNLOAD_FILE
-        if candidate.document_id not in existing:
-            reason = Freshness.NEW
-        elif sha256 is None:
-            reason = Freshness.CONTENT_CHANGED
-        else:
-            planned = base["parser"].planned_options_hash(candidate.id_root, candidate.file.path)
-            reason = freshness(
-                state, replace(expected_options, sha256=sha256, parse_options_hash=planned)
-            )
+        # The parse options a run would use for this file: its folder's option files too.
+        planned = base["parser"].planned_options_hash(candidate.id_root, candidate.file.path)
+        reason = ingest_reason(
+            candidate, state, candidate.document_id in existing,
+            replace(expected, parse_options_hash=planned),
+        )  # fmt: skip
         if reason.needs_run(retry_failed=retry_failed):
             todo.setdefault(candidate.id_root, []).append(candidate.document_id)
         elif reason is Freshness.FAILED_PERMANENTLY:
-            summary.not_retried[(state.get("error") or {}).get("code", "INTERNAL_ERROR")] += 1
+            summary.not_retried[state.error.code if state.error else "INTERNAL_ERROR"] += 1
         else:
             summary.skipped += 1
     new = [d for ids in todo.values() for d in ids if d not in existing]
@@ -255,26 +308,37 @@ def ingest_folder(
     if on_start:
         on_start(sum(len(ids) for ids in todo.values()))
     outcome: dict[str, bool] = {}
+    cancelled_run: str | None = None
     for id_root, document_ids in todo.items():
+        if cancelled_run:
+            outcome.update(cancel_documents(store, document_ids, cancelled_run, on_done))
+            continue
         resources = {**base, "source": SourceResource(root=str(id_root), settle_seconds=0)}
         config = chunking_run_config(strategy, params)
-        outcome.update(
-            run_documents(instance, "ingest_job", document_ids, resources, config, on_done)
+        ran = run_documents(
+            instance, "ingest_job", document_ids, resources, config, on_done, tags=tags
         )
+        outcome.update(ran)
+        cancelled_run = cancelled_by(instance, store, ran)
     for document_id, success in outcome.items():
         state = read_state(store, document_id)
         if success:
             summary.succeeded += 1
-            if flags := document_flags(state):
-                summary.flagged[document_id] = flags
-            summary.pages += int(state.get("pages") or 0)
-            summary.chunks += int(state.get("chunks") or 0)
-            summary.points += int(state.get("points") or 0)
+            if state.flags:
+                summary.flagged[document_id] = state.flags
+            summary.pages += state.pages
+            summary.chunks += state.chunks
+            summary.points += state.points
+        elif state.status is Status.CANCELLED:
+            summary.cancelled += 1
         else:
             summary.failed += 1
-            error = state.get("error") or {"code": "INTERNAL_ERROR", "message": "see the run"}
-            summary.errors[error["code"]] += 1
-            summary.failures[document_id] = f"{error['code']}: {error['message']}"
+            code, message = (
+                (state.error.code, state.error.message) if state.error
+                else ("INTERNAL_ERROR", "see the run")
+            )  # fmt: skip
+            summary.errors[code] += 1
+            summary.failures[document_id] = f"{code}: {message}"
     if prune:
         gone = orphaned(store.iter_json("sources"), root, {c.document_id for c in candidates})
         if gone and delete_documents(instance, gone, base):

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
+from assets.run_tags import run_tags
 from docingest.reconcile import owned_by, plan_reconciliation
 from docingest.state import Expected, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
@@ -71,9 +72,17 @@ def reconcile_tick(
         # Schedules cannot return partition requests; add them before requesting their runs.
         context.instance.add_dynamic_partitions(DOCUMENTS, plan.add)
     ordered = context.instance.get_dynamic_partitions(DOCUMENTS)
+    # The evaluation's runs form one batch: `docingest cancel --correlation-id reconcile:...`.
+    when = context.scheduled_execution_time
+    tags = {
+        "docingest/operation": "reconcile",
+        **run_tags(f"reconcile:{when.isoformat(timespec='seconds')}", source.run_priority),
+    }
     requests = [
         batch_run_request(
-            batch, job_name=ingest_job.name, tags={"docingest/operation": "reconcile"}
+            batch,
+            job_name=ingest_job.name,
+            tags=tags,
         )
         for batch in contiguous_batches(ordered, plan.run + plan.retry, source.batch_size)
     ]

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import DOCUMENTS, documents_partitions
+from assets.run_tags import run_tags
 from docingest.errors import DocIngestError
 from docingest.ids import short_digest
 from docingest.option_files import INVALID_OPTION_FILES, overrides_digest
@@ -122,6 +123,12 @@ def upload_folder_tick(
     # New and changed documents run in batches over adjacent partitions; new files are appended
     # to the partitions in this order, so they form ranges.
     ordered = [*existing, *new_ids]
+    # The tick's runs form one batch: `docingest cancel --correlation-id upload:...` stops it.
+    tags = run_tags(
+        correlation_id="upload:"
+        + short_digest(",".join(f"{d}:{changed[d]}" for d in sorted(changed))),
+        priority=source.run_priority,
+    )
     requests: list[dg.RunRequest] = [
         # The run key names the contents: a file changed back and forth still runs each time.
         # A sensor that targets two jobs must name the job of each request (the daemon refuses
@@ -130,6 +137,7 @@ def upload_folder_tick(
             batch,
             job_name=ingest_job.name,
             key="upload:" + short_digest(",".join(changed[d] for d in batch)),
+            tags=tags,
         )
         for batch in contiguous_batches(ordered, list(changed), source.batch_size)
     ]

@@ -49,6 +49,13 @@ class SourceResource(dg.ConfigurableResource):
             "new files become 20 runs, each document keeping its own partition status."
         ),
     )
+    run_priority: int = Field(
+        default=0,
+        description=(
+            "dagster/priority of the runs the sensor and the reconcile schedule request: "
+            "higher runs leave the run queue and take the qdrant_writer slot first."
+        ),
+    )
 
     def root_path(self) -> Path:
         configured = self.root or os.environ.get("DOCINGEST_SOURCE_DIR", "")

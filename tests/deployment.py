@@ -196,11 +196,11 @@ class Deployment:
         store = DocumentStore(self.home)
         for document_id, sha256 in expected.items():
             state = read_state(store, document_id)
-            if sha256 is not None and state.get("sha256") != sha256:
+            if sha256 is not None and state.sha256 != sha256:
                 return False
-            if state.get("status") not in ("succeeded", "failed"):
+            if state.status not in ("succeeded", "failed"):
                 return False
-            if state.get("status") == "succeeded" and not state.get("run_id"):
+            if state.status == "succeeded" and not state.run_id:
                 return False
         with self.instance() as instance:
             return not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS))

@@ -8,9 +8,13 @@ import pytest
 
 from docingest.errors import ErrorCode
 from docingest.reconcile import Plan, plan_reconciliation
-from docingest.state import Expected
+from docingest.state import DocumentState, Expected
 
 DOC = "docs/a.pdf"
+
+
+def _typed(states: dict[str, Any]) -> dict[str, DocumentState]:
+    return {d: DocumentState.from_dict({"document_id": d, **state}) for d, state in states.items()}
 
 
 def _failed(code: ErrorCode, attempts: int, sha256: str = "s1") -> dict[str, Any]:
@@ -107,6 +111,14 @@ SCENARIOS: list[tuple[str, dict[str, str], set[str], dict[str, Any], set[str], P
         Plan(retry=[DOC]),
     ),
     (
+        "cancelled-runs-again",
+        {DOC: "s1"},
+        {DOC},
+        {DOC: {**SUCCEEDED, "status": "cancelled"}},
+        {DOC},
+        Plan(run=[DOC]),
+    ),
+    (
         "owned-file-gone-deleted",
         {},
         {DOC},
@@ -137,7 +149,7 @@ def test_scenarios(
     owned: set[str],
     expected: Plan,
 ) -> None:
-    plan = plan_reconciliation(files, partitions, states, owned, max_attempts=3)
+    plan = plan_reconciliation(files, partitions, _typed(states), owned, max_attempts=3)
     assert plan == expected
     assert plan.is_empty() is (expected == Plan())
 
@@ -147,7 +159,7 @@ def test_changed_options_rerun_and_permanent_failures_wait_for_them() -> None:
     current document, and a document that failed for good runs again only then."""
     current = {**SUCCEEDED, "parse_options_hash": "o1", "chunking_hash": "c1"}
     corrupt = {**_failed(ErrorCode.CORRUPT_FILE, 1), "parse_options_hash": "o1"}
-    states = {"ok.pdf": current, "bad.pdf": corrupt}
+    states = _typed({"ok.pdf": current, "bad.pdf": corrupt})
     files = {"ok.pdf": "s1", "bad.pdf": "s1"}
     same = Expected(parse_options_hash="o1", chunking_hash="c1")
     assert plan_reconciliation(files, set(files), states, set(), expected=same).is_empty()
@@ -162,10 +174,12 @@ def test_changed_options_rerun_and_permanent_failures_wait_for_them() -> None:
 
 
 def test_default_max_attempts_is_five() -> None:
-    states = {
-        "four": _failed(ErrorCode.INTERNAL_ERROR, 4),
-        "five": _failed(ErrorCode.INTERNAL_ERROR, 5),
-    }
+    states = _typed(
+        {
+            "four": _failed(ErrorCode.INTERNAL_ERROR, 4),
+            "five": _failed(ErrorCode.INTERNAL_ERROR, 5),
+        }
+    )
     plan = plan_reconciliation({"four": "s1", "five": "s1"}, {"four", "five"}, states, set())
     assert plan.retry == ["four"]
 
@@ -182,7 +196,7 @@ def test_mixed_folder_is_sorted_and_each_document_lands_once() -> None:
     }
     partitions = set(states)
     owned = {"m-changed.pdf", "b-ok.pdf", "a-retry.pdf", "y-gone.pdf", "c-gone.pdf"}
-    plan = plan_reconciliation(files, partitions, states, owned)
+    plan = plan_reconciliation(files, partitions, _typed(states), owned)
     assert plan == Plan(
         add=["z-new.pdf"],
         run=["m-changed.pdf", "z-new.pdf"],

@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 from pydantic import ValidationError
 
-from docingest.webhooks import EVENTS, verify
+from docingest.errors import ConfigError
+from docingest.webhooks import OUTCOME_EVENTS, verify
 from resources import WebhookEndpointConfig, WebhookResource, build_resources
 from tests.webhook_server import Receiver, receiver
 
@@ -22,7 +23,12 @@ def server() -> Iterator[Receiver]:
 
 @pytest.fixture
 def no_webhook_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("DOCINGEST_WEBHOOK_URL", "DOCINGEST_WEBHOOK_EVENTS", "DOCINGEST_WEBHOOK_SECRET"):
+    for name in (
+        "DOCINGEST_WEBHOOK_URL",
+        "DOCINGEST_WEBHOOK_EVENTS",
+        "DOCINGEST_WEBHOOK_SECRET",
+        "DOCINGEST_WEBHOOK_HEADERS",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -42,7 +48,7 @@ def test_the_resource_builds_a_dispatcher() -> None:
         ]
     )
     first, second = resource.dispatcher().endpoints
-    assert first.events == EVENTS and first.secret is None
+    assert first.events == OUTCOME_EVENTS and first.secret is None
     assert second.events == ("ingest.error",) and second.secret == SECRET
     assert second.max_attempts == 2
     assert SECRET not in repr(resource.endpoints[1]) and SECRET not in repr(second)
@@ -100,3 +106,64 @@ def test_a_run_delivers_signed_events_with_the_env_secret(
     assert verify(
         SECRET, headers["X-Docingest-Timestamp"], request.body, headers["X-Docingest-Signature"]
     )
+
+
+HOOK_TOKEN = "Bearer t0ken-from-env"
+
+
+def test_a_run_sends_headers_from_the_environment_without_showing_them(
+    server: Receiver, no_webhook_env: pytest.MonkeyPatch
+) -> None:
+    """`webhook_headers` from DOCINGEST_WEBHOOK_HEADERS: a literal header and one read from
+    another variable when the run starts; the UI's config names the variable only."""
+    no_webhook_env.setenv("DOCINGEST_WEBHOOK_URL", f"{server.url}/hook")
+    no_webhook_env.setenv(
+        "DOCINGEST_WEBHOOK_HEADERS",
+        json.dumps({"X-Team": "ops", "Authorization": {"env": "HOOK_TOKEN"}}),
+    )
+    no_webhook_env.setenv("HOOK_TOKEN", HOOK_TOKEN)
+    resource = build_resources()["webhooks"]
+    [config] = resource.endpoints
+    assert config.header_env == {"Authorization": "HOOK_TOKEN"}
+    assert config.headers == {"X-Team": "ops"}
+
+    @dg.asset
+    def notified(webhooks: WebhookResource) -> None:
+        [result] = webhooks.dispatcher().emit("batch.completed", status="succeeded", run_id="r")
+        assert result.ok
+
+    result = dg.materialize([notified], resources={"webhooks": resource})
+    assert result.success
+    assert not [event for event in result.all_events if HOOK_TOKEN in str(event)]
+    [request] = server.requests
+    assert request.headers["Authorization"] == HOOK_TOKEN
+    assert request.headers["X-Team"] == "ops"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("not json", "not JSON"),
+        ('["Authorization"]', "JSON object"),
+        ('{"Authorization": {"env": 1}}', "VARIABLE"),
+        ('{"Authorization": {"value": "x"}}', "VARIABLE"),
+    ],
+)
+def test_malformed_header_specs_fail_at_binding(
+    no_webhook_env: pytest.MonkeyPatch, spec: str, message: str
+) -> None:
+    no_webhook_env.setenv("DOCINGEST_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    no_webhook_env.setenv("DOCINGEST_WEBHOOK_HEADERS", spec)
+    with pytest.raises(ConfigError, match=message):
+        WebhookResource.from_env()
+
+
+def test_an_unset_header_variable_is_named_when_the_dispatcher_is_built(
+    no_webhook_env: pytest.MonkeyPatch,
+) -> None:
+    no_webhook_env.delenv("HOOK_TOKEN", raising=False)
+    config = WebhookEndpointConfig(
+        url="http://127.0.0.1/hook", header_env={"Authorization": "HOOK_TOKEN"}
+    )
+    with pytest.raises(ConfigError, match="HOOK_TOKEN"):
+        WebhookResource(endpoints=[config]).dispatcher()

@@ -12,7 +12,8 @@ import pytest
 
 from docingest.errors import ConfigError
 from docingest.webhooks import (
-    EVENTS,
+    OUTCOME_EVENTS,
+    PROGRESS_EVENTS,
     DeliveryResult,
     Endpoint,
     WebhookDispatcher,
@@ -75,6 +76,7 @@ def test_body_and_headers(server: Receiver) -> None:
         "error_message": "not a PDF",
         "counts": {"pages": 0},
         "run_id": "run-1",
+        "correlation_id": None,
         "stage": "parse",
         "timestamp": body["timestamp"],
     }
@@ -182,7 +184,9 @@ def test_endpoints_receive_only_their_events(server: Receiver) -> None:
     errors_only = Endpoint(f"{server.url}/errors", events=("parse.error", "ingest.error"))
     everything = Endpoint(f"{server.url}/all")
     hooks = dispatcher(errors_only, everything)
-    assert everything.events == EVENTS
+    # Naming no events means the outcomes; progress events only when named.
+    assert everything.events == OUTCOME_EVENTS
+    assert not set(PROGRESS_EVENTS) & set(everything.events)
     assert [r.url for r in hooks.emit("parse.success", status="succeeded")] == [everything.url]
     assert len(hooks.emit("ingest.error", status="failed")) == 2
     received = [(r.path, json.loads(r.body)["event"]) for r in server.requests]
@@ -232,3 +236,54 @@ def test_the_secret_never_shows(server: Receiver, caplog: pytest.LogCaptureFixtu
             assert SECRET not in text and url_token not in text
     assert "signed=True" in repr(endpoints[0])
     assert all(isinstance(r, DeliveryResult) for r in results)
+
+
+def test_custom_headers_reach_the_receiver_beside_the_signature(server: Receiver) -> None:
+    token = "Bearer hook-t0ken"
+    endpoint = Endpoint(
+        server.url, secret=SECRET, headers={"Authorization": token, "X-Team": "ops"}
+    )
+    [result] = dispatcher(endpoint).emit("parse.cancelled", status="cancelled", run_id="r")
+    assert result.ok
+    [request] = server.requests
+    assert request.headers["Authorization"] == token and request.headers["X-Team"] == "ops"
+    assert request.headers["X-Docingest-Event"] == "parse.cancelled"
+    assert verify(
+        SECRET,
+        request.headers["X-Docingest-Timestamp"],
+        request.body,
+        request.headers["X-Docingest-Signature"],
+    )
+    assert token not in repr(endpoint) and "Authorization" in repr(endpoint)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X-Docingest-Signature": "sha256=forged"}, "set by docingest"),
+        ({"content-type": "text/plain"}, "set by docingest"),
+        ({"Bad Name": "x"}, "not a valid HTTP header name"),
+        ({"X-Injected": "a\r\nX-Evil: 1"}, "one line"),
+    ],
+)
+def test_headers_that_would_break_the_request_are_config_errors(
+    headers: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        Endpoint("http://127.0.0.1/hook", headers=headers)
+    assert "forged" not in str(raised.value) and "Evil" not in str(raised.value)
+
+
+def test_progress_events_go_to_the_endpoints_that_name_them(server: Receiver) -> None:
+    progress = Endpoint(f"{server.url}/progress", events=("parse.pending", "parse.running"))
+    outcomes = Endpoint(f"{server.url}/outcomes")
+    hooks = dispatcher(progress, outcomes)
+    for event in ("parse.pending", "parse.running", "parse.partial_success"):
+        hooks.emit(event, status="x", document_id="a.pdf", correlation_id="batch-1")
+    received = [(r.path, json.loads(r.body)) for r in server.requests]
+    assert [(path, body["event"]) for path, body in received] == [
+        ("/progress", "parse.pending"),
+        ("/progress", "parse.running"),
+        ("/outcomes", "parse.partial_success"),
+    ]
+    assert {body["correlation_id"] for _, body in received} == {"batch-1"}

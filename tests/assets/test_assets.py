@@ -126,7 +126,7 @@ def test_pipeline_asset_on_one_partition(
         "point_count_matches_chunks",
     }
     assert all(c.passed and c.partition == DOC for c in checks)
-    assert read_state(DocumentStore(home), DOC)["status"] == "succeeded"
+    assert read_state(DocumentStore(home), DOC).status == "succeeded"
     status = instance.get_status_by_partition(
         dg.AssetKey("vector_store_entries"), [DOC], document_pipeline.partitions_def
     )

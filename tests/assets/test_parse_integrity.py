@@ -71,10 +71,10 @@ def test_a_repaired_file_is_indexed_with_its_flags_and_a_warning(
 
     store = DocumentStore(home)
     state = read_state(store, PARTLY)
-    assert state["status"] == "succeeded" and state["chunks"] >= 1
-    assert state["repaired"] is True and state["empty_pages"] == []
-    assert state["ocr_unavailable_pages"] == []
-    assert state["parse_warnings"][0].startswith("the file is damaged and MuPDF repaired it")
+    assert state.status == "succeeded" and state.chunks >= 1
+    assert state.repaired is True and state.empty_pages == ()
+    assert state.ocr_unavailable_pages == ()
+    assert state.parse_warnings[0].startswith("the file is damaged and MuPDF repaired it")
 
     # Chunks of nothing (written by an older version, say) are not green at indexing either.
     store.write_chunks(PARTLY, [], params={"strategy": "token_size"})

@@ -292,15 +292,15 @@ def test_hostile_inputs_beside_a_good_document(
     for name, case in PIPELINE_CASES.items():
         state = read_state(store, name)
         if isinstance(case.outcome, ErrorCode):
-            assert state["status"] == "failed", (name, state)
-            assert state["error"]["code"] == case.outcome.value, (name, state["error"])
-            assert state["error"]["retryable"] is case.outcome.retryable
+            assert state.status == "failed", (name, state)
+            assert state.error.code == case.outcome.value, (name, state.error)
+            assert state.error.retryable is case.outcome.retryable
         else:
-            assert state["status"] == "succeeded", (name, state)
-            assert state["pages"] == case.outcome
+            assert state.status == "succeeded", (name, state)
+            assert state.pages == case.outcome
     failing = sum(isinstance(c.outcome, ErrorCode) for c in PIPELINE_CASES.values())
     assert (summary.failed, summary.succeeded) == (failing, len(PIPELINE_CASES) - failing + 1)
-    assert read_state(store, good)["status"] == "succeeded"
+    assert read_state(store, good).status == "succeeded"
     (hit,) = search_points("which soup does the cafeteria serve on Tuesdays", top_k=1)
     assert hit["document_id"] == good
     # Every failure is a property of its file: nothing was retried.

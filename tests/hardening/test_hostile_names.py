@@ -91,7 +91,7 @@ def test_hostile_names_are_listed_ingested_and_map_back(
     assert (summary.succeeded, summary.failed) == (len(NAMES), 0)
     store = DocumentStore(home)
     for document_id in ids:
-        assert read_state(store, document_id)["status"] == "succeeded"
+        assert read_state(store, document_id).status == "succeeded"
         for path in (store.parsed_path(document_id), store.chunks_path(document_id)):
             assert path.parent.parent == home and len(path.name.encode()) <= 255
     # The documents differ only by their number: an exact-term (BM25) search tells them apart;
@@ -124,8 +124,8 @@ def test_links_leaving_the_folder_loops_pipes_and_devices_are_never_read(
     # (not retried), never read.
     keys = ["leak.txt", "leak-dir/secret.txt", "leak-dir", "zeros.txt", "pipe.txt"]
     store = _run_refused(instance, folder, keys)
-    assert "links outside the upload folder" in read_state(store, "leak.txt")["error"]["message"]
-    assert "not a regular file" in read_state(store, "pipe.txt")["error"]["message"]
+    assert "links outside the upload folder" in read_state(store, "leak.txt").error.message
+    assert "not a regular file" in read_state(store, "pipe.txt").error.message
     # A link loop names nothing: missing (retryable, as a file may yet appear there).
     with pytest.raises(DocIngestError) as loop:
         register_document("loop-a.txt", SourceResource(root=str(folder)), store)
@@ -153,8 +153,8 @@ def _run_refused(instance: dg.DagsterInstance, folder: Path, keys: list[str]) ->
     assert run_documents(instance, "ingest_job", keys, resources, {}) == dict.fromkeys(keys, False)
     store = build_resources()["storage"].store
     for key in keys:
-        error = read_state(store, key)["error"]
-        assert error["code"] == "FILE_TYPE_NOT_SUPPORTED" and not error["retryable"], (key, error)
+        error = read_state(store, key).error
+        assert error.code == "FILE_TYPE_NOT_SUPPORTED" and not error.retryable, (key, error)
     (run,) = instance.get_runs()
     kinds = {e.dagster_event.event_type_value for e in instance.all_logs(run.run_id)
              if e.dagster_event}  # fmt: skip
@@ -252,14 +252,14 @@ def test_a_file_rewritten_between_registration_and_parsing_is_not_indexed_half_w
         "report.pdf": False
     }
     store = DocumentStore(home)
-    error = read_state(store, "report.pdf")["error"]
-    assert error["code"] == "UNABLE_TO_DOWNLOAD_FILE" and error["retryable"]
+    error = read_state(store, "report.pdf").error
+    assert error.code == "UNABLE_TO_DOWNLOAD_FILE" and error.retryable
     assert not store.parsed_path("report.pdf").exists()  # nothing of either version kept
 
     # The next run (the sensor sees a new size and mtime) registers and indexes it whole.
     assert run_documents(instance, "ingest_job", ["report.pdf"], resources, once) == {
         "report.pdf": True
     }
-    assert read_state(store, "report.pdf")["sha256"] == sha256_bytes(final)
+    assert read_state(store, "report.pdf").sha256 == sha256_bytes(final)
     hit = search_points("solar panels on the depot roof", top_k=1)[0]
     assert "final version" in hit["text"] and path.read_bytes() == final

@@ -136,9 +136,9 @@ def test_secrets_never_appear_in_logs_metadata_ui_or_errors(
     # secret signed the notifications.
     assert not result.success
     store = DocumentStore(home)
-    assert read_state(store, "locked.pdf")["stage"] == "index"  # parsed, then Qdrant refused
-    wrong = read_state(store, "other-password.pdf")["error"]
-    assert wrong["code"] == "PASSWORD_PROTECTED_FILE"
+    assert read_state(store, "locked.pdf").stage == "index"  # parsed, then Qdrant refused
+    wrong = read_state(store, "other-password.pdf").error
+    assert wrong is not None and wrong.code == "PASSWORD_PROTECTED_FILE"
     assert qdrant_requests and all(r.get("api-key") == QDRANT_KEY for r in qdrant_requests)
     assert hooks.requests
     for request in hooks.requests:

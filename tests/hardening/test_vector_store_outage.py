@@ -138,7 +138,7 @@ def _release_when_all_failed(store: DocumentStore, held: Holder) -> threading.Th
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             states = [read_state(store, d) for d in DOCUMENTS]
-            if all(s.get("status") == "failed" for s in states):
+            if all(s.status == "failed" for s in states):
                 held.release()
                 return
             time.sleep(0.02)
@@ -194,10 +194,10 @@ def test_refusing_server_is_classified_retried_with_backoff_then_indexed_once_ba
     store = DocumentStore(home)
     for document_id in DOCUMENTS:
         state = read_state(store, document_id)
-        assert (state["status"], state["stage"]) == ("failed", "index")
-        assert state["error"]["code"] == ErrorCode.VECTOR_STORE_UNAVAILABLE.value
-        assert state["error"]["retryable"] is True
-        message = state["error"]["message"]
+        assert (state.status, state.stage) == ("failed", "index")
+        assert state.error.code == ErrorCode.VECTOR_STORE_UNAVAILABLE.value
+        assert state.error.retryable is True
+        message = state.error.message
         assert url in message and "unreachable" in message, message
         # Parse and chunks are kept: only indexing is left to do.
         assert store.parsed_path(document_id).exists() and store.chunks_path(document_id).exists()
@@ -217,7 +217,7 @@ def test_refusing_server_is_classified_retried_with_backoff_then_indexed_once_ba
     assert _materialized_twice(instance, run.run_id) == []
     # The reconcile schedule would retry exactly these documents.
     states = {d: read_state(store, d) for d in DOCUMENTS}
-    files = {d: str(state["sha256"]) for d, state in states.items()}
+    files = {d: str(state.sha256) for d, state in states.items()}
     plan = plan_reconciliation(files, set(DOCUMENTS), states, set(DOCUMENTS))
     assert plan.retry == sorted(DOCUMENTS)
 

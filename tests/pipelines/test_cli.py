@@ -81,7 +81,13 @@ def test_ingest_search_status_rechunk(runner: CliRunner, home: Path, tmp_path: P
     assert "CORRUPT_FILE" in result.output and "succeeded" in result.output
 
     status = json.loads(runner.invoke(main, ["status", "--json"]).stdout)
-    assert status["documents"] == {"total": 3, "succeeded": 2, "failed": 1, "pending": 0}
+    assert status["documents"] == {
+        "total": 3,
+        "succeeded": 2,
+        "failed": 1,
+        "pending": 0,
+        "cancelled": 0,
+    }
     assert status["errors"] == {"CORRUPT_FILE": 1}
     assert status["points"] == status["chunks"] > 0 and status["pages"] == 2
 

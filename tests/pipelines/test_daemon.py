@@ -88,10 +88,10 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
     deployment.dagster("sensor", "start", SENSOR)
     deployment.wait_for("the first files", lambda: deployment.settled(hashes))
     store = DocumentStore(deployment.home)
-    assert read_state(store, "a.pdf")["status"] == "succeeded"
-    assert read_state(store, "b.pdf")["status"] == "succeeded"
-    assert read_state(store, "page.html")["status"] == "succeeded"  # web pages go the same way
-    assert read_state(store, "bad.pdf")["error"]["code"] == "FILE_TYPE_NOT_SUPPORTED"
+    assert read_state(store, "a.pdf").status == "succeeded"
+    assert read_state(store, "b.pdf").status == "succeeded"
+    assert read_state(store, "page.html").status == "succeeded"  # web pages go the same way
+    assert read_state(store, "bad.pdf").error.code == "FILE_TYPE_NOT_SUPPORTED"
 
     # The failure where people look: `docingest status --failed --json`.
     failed = json.loads(deployment.docingest("status", "--failed", "--json").stdout)
@@ -133,7 +133,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
     deployment.wait_for("the changed file", lambda: deployment.settled(hashes))
     with _points(deployment.home) as vectors:
         replaced = vectors.document_point_ids("a.pdf")
-        assert len(replaced) == read_state(store, "a.pdf")["chunks"]
+        assert len(replaced) == read_state(store, "a.pdf").chunks
         # Point ids are (document, chunk index, chunking): the payloads tell the content.
         assert _payload_hashes(vectors, "a.pdf") == {hashes["a.pdf"]}
     close_local_clients()
@@ -162,12 +162,12 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
         store, "a.pdf", "index",
         DocIngestError(ErrorCode.VECTOR_STORE_UNAVAILABLE, "store held by another process"),
     )  # fmt: skip
-    bad_attempts = read_state(store, "bad.pdf")["attempts"]
+    bad_attempts = read_state(store, "bad.pdf").attempts
     deployment.dagster("schedule", "start", SCHEDULE)
     deployment.wait_for(
         "the reconcile run",
         lambda: (
-            read_state(store, "a.pdf").get("status") == "succeeded"
+            read_state(store, "a.pdf").status == "succeeded"
             and deployment.settled({"a.pdf": hashes["a.pdf"]})
         ),
         timeout=150,
@@ -175,7 +175,7 @@ def test_sensor_and_schedule_through_the_daemon(deployment: Deployment) -> None:
     with deployment.instance() as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(tags={"docingest/operation": "reconcile"}))
         assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-    assert read_state(store, "bad.pdf")["attempts"] == bad_attempts  # not run again
+    assert read_state(store, "bad.pdf").attempts == bad_attempts  # not run again
     with _points(deployment.home) as vectors:
         assert vectors.document_point_ids("a.pdf") == replaced
     close_local_clients()

@@ -60,7 +60,13 @@ def test_ingest_search_and_idempotency(
     assert _store(home).count() == total_before
 
     report = collect_status(instance)
-    assert report["documents"] == {"total": 2, "succeeded": 2, "failed": 0, "pending": 0}
+    assert report["documents"] == {
+        "total": 2,
+        "succeeded": 2,
+        "failed": 0,
+        "pending": 0,
+        "cancelled": 0,
+    }
     assert report["points"] == total_before
 
 
@@ -100,10 +106,10 @@ def test_bad_inputs_are_classified_and_do_not_affect_good_ones(
     store = DocumentStore(home)
     for name, code in expected.items():
         state = read_state(store, name)
-        assert state["status"] == "failed", name
-        assert state["error"]["code"] == code, (name, state["error"])
-        assert state["error"]["retryable"] is False
-        assert "s3cret" not in state["error"]["message"]
+        assert state.status == "failed", name
+        assert state.error.code == code, (name, state.error)
+        assert state.error.retryable is False
+        assert "s3cret" not in state.error.message
     report = collect_status(instance)
     assert report["documents"]["failed"] == len(expected)
     assert report["documents"]["succeeded"] == 2

@@ -40,6 +40,6 @@ def test_retryable_failure_is_retried_with_backoff(
     # First attempt: doc 1 failed to embed, doc 2 was indexed. The retry redid only doc 1.
     assert len(_CALLS) == 3
     for document_id in CORPUS_QUERIES:
-        assert read_state(DocumentStore(home), document_id)["status"] == "succeeded"
+        assert read_state(DocumentStore(home), document_id).status == "succeeded"
     materialized = instance.get_materialized_partitions(dg.AssetKey("vector_store_entries"))
     assert materialized == set(CORPUS_QUERIES)

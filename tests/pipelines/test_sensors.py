@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -120,27 +121,28 @@ def test_reconcile_retries_retryable_failures_and_adds_missed_files(
     )
     shutil.copyfile(corpus_pdf("01030000000003.pdf"), docs / "missed.pdf")
     configured = build_resources(**FAKE_MODELS)
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance,
+        scheduled_execution_time=datetime.now(UTC),
         resources={
             **{k: configured[k] for k in ("parser", "chunker", "embedder")},
             "source": SourceResource(root=str(docs), settle_seconds=0),
             "storage": StorageResource(),
         },
-    )
-    requests = reconcile_schedule()(context)
-    assert isinstance(requests, list)
-    (request,) = requests  # the retry and the missed file are adjacent: one batch
-    assert request.tags["dagster/asset_partition_range_start"] == "01030000000002.pdf"
-    assert request.tags["dagster/asset_partition_range_end"] == "missed.pdf"
-    assert "missed.pdf" in instance.get_dynamic_partitions(documents_partitions.name)
+    ) as context:  # closes the instance it opens
+        requests = reconcile_schedule()(context)
+        assert isinstance(requests, list)
+        (request,) = requests  # the retry and the missed file are adjacent: one batch
+        assert request.tags["dagster/asset_partition_range_start"] == "01030000000002.pdf"
+        assert request.tags["dagster/asset_partition_range_end"] == "missed.pdf"
+        assert "missed.pdf" in instance.get_dynamic_partitions(documents_partitions.name)
 
-    # A non-retryable failure is left alone.
-    record_failure(store, "01030000000002.pdf", "parse",
-                   DocIngestError(ErrorCode.CORRUPT_FILE, "broken"))  # fmt: skip
-    again = reconcile_schedule()(context)
-    assert isinstance(again, list)
-    assert [r.partition_key for r in again] == ["missed.pdf"]
+        # A non-retryable failure is left alone.
+        record_failure(store, "01030000000002.pdf", "parse",
+                       DocIngestError(ErrorCode.CORRUPT_FILE, "broken"))  # fmt: skip
+        again = reconcile_schedule()(context)
+        assert isinstance(again, list)
+        assert [r.partition_key for r in again] == ["missed.pdf"]
 
 
 def test_sensor_keeps_deleted_documents_when_configured(

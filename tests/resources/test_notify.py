@@ -6,8 +6,15 @@ from collections.abc import Iterator
 import pytest
 
 from docingest.errors import DocIngestError, ErrorCode
+from docingest.webhook_payload import EVENTS
 from docingest.webhooks import Endpoint, WebhookDispatcher
-from resources.notify import document_events, notify_batch, notify_document, stage_counts
+from resources.notify import (
+    document_events,
+    notify_batch,
+    notify_document,
+    notify_progress,
+    stage_counts,
+)
 from tests.webhook_server import Receiver, closed_port_url, receiver
 
 ALL = ("source", "parse", "chunk", "index")
@@ -48,6 +55,20 @@ def test_document_events(
     stage_failed: str | None, stages: tuple[str, ...], events: list[str]
 ) -> None:
     assert document_events(stage_failed, stages) == events
+
+
+@pytest.mark.parametrize(
+    ("stage_failed", "events"),
+    [
+        (None, ["parse.partial_success", "ingest.success"]),
+        ("chunk", ["parse.partial_success", "ingest.error"]),
+        ("parse", ["parse.error", "ingest.error"]),
+    ],
+)
+def test_a_parse_with_failed_pages_is_a_partial_success(
+    stage_failed: str | None, events: list[str]
+) -> None:
+    assert document_events(stage_failed, ALL, failed_pages=2) == events
 
 
 def test_unknown_stage_is_a_bug() -> None:
@@ -132,3 +153,33 @@ def test_an_unreachable_receiver_never_raises(caplog: pytest.LogCaptureFixture) 
 def test_stage_counts_keep_integer_counts_only() -> None:
     metadata = {"pages": 3, "chunks": 7, "points": 7, "engine": "fast", "reused_cached_parse": True}
     assert stage_counts(metadata) == {"pages": 3, "chunks": 7, "points": 7}
+
+
+def test_partial_success_progress_and_cancelled_batch(server: Receiver) -> None:
+    dispatcher = WebhookDispatcher([Endpoint(server.url, events=EVENTS)])
+    ids = {"run_id": "r", "correlation_id": "batch-1"}
+    notify_progress(dispatcher, "parse.pending", ["a.pdf", "b.pdf"], **ids)
+    notify_progress(dispatcher, "parse.running", ["a.pdf"], **ids)
+    notify_document(
+        dispatcher, stage_failed=None, document_id="a.pdf", error=None,
+        counts={"pages": 4, "failed_pages": 1}, **ids,
+    )  # fmt: skip
+    notify_progress(dispatcher, "parse.cancelled", ["b.pdf"], **ids)
+    notify_batch(
+        dispatcher,
+        counts={"documents": 2, "succeeded": 1, "failed": 0, "cancelled": 1},
+        error_codes={},
+        **ids,
+    )
+    bodies = [json.loads(r.body) for r in server.requests]
+    assert [(b["event"], b["document_id"], b["status"]) for b in bodies] == [
+        ("parse.pending", "a.pdf", "pending"),
+        ("parse.pending", "b.pdf", "pending"),
+        ("parse.running", "a.pdf", "running"),
+        ("parse.partial_success", "a.pdf", "partial"),
+        ("classify.success", "a.pdf", "succeeded"),
+        ("ingest.success", "a.pdf", "succeeded"),
+        ("parse.cancelled", "b.pdf", "cancelled"),
+        ("batch.completed", None, "cancelled"),
+    ]
+    assert {(b["run_id"], b["correlation_id"]) for b in bodies} == {("r", "batch-1")}
