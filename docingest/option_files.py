@@ -17,6 +17,7 @@ covers fail with CORRUPT_FILE (not retried), like an invalid metadata sidecar.
 
 from __future__ import annotations
 
+import errno
 import stat
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ def _read(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            # A document whose name is near the limit cannot have a sidecar: it has none.
+            return {}
         raise DocIngestError(
             ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {path}: {error.strerror or error}"
         ) from error

@@ -79,3 +79,12 @@ def test_what_may_be_set_and_the_digest() -> None:
     assert not settable & {"isolate", "timeout_s", "memory_limit_mb", "password", "image_dir"}
     assert overrides_digest({}) == ""
     assert overrides_digest({"a": 1, "b": 2}) == overrides_digest({"b": 2, "a": 1}) != ""
+
+
+def test_a_name_at_the_length_limit_has_no_sidecar(tmp_path: Path) -> None:
+    """`<name>.docingest.yaml` of a 250-byte file name is over the file system's limit: the
+    document has no sidecar (its folder's file still applies), it is not unreadable."""
+    (tmp_path / ".docingest.yaml").write_text("parse_options:\n  bbox_top: 0.1\n")
+    document = tmp_path / ("n" * 246 + ".pdf")
+    document.write_bytes(b"%PDF-1.4\n")
+    assert parse_option_overrides(tmp_path, document) == {"bbox_top": 0.1}

@@ -82,6 +82,6 @@ def test_runs_and_materializations_recorded_in_postgres(
                        ("documents",))  # fmt: skip
         partitions = sorted(row[0] for row in cursor.fetchall())
     assert statuses == ["SUCCESS"]  # both documents in one batch run
-    assert len(materialized) == 8  # four assets for each of two documents
+    assert len(materialized) == 10  # five assets (with document_classes) for each of two documents
     assert {partition for _, partition in materialized} == set(partitions)
     assert partitions == sorted(p.name for p in docs.iterdir())

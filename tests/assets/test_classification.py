@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -58,7 +59,9 @@ class CountingEmbedder(EmbedderResource):
 class NoParser(ParserResource):
     """Re-classifying must never parse."""
 
-    def parse(self, path: Path, document_id: str) -> ParseResult:
+    def parse(
+        self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
+    ) -> ParseResult:
         raise AssertionError(f"parsed {document_id} during a re-classification")
 
 

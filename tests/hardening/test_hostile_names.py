@@ -4,6 +4,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -237,10 +238,12 @@ def test_a_file_rewritten_between_registration_and_parsing_is_not_indexed_half_w
     final = corpus.good_pdf(["The final version, about solar panels on the depot roof."])
 
     class RewrittenWhileParsing(ParserResource):
-        def parse(self, path: Path, document_id: str) -> ParseResult:
+        def parse(
+            self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
+        ) -> ParseResult:
             if path.read_bytes() != final:
                 path.write_bytes(final)  # the uploader finishes writing just now
-            return super().parse(path, document_id)
+            return super().parse(path, document_id, overrides)
 
     instance.add_dynamic_partitions("documents", ["report.pdf"])
     resources = build_resources(

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -59,9 +60,11 @@ PARSED: list[str] = []
 class CountingParser(ParserResource):
     """The fast engine in this process, counting the documents it really parses."""
 
-    def parse(self, path: Path, document_id: str) -> ParseResult:
+    def parse(
+        self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
+    ) -> ParseResult:
         PARSED.append(document_id)
-        return super().parse(path, document_id)
+        return super().parse(path, document_id, overrides)
 
 
 def _parser() -> CountingParser:

@@ -302,7 +302,7 @@ def test_cancel_and_status_from_the_command_line(
         "succeeded", "current", "retry-1",
     )  # fmt: skip
     steps = [(s["step"], s["status"]) for s in after["history"]]
-    assert steps[-4:] == [
-        ("source", "succeeded"), ("parse", "succeeded"), ("chunk", "succeeded"),
-        ("index", "succeeded"),
+    assert steps[-5:] == [
+        ("source", "succeeded"), ("parse", "succeeded"), ("classify", "succeeded"),
+        ("chunk", "succeeded"), ("index", "succeeded"),
     ]  # fmt: skip

@@ -3,6 +3,7 @@ all see them, and they are part of the parse cache's key."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -70,6 +71,7 @@ def test_option_files_reach_the_parse_and_its_cache_key(
         instance=instance,
         resources={**resources, "parser": FAST, "chunker": ChunkerResource(),
                    "embedder": EmbedderResource()},
+        scheduled_execution_time=datetime(2026, 1, 1, 12, tzinfo=UTC),
     )  # fmt: skip
     planned = reconcile_schedule()(context)
     assert isinstance(planned, list)

@@ -1,6 +1,7 @@
 """Re-chunking: staleness in the UI, no re-parse, points replaced, embeddings reused."""
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -21,7 +22,9 @@ ASSETS = ("source_documents", "parsed_pages", "chunks", "vector_store_entries")
 class NoParser(ParserResource):
     """Re-chunking must never parse."""
 
-    def parse(self, path: Path, document_id: str) -> ParseResult:
+    def parse(
+        self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
+    ) -> ParseResult:
         raise AssertionError(f"parsed {document_id} during a re-chunk")
 
 
