@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import dagster as dg
 import numpy as np
 
-from assets.parsing import integrity, parsed_pages
+from assets.parsing import integrity, parsed_pages, stored_parse
 from assets.partitions import documents_partitions
 from assets.results import CheckOutcome, StageResult, check_spec
 from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
@@ -147,12 +147,7 @@ def chunk_parsed_document(
     """Chunk the stored parse (never the file) with the run's settings (validated once for the
     run) and write the chunk records."""
     strategy, params, params_hash = settings
-    try:
-        parsed = store.read_parse_result(document_id)
-    except FileNotFoundError as error:
-        raise DocIngestError(
-            ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
-        ) from error
+    parsed = stored_parse(store, document_id)
     result = chunker.chunk(parsed, settings)
     if not result:
         raise _no_chunks(parsed, strategy)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from assets.parsing import parsed_pages
+from assets.parsing import parsed_pages, stored_parse
 from assets.partitions import documents_partitions
 from assets.results import StageResult
 from docingest.classify import (
@@ -16,7 +16,6 @@ from docingest.classify import (
     write_classification,
     write_page_vectors,
 )
-from docingest.errors import DocIngestError, ErrorCode
 from docingest.storage import DocumentStore
 
 # Brings a document's indexed points in line with a new classification: (document, earlier
@@ -48,12 +47,7 @@ def classify_document(
     restamp: Restamp | None = None,
 ) -> StageResult:
     """Classify the stored parse (never the file); with `restamp`, update the indexed points."""
-    try:
-        parsed = store.read_parse_result(document_id)
-    except FileNotFoundError as error:
-        raise DocIngestError(
-            ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
-        ) from error
+    parsed = stored_parse(store, document_id)
     started = time.perf_counter()
     cached = read_page_vectors(store, parsed, model)
     vectors = classifier.page_vectors(parsed, cached)

@@ -124,6 +124,16 @@ def document_parse_options(
         ) from error
 
 
+def stored_parse(store: DocumentStore, document_id: str) -> ParseResult:
+    """The document's stored parse, which the stages after parsing read (never the file)."""
+    try:
+        return store.read_parse_result(document_id)
+    except FileNotFoundError as error:
+        raise DocIngestError(
+            ErrorCode.INTERNAL_ERROR, "no parsed pages: materialize parsed_pages first"
+        ) from error
+
+
 def parse_document(document_id: str, parser: ParserResource, store: DocumentStore) -> StageResult:
     """Parse the registered file, or reuse the stored parse of the same content and options."""
     registered = store.read_json("sources", document_id)

@@ -7,7 +7,6 @@ from typing import Any
 
 import dagster as dg
 
-from assets.partitions import DOCUMENTS
 from docingest.classify import (
     Classification,
     read_classification,
@@ -18,7 +17,7 @@ from docingest.errors import DocIngestError
 from docingest.ids import sha256_file
 from docingest.models import ParseResult
 from docingest.parsing import parse_file
-from pipelines.ingest import run_documents
+from pipelines.ingest import parsed_documents, run_documents
 from resources import ClassifierResource, build_resources
 
 
@@ -85,8 +84,7 @@ def reclassify_all(
     )
     digest = base["classifier"].ruleset().digest()  # invalid rules fail before any work
     store = base["storage"].store
-    partitions = instance.get_dynamic_partitions(DOCUMENTS)
-    parsed = [d for d in partitions if store.parsed_path(d).exists()]
+    parsed = parsed_documents(instance, store)
     if on_start:
         on_start(len(parsed))
     resources = {**base, "qdrant": base["qdrant"].model_copy(update={"keep_open": True})}

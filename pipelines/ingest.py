@@ -347,6 +347,13 @@ def ingest_folder(
     return summary
 
 
+def parsed_documents(instance: dg.DagsterInstance, store: DocumentStore) -> list[str]:
+    """The registered documents that have a stored parse, in partition order: what re-chunking
+    and re-classifying work on."""
+    partitions = instance.get_dynamic_partitions(DOCUMENTS)
+    return [d for d in partitions if store.parsed_path(d).exists()]
+
+
 def rechunk_all(
     instance: dg.DagsterInstance,
     strategy: str | None,
@@ -359,9 +366,7 @@ def rechunk_all(
     """Run `rechunk_job` (chunks + vector_store_entries) for every parsed document."""
     base = build_resources(**(overrides or {}))
     base["chunker"].resolve(strategy, params)  # invalid options fail before any work
-    store = base["storage"].store
-    partitions = instance.get_dynamic_partitions(DOCUMENTS)
-    parsed = [d for d in partitions if store.parsed_path(d).exists()]
+    parsed = parsed_documents(instance, base["storage"].store)
     if on_start:
         on_start(len(parsed))
     resources = {**base, "qdrant": base["qdrant"].model_copy(update={"keep_open": True})}
