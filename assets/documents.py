@@ -31,7 +31,7 @@ source_documents = dg.AssetSpec(
 )
 
 
-def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
+def locate_document(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
     """The file behind a document id: under the configured root, else where it was registered.
 
     A partition key that would leave the root (`..`, an absolute path, a NUL byte), a link that
@@ -67,7 +67,7 @@ def register_document(
 ) -> StageResult:
     """Hash the file, merge its metadata and record where it is."""
     try:
-        path = _locate(document_id, source, store)
+        path = locate_document(document_id, source, store)
         sha256 = sha256_file(path)
         size = path.stat().st_size
     except OSError as error:

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from assets.documents import source_documents
+from assets.parse_ahead import ParseAhead
 from assets.partitions import documents_partitions
 from assets.results import CheckOutcome, StageResult, check_spec
 from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
@@ -134,8 +135,14 @@ def stored_parse(store: DocumentStore, document_id: str) -> ParseResult:
         ) from error
 
 
-def parse_document(document_id: str, parser: ParserResource, store: DocumentStore) -> StageResult:
-    """Parse the registered file, or reuse the stored parse of the same content and options."""
+def parse_document(
+    document_id: str,
+    parser: ParserResource,
+    store: DocumentStore,
+    ahead: ParseAhead | None = None,
+) -> StageResult:
+    """Parse the registered file (or take its parse made `ahead` from the same file), or reuse
+    the stored parse of the same content and options."""
     registered = store.read_json("sources", document_id)
     if registered is None:
         raise DocIngestError(
@@ -149,7 +156,9 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
     cached = store.find_parse(registered["sha256"], options_hash)
     if cached is None:
         reused_from = None
-        result = parser.parse(Path(registered["path"]), document_id, overrides)
+        path = Path(registered["path"])
+        made = ahead.take(document_id, path, registered["sha256"], options_hash) if ahead else None
+        result = made or parser.parse(path, document_id, overrides)
         if result.sha256 != registered["sha256"]:
             # Rewritten (or swapped for a link) since registration: never index content other
             # than what was registered. The next run (the sensor sees the change) registers it.

@@ -20,6 +20,7 @@ from pydantic import Field
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.classification import classify_document, document_classes, webhook_fields
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
+from assets.parse_ahead import ParseAhead
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import documents_partitions
 from assets.results import StageResult
@@ -404,6 +405,7 @@ def document_pipeline(
         return {"parse_options_hash": parser.planned_options_hash(source.root_path(), path)}
 
     with ExitStack() as stack:
+        ahead = stack.enter_context(ParseAhead(parser, source, store))
         opened: list[VectorStore] = []
 
         def vectors() -> VectorStore:
@@ -427,7 +429,7 @@ def document_pipeline(
 
         runners: dict[str, Callable[[str], StageResult]] = {
             "source_documents": lambda d: register_document(d, source, store),
-            "parsed_pages": lambda d: parse_document(d, parser, store),
+            "parsed_pages": lambda d: parse_document(d, parser, store, ahead),
             "document_classes": classify,
             "chunks": lambda d: chunk_parsed_document(d, chunker, settings, store),
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
@@ -443,10 +445,17 @@ def document_pipeline(
         ]
         if "parse" in stages:
             notify_progress(hooks, "parse.pending", todo, **run.ids)
+        # The parses this run still makes (a step retry resumes past those it made).
+        to_parse = {d for d in todo if "parse" in stages and ("parsed_pages", d) not in run.earlier}
         position = 0
         try:
             for position, document_id in enumerate(todo):
+                # This document's parse and the next ones' run in the parser's workers while
+                # the step goes through this one's stages.
+                window = todo[position : position + 1 + ahead.depth]
+                ahead.submit(d for d in window if d in to_parse)
                 outcome = yield from run.document(document_id)
+                ahead.forget(document_id)
                 if outcome == "cancelled":
                     cancelled = todo[position:]
                     break

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docingest.cores import available_cores
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.paths import docingest_home
 
@@ -39,10 +40,7 @@ def _configure_torch() -> None:
 
     if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
         return
-    try:
-        cores = len(os.sched_getaffinity(0))  # respects taskset / container CPU sets
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = available_cores()
     if torch.get_num_threads() != cores:
         torch.set_num_threads(cores)
 

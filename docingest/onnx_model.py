@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from docingest.cores import available_cores
+
 # Bump when the export changes; part of the cache key with the library versions.
 EXPORT_VERSION = "1"
 _PROBES = (
@@ -29,13 +31,6 @@ _PROBES = (
 MIN_PROBE_COSINE = 0.9999
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class OnnxSentenceModel:
     """Mean-pooled, optionally normalized BERT embeddings from an exported ONNX graph."""
 
@@ -44,7 +39,7 @@ class OnnxSentenceModel:
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = _cores()
+        options.intra_op_num_threads = available_cores()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = onnxruntime.InferenceSession(
             str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]

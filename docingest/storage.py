@@ -163,8 +163,8 @@ class DocumentStore:
         )  # fmt: skip
         return path
 
-    def find_parse(self, sha256: str, options_hash: str) -> ParseResult | None:
-        """A stored parse of the same content with the same options, under any document id."""
+    def _parsed_as(self, sha256: str, options_hash: str) -> str | None:
+        """The document whose stored parse is of this content with these options, if any."""
         entry = self.read_json("parse_index", _content_key(sha256, options_hash))
         if entry is None:
             return None
@@ -175,7 +175,16 @@ class DocumentStore:
             or header.get("options_hash") != options_hash
         ):
             return None  # that document changed since; its old parse is gone
-        return self.read_parse_result(entry["document_id"])
+        return str(entry["document_id"])
+
+    def has_parse(self, sha256: str, options_hash: str) -> bool:
+        """Whether `find_parse` would find one (without reading its pages)."""
+        return self._parsed_as(sha256, options_hash) is not None
+
+    def find_parse(self, sha256: str, options_hash: str) -> ParseResult | None:
+        """A stored parse of the same content with the same options, under any document id."""
+        document_id = self._parsed_as(sha256, options_hash)
+        return None if document_id is None else self.read_parse_result(document_id)
 
     def read_parse_result(self, document_id: str) -> ParseResult:
         table = pq.read_table(self.parsed_path(document_id))

@@ -16,6 +16,7 @@ from resources.storage import NothingStoredIOManager, StorageResource
 from resources.webhooks import WebhookEndpointConfig, WebhookResource
 
 PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
+PARSE_WORKERS_ENV = "DOCINGEST_PARSE_WORKERS"
 
 __all__ = [
     "ChunkerResource",
@@ -39,7 +40,8 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     `QDRANT_URL` (and `QDRANT_API_KEY`) switches to a Qdrant server; nothing else changes.
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
     webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
-    parse engine (`layout`, the default, or `fast`); `DOCINGEST_PDF_PASSWORD` opens encrypted
+    parse engine (`layout`, the default, or `fast`); `DOCINGEST_PARSE_WORKERS` the parser's
+    worker processes (default one per core); `DOCINGEST_PDF_PASSWORD` opens encrypted
     PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
     dg.EnvVar: the UI and run config show their names, not values.
     """
@@ -55,6 +57,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
         "source": SourceResource(),
         "parser": ParserResource(
             engine=Engine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
+            parse_workers=int(os.environ.get(PARSE_WORKERS_ENV) or 0),
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),

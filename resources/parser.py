@@ -4,7 +4,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
+from docingest.cores import available_cores, threads_each
 from docingest.errors import ConfigError, DocIngestError
 from docingest.models import ParseResult
 from docingest.option_files import INVALID_OPTION_FILES, parse_option_overrides
@@ -17,8 +19,41 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
     """Parses one document into pages with typed fragments and markdown.
 
     Its fields are the parse options' schema (docingest.parsing.options): the Launchpad shows
-    each with its description, default and, for fixed choices, the enum's values.
+    each with its description, default and, for fixed choices, the enum's values. Two more
+    fields say how many documents are parsed at once; they change no parse, so they are not
+    parse options (not in the options hash).
     """
+
+    parse_workers: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Parser worker processes (isolated parsing), each parsing one document at a time. "
+            "0: one per core this process may run on. Env: DOCINGEST_PARSE_WORKERS."
+        ),
+    )
+    parse_ahead: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Documents of a run parsed ahead, in the workers, while the step chunks, embeds and "
+            "writes the one before them. Empty: as many as parse workers; 0: one document at a "
+            "time (no overlap)."
+        ),
+    )
+
+    def workers(self) -> int:
+        """Worker processes: `parse_workers`, or one per core."""
+        return self.parse_workers or available_cores()
+
+    def depth(self) -> int:
+        """Documents parsed ahead of the one the step is on."""
+        return self.workers() if self.parse_ahead is None else self.parse_ahead
+
+    def concurrent_parses(self) -> int:
+        """Parses that run at once in a run: the one the step waits for and those ahead of it,
+        at most one per worker."""
+        return min(self.workers(), self.depth() + 1)
 
     def options(self, overrides: dict[str, Any] | None = None) -> ParseOptions:
         """The options to parse with; `overrides` (a folder's or file's option file) win."""
@@ -47,4 +82,12 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
     def parse(
         self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
     ) -> ParseResult:
-        return parse_file(path, document_id=document_id, options=self.options(overrides))
+        return parse_file(
+            path,
+            document_id=document_id,
+            options=self.options(overrides),
+            workers=self.workers(),
+            # The cores shared out among the parses that run at once, so that their layout
+            # models' threads do not fight over them.
+            model_threads=threads_each(self.concurrent_parses()),
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
-import os
 import queue
 import resource
 import threading
@@ -22,6 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from docingest.cores import threads_each
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import ParseResult
 from docingest.parsing.api import parse_bytes
@@ -256,11 +256,18 @@ class ParserPool:
 
 
 @cache
-def shared_pool(workers: int, memory_limit_mb: int) -> ParserPool:
-    """One pool per (size, memory limit) for the whole process, closed at exit."""
-    pool = ParserPool(workers, memory_limit_mb)
+def shared_pool(workers: int, memory_limit_mb: int, model_threads: int = 0) -> ParserPool:
+    """One pool per (size, memory limit, model threads) for the whole process, closed at exit."""
+    pool = ParserPool(workers, memory_limit_mb, model_threads)
     atexit.register(pool.close)
     return pool
+
+
+def parses_in_worker(options: ParseOptions) -> bool:
+    """Whether `parse_file` hands this parse to a worker process. A daemonic process (a
+    multiprocessing pool child) may not start children: there the file is parsed in-process,
+    without the limits."""
+    return options.isolate and not multiprocessing.current_process().daemon
 
 
 def parse_file(
@@ -268,15 +275,15 @@ def parse_file(
     *,
     document_id: str | None = None,
     options: ParseOptions = ParseOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    workers: int = DEFAULT_WORKERS,
+    model_threads: int = 0,
 ) -> ParseResult:
-    """Parse the file at `path` (isolated in a worker when `options.isolate`); id: file name.
-
-    A daemonic process (a multiprocessing pool child) may not start children: there the file
-    is parsed in-process, without the limits.
-    """
-    if not options.isolate or multiprocessing.current_process().daemon:
+    """Parse the file at `path` (isolated in one of `workers` worker processes when
+    `options.isolate`, its layout model on `model_threads` threads, 0: ONNX Runtime's default);
+    id: file name."""
+    if not parses_in_worker(options):
         return parse_in_process(path, document_id, options)
-    return shared_pool(DEFAULT_WORKERS, options.memory_limit_mb).parse(
+    return shared_pool(workers, options.memory_limit_mb, model_threads).parse(
         Path(path), document_id, options
     )
 
@@ -288,7 +295,7 @@ def parse_many(
 
     The workers parse at the same time, so each one's layout model gets its share of the cores.
     """
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers)) if workers > 1 else 0
+    threads = threads_each(workers) if workers > 1 else 0
     pool = ParserPool(workers, options.memory_limit_mb, threads)
     try:
         yield from pool.parse_many(paths, options)
