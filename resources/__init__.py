@@ -17,6 +17,7 @@ from resources.webhooks import WebhookEndpointConfig, WebhookResource
 
 PDF_PASSWORD_ENV = "DOCINGEST_PDF_PASSWORD"
 PARSE_WORKERS_ENV = "DOCINGEST_PARSE_WORKERS"
+PARSE_AHEAD_ENV = "DOCINGEST_PARSE_AHEAD"
 
 __all__ = [
     "ChunkerResource",
@@ -41,7 +42,8 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
     webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
     parse engine (`layout`, the default, or `fast`); `DOCINGEST_PARSE_WORKERS` the parser's
-    worker processes (default one per core); `DOCINGEST_PDF_PASSWORD` opens encrypted
+    worker processes (default one per core) and `DOCINGEST_PARSE_AHEAD` how many documents a
+    run parses ahead (default as many; 0: none); `DOCINGEST_PDF_PASSWORD` opens encrypted
     PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
     dg.EnvVar: the UI and run config show their names, not values.
     """
@@ -58,6 +60,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
         "parser": ParserResource(
             engine=Engine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
             parse_workers=int(os.environ.get(PARSE_WORKERS_ENV) or 0),
+            parse_ahead=int(ahead) if (ahead := os.environ.get(PARSE_AHEAD_ENV)) else None,
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
         ),
         "chunker": ChunkerResource(),

@@ -38,7 +38,7 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
         description=(
             "Documents of a run parsed ahead, in the workers, while the step chunks, embeds and "
             "writes the one before them. Empty: as many as parse workers; 0: one document at a "
-            "time (no overlap)."
+            "time (no overlap). Env: DOCINGEST_PARSE_AHEAD."
         ),
     )
 

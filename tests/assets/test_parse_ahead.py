@@ -239,11 +239,15 @@ def test_worker_counts(workers: int, ahead: int | None, expected: tuple[Any, ...
     assert parser.options().options_hash() == ParserResource().options().options_hash()
 
 
-def test_parse_workers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_counts_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCINGEST_PARSE_WORKERS", "3")
-    assert build_resources()["parser"].workers() == 3
+    monkeypatch.setenv("DOCINGEST_PARSE_AHEAD", "0")
+    parser = build_resources()["parser"]
+    assert (parser.workers(), parser.depth()) == (3, 0)
     monkeypatch.delenv("DOCINGEST_PARSE_WORKERS")
-    assert build_resources()["parser"].parse_workers == 0
+    monkeypatch.delenv("DOCINGEST_PARSE_AHEAD")
+    parser = build_resources()["parser"]
+    assert (parser.parse_workers, parser.parse_ahead) == (0, None)
 
 
 def test_a_parse_error_raised_ahead_keeps_its_code(home: Path, tmp_path: Path) -> None:
