@@ -188,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
                 "pages_per_s": round(sum(t["pages_per_s"] for t in runs) / len(runs), 2),
                 "cores_busy": round(sum(t["cores_busy"] for t in runs) / len(runs), 2),
             }
-        ratio = report[f"{engine}/ahead"]["pages_per_s"] / report[f"{engine}/one_at_a_time"][
-            "pages_per_s"
-        ]
+        ratio = (
+            report[f"{engine}/ahead"]["pages_per_s"]
+            / report[f"{engine}/one_at_a_time"]["pages_per_s"]
+        )
         report[f"{engine}/speedup"] = round(ratio, 3)
     print(json.dumps({k: v for k, v in report.items() if k != "trials"}, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
