@@ -45,7 +45,7 @@ from resources import (
     WebhookResource,
     build_resources,
 )
-from tests.conftest import corpus_pdf
+from tests.conftest import CORPUS, corpus_pdf
 from tests.deployment import Deployment
 from tests.webhook_server import Receiver, receiver
 
@@ -53,12 +53,15 @@ BATCH = "batch-7"
 NAMES = ("a.pdf", "b.pdf", "c.pdf")
 _GATE = threading.Event()  # the slow document goes on once the test sets it
 _HELD = threading.Event()  # set when the slow document is being parsed
+_STARTED: list[str] = []  # the documents whose parse began, in order
 
 
 class HeldParser(ParserResource):
-    """The real parser; the run's first parse waits for the test (a slow document)."""
+    """The real parser; the run's parses wait for the test (a slow document, and those parsed
+    ahead of their turn)."""
 
     def parse(self, path: Path, document_id: str, *args: Any, **kwargs: Any) -> ParseResult:
+        _STARTED.append(document_id)
         _HELD.set()
         if not _GATE.wait(timeout=120):
             raise TimeoutError("the test never let the held document go")
@@ -69,6 +72,7 @@ class HeldParser(ParserResource):
 def gate() -> Iterator[threading.Event]:
     _GATE.clear()
     _HELD.clear()
+    _STARTED.clear()
     yield _GATE
     _GATE.set()
 
@@ -185,6 +189,35 @@ def test_a_run_cancelled_mid_way_marks_its_documents_cancelled(
     ]  # fmt: skip
     assert {b["correlation_id"] for b in bodies} == {BATCH}
     assert bodies[-1]["status"] == "cancelled" and bodies[-1]["counts"]["cancelled"] == 3
+
+
+def test_a_run_cancelled_while_parsing_ahead_starts_no_further_parse(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path, gate: threading.Event
+) -> None:
+    """Five documents, one worker, one document parsed ahead: cancelled while a.pdf is held
+    (b.pdf waiting ahead of its turn), the run parses nothing past that window, and every
+    document ends cancelled, none failed."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    names = [f"{letter}.pdf" for letter in "abcde"]
+    for name, source in zip(names, sorted(CORPUS.glob("*.pdf")), strict=False):
+        shutil.copyfile(source, folder / name)
+    parser = HeldParser(engine="fast", parse_workers=1, parse_ahead=1)
+    thread, summaries = _ingest_in_background(instance, folder, {"parser": parser})
+    (run,) = find_runs(instance, correlation_id=BATCH)
+    cancel_runs(instance, [run], DocumentStore(home))
+    _let_go(gate)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+
+    (summary,) = summaries
+    assert (summary.cancelled, summary.failed, summary.succeeded) == (5, 0, 0)
+    assert _STARTED[0] == "a.pdf" and set(_STARTED) <= {"a.pdf", "b.pdf"}, _STARTED
+    store = DocumentStore(home)
+    assert [read_state(store, name).status for name in names] == [Status.CANCELLED] * 5
+    # Only a.pdf reached its parse stage: b.pdf's parse ahead left no trace in its record.
+    assert [s.step for s in read_state(store, "a.pdf").history] == ["source", "parse", "run"]
+    assert [s.step for s in read_state(store, "b.pdf").history] == ["run"]
 
 
 def test_a_cancelled_batch_starts_no_further_runs(
