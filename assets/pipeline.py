@@ -2,9 +2,11 @@
 
 One step runs the selected stages (source -> parse -> chunk -> index) for every document
 partition of the run, logging each document's materializations and check results as it
-finishes. A failing document is recorded with its error code and skipped; its neighbours go on.
-At the end the step fails if any document failed, so exactly the failed partitions show as
-failed in the UI, and retries happen only when some failure is retryable.
+finishes; the parses of the next documents run ahead meanwhile, in the parser's worker
+processes (assets/parse_ahead.py). A failing document is recorded with its error code and
+skipped; its neighbours go on. At the end the step fails if any document failed, so exactly
+the failed partitions show as failed in the UI, and retries happen only when some failure is
+retryable.
 """
 
 import time

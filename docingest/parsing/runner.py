@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -255,12 +254,18 @@ class ParserPool:
             self._started = 0
 
 
-@cache
+_POOLS: dict[tuple[int, int, int], ParserPool] = {}
+_POOLS_LOCK = threading.Lock()  # a run's parse-ahead threads ask for the pool at the same time
+
+
 def shared_pool(workers: int, memory_limit_mb: int, model_threads: int = 0) -> ParserPool:
     """One pool per (size, memory limit, model threads) for the whole process, closed at exit."""
-    pool = ParserPool(workers, memory_limit_mb, model_threads)
-    atexit.register(pool.close)
-    return pool
+    key = (workers, memory_limit_mb, model_threads)
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = ParserPool(workers, memory_limit_mb, model_threads)
+            atexit.register(_POOLS[key].close)
+        return _POOLS[key]
 
 
 def parses_in_worker(options: ParseOptions) -> bool:
