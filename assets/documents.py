@@ -8,6 +8,7 @@ from assets.partitions import documents_partitions
 from assets.results import StageResult
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
+from docingest.locations import Location, is_local
 from docingest.option_files import overrides_digest
 from docingest.state import record_stage
 from docingest.storage import DocumentStore
@@ -31,7 +32,7 @@ source_documents = dg.AssetSpec(
 )
 
 
-def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
+def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Location:
     """The file behind a document id: under the configured root, else where it was registered.
 
     A partition key that would leave the root (`..`, an absolute path, a NUL byte), a link that
@@ -43,7 +44,8 @@ def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> P
     except ValueError as error:
         raise DocIngestError(ErrorCode.FILE_TYPE_NOT_SUPPORTED, f"{error}; not read") from None
     if candidate.is_file():
-        if not candidate.resolve().is_relative_to(source.root_path().resolve()):
+        # An object store has no links: only a local file can point outside its folder.
+        if is_local(candidate) and not _inside(candidate, source.root_path()):
             raise DocIngestError(
                 ErrorCode.FILE_TYPE_NOT_SUPPORTED,
                 f"{candidate} links outside the upload folder; not read",
@@ -55,11 +57,15 @@ def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> P
             f"{candidate} is not a regular file (a folder, pipe or device); not read",
         )
     registered = store.read_json("sources", document_id)
-    if registered and Path(registered["path"]).is_file():
-        return Path(registered["path"])
+    if registered and (where := source.location(registered["path"])).is_file():
+        return where
     raise DocIngestError(
         ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"{candidate} is missing or not a readable file"
     )
+
+
+def _inside(path: Path, root: Location) -> bool:
+    return is_local(root) and path.resolve().is_relative_to(root.resolve())
 
 
 def register_document(

@@ -18,6 +18,8 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +56,16 @@ def is_local(path: Location) -> TypeIs[Path]:
     return isinstance(path, Path)
 
 
+def absolute(path: Location) -> Location:
+    """A local path made absolute; a URL is absolute already."""
+    return Path(path).absolute() if is_local(path) else path
+
+
+def stat_no_follow(path: Location) -> os.stat_result:
+    """`lstat` on disk (a link is not followed); an object store has no links: its `stat`."""
+    return path.lstat() if is_local(path) else path.stat()  # type: ignore[return-value]
+
+
 def check_reachable(root: Location) -> None:
     """ConfigError when an object-store location cannot be listed (no such bucket, refused
     credentials, no endpoint), said in one line before any work starts; local folders pass."""
@@ -70,6 +82,16 @@ def check_reachable(root: Location) -> None:
         raise ConfigError(f"{root}: access refused ({error})") from None
     except (OSError, BotoCoreError) as error:  # no endpoint, no connection, no credentials
         raise ConfigError(f"{root}: cannot reach the object store ({error})") from None
+
+
+@contextmanager
+def local_copy(path: UPath) -> Iterator[Path]:
+    """The object at `path` fetched once into a temporary file of the same name (the parser
+    workers open local files; the name tells the format), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="docingest-") as folder:
+        local = Path(folder) / path.name
+        path.fs.get_file(path.path, str(local))
+        yield local
 
 
 def write_bytes_atomic(path: Location, data: bytes) -> None:

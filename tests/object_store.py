@@ -35,7 +35,7 @@ class S3Server:
 
     def requests(self, method: str, key: str) -> int:
         """How many `method` requests named exactly object `key` ("bucket/path") so far."""
-        pattern = re.compile(rf'"(?:\x1b\[[\d;]*m)?{method} /{re.escape(key)}(\?[^ ]*)? HTTP')
+        pattern = re.compile(rf'"(?:\x1b\[[\d;]*m)*{method} /{re.escape(key)}(\?[^ ]*)? HTTP')
         return sum(1 for line in self.log.read_text().splitlines() if pattern.search(line))
 
     def create_bucket(self) -> str:
