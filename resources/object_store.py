@@ -31,7 +31,13 @@ class ObjectStoreFields(BaseModel):
             "key": self.access_key_id,
             "secret": self.secret_access_key,
         }
-        return {name: value for name, value in options.items() if value}
+        # Outside a run (the CLI reading the store) a field bound with dg.EnvVar still holds
+        # the variable's name: resolve it here as a run would.
+        return {
+            name: value.get_value() if isinstance(value, dg.EnvVar) else value
+            for name, value in options.items()
+            if value
+        }
 
     def location(self, value: str) -> Location:
         """`value` as a local Path or, for a URL, a UPath with these credentials."""
