@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import stat
+from collections.abc import Collection
 from pathlib import PurePath
 from typing import Any
 
@@ -92,12 +93,17 @@ def option_files(root: Location, path: Location) -> list[Location]:
     return [*files, path.with_name(path.name + DOCUMENT_SUFFIX)]
 
 
-def parse_option_overrides(root: Location, path: Location) -> dict[str, Any]:
+def parse_option_overrides(
+    root: Location, path: Location, present: Collection[str] | None = None
+) -> dict[str, Any]:
     """The parse options the option files of `path` set, merged ({} when there are none); the
-    values are checked when they meet the configured options (ParserResource.options)."""
+    values are checked when they meet the configured options (ParserResource.options).
+    `present`: the option files known to exist (from a listing); the others are not looked up,
+    which on an object store saves a request per candidate name."""
     merged: dict[str, Any] = {}
     for file in option_files(absolute(root), absolute(path)):
-        merged.update(_read(file))
+        if present is None or str(file) in present:
+            merged.update(_read(file))
     return merged
 
 

@@ -79,6 +79,20 @@ def iter_source_files(root: Location, *, settle_seconds: float = 0.0) -> Iterato
         )
 
 
+def listed_option_files(root: UPath) -> frozenset[str]:
+    """The parse option files under an object-store prefix, from one listing."""
+    prefix = root.path.rstrip("/")
+    try:
+        keys = root.fs.find(prefix)
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(
+        str(root.joinpath(*PurePosixPath(key[len(prefix) + 1 :]).parts))
+        for key in keys
+        if key.startswith(prefix + "/") and is_option_file(PurePosixPath(key))
+    )
+
+
 def _iter_objects(root: UPath) -> Iterator[SourceFile]:
     """The objects under the prefix, with size, ETag and last-modified from the listing alone
     (LIST requests; no object is read)."""

@@ -4,14 +4,14 @@ import os
 from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from docingest.ids import path_for_document_id, sha256_file
-from docingest.locations import Location, check_reachable
+from docingest.locations import Location, check_reachable, is_local
 from docingest.metadata import load_sidecar, merge_metadata
 from docingest.option_files import parse_option_overrides
 from docingest.paths import docingest_home
-from docingest.source import SourceFile, iter_source_files
+from docingest.source import SourceFile, iter_source_files, listed_option_files
 from resources.object_store import ObjectStoreFields
 
 # Documents per run (sensor, schedule, backfills, `docingest ingest`): runs cost a second or
@@ -62,6 +62,8 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
         ),
     )
 
+    _option_files: frozenset[str] | None = PrivateAttr(default=None)
+
     def root_path(self) -> Location:
         configured = self.root or os.environ.get("DOCINGEST_SOURCE_DIR", "")
         return self.location(configured) if configured else docingest_home() / "uploads"
@@ -89,7 +91,15 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
     def parse_options_for(self, path: Location) -> dict[str, Any]:
         """The parse options the folder's option files set for the document at `path`
         (docingest.option_files); raises DocIngestError (CORRUPT_FILE) for an invalid one."""
-        return parse_option_overrides(self.root_path(), path)
+        root = self.root_path()
+        if is_local(root):
+            return parse_option_overrides(root, path)
+        # On an object store the option files come from one listing per resource setup (a
+        # sensor tick, a run): looking each candidate name up would cost a HEAD and a LIST per
+        # folder level per document on every tick.
+        if self._option_files is None:
+            self._option_files = listed_option_files(root)
+        return parse_option_overrides(root, path, present=self._option_files)
 
     def document_metadata(self, path: Location) -> dict[str, Any]:
         """The document's vector_store_metadata: source config merged with its sidecar."""

@@ -125,3 +125,32 @@ def test_ingest_from_s3_writes_data_to_s3_and_a_delete_leaves_the_collection(
         assert vectors.document_point_ids("b.pdf")
     assert store.read_json("sources", "a.pdf") is None
     assert not store.parsed_path("a.pdf").exists()
+
+
+def test_option_files_on_s3_come_from_the_listing_and_a_change_reruns(
+    home: Path, instance: dg.DagsterInstance, s3_server: S3Server, s3_bucket: str
+) -> None:
+    _put(s3_bucket, "uploads/de/a.pdf", "01030000000001.pdf")
+    folder_file = UPath(f"s3://{s3_bucket}/uploads/de/.docingest.yaml")
+    folder_file.write_text("parse_options:\n  ocr_languages: de\n")
+    source = SourceResource(root=f"s3://{s3_bucket}/uploads")
+    (file,) = source.list_files()
+    assert source.parse_options_for(file.path) == {"ocr_languages": "de"}
+
+    first = _tick(instance, s3_bucket, None)
+    assert [r.partition_key for r in first.run_requests] == ["de/a.pdf"]
+    instance.add_dynamic_partitions("documents", ["de/a.pdf"])
+    # The names of option files that do not exist are never asked for: one listing tells.
+    absent = [
+        f"{s3_bucket}/uploads/.docingest.yaml",
+        f"{s3_bucket}/uploads/de/a.pdf.docingest.yaml",
+    ]
+    asked = [s3_server.requests("HEAD", key) for key in absent]
+    idle = _tick(instance, s3_bucket, first.cursor)
+    assert not idle.run_requests
+    assert [s3_server.requests("HEAD", key) for key in absent] == asked
+
+    # Changing the folder's options re-runs the document, its object untouched.
+    folder_file.write_text("parse_options:\n  ocr_languages: fr\n")
+    changed = _tick(instance, s3_bucket, idle.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["de/a.pdf"]
