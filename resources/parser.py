@@ -10,7 +10,7 @@ from docingest.models import ParseResult
 from docingest.option_files import INVALID_OPTION_FILES, parse_option_overrides
 from docingest.parsing import ParseOptions, parse_file
 from docingest.parsing.options import ImageMode, ParseOptionFields
-from docingest.paths import docingest_home
+from docingest.paths import data_location
 
 
 class ParserResource(dg.ConfigurableResource, ParseOptionFields):
@@ -25,7 +25,7 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
         values = {name: getattr(self, name) for name in ParseOptionFields.model_fields}
         values.update(overrides or {})
         if values["image_dir"] is None and values["image_mode"] == ImageMode.save:
-            values["image_dir"] = str(docingest_home() / "images")
+            values["image_dir"] = data_location().rstrip("/") + "/images"
         return ParseOptions(**values)
 
     def planned_options_hash(self, root: Location, path: Location) -> str:

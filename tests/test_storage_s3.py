@@ -159,3 +159,19 @@ def test_a_writer_killed_mid_upload_leaves_the_previous_object_whole(
     assert third.communicate(timeout=120)[0].split() == ["writing", "written"]
     record = store.read_json("state", "big")
     assert record is not None and record["version"] == 3 and _whole(record)
+
+
+def test_saved_images_go_to_the_bucket(s3_bucket: str) -> None:
+    from docingest.parsing import parse_bytes
+    from tests.parsing.test_features import _figure_pdf
+
+    options = ParseOptions(
+        engine="fast", image_mode="save", image_dir=f"s3://{s3_bucket}/docingest/images"
+    )
+    result = parse_bytes(
+        _figure_pdf(), document_id="reports/a.pdf", source="a", filename="a.pdf", options=options
+    )
+    (image,) = result.metadata["images"]
+    assert image == f"s3://{s3_bucket}/docingest/images/reports%2Fa.pdf/page-1-figure-1.png"
+    assert UPath(image).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert f"]({image})" in result.markdown
