@@ -13,7 +13,7 @@ one PUT per object on a store, so no reader ever sees a half-written file.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -119,12 +119,17 @@ class DocumentStore:
         except FileNotFoundError:
             return None
 
-    def iter_json(self, kind: str) -> Iterator[dict[str, Any]]:
+    def iter_json(self, kind: str, exclude: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every record of `kind`, except those of the documents in `exclude`, which are not
+        read at all (on an object store, a GET saved per record)."""
         folder = self.base_dir / kind
         if is_local(folder) and not folder.is_dir():
             return  # an object-store prefix without objects lists as empty
+        skipped = {f"{file_stem_for(document_id)}.json" for document_id in exclude}
         paths: list[Location] = sorted(folder.glob("*.json"), key=str)
         for path in paths:
+            if path.name in skipped:
+                continue
             try:
                 yield dict(json.loads(path.read_text()))
             except (OSError, ValueError):

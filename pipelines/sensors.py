@@ -163,7 +163,9 @@ def upload_folder_tick(
     deleted: list[str] = []
     if source.on_delete == "delete":
         deleted = sorted(
-            gone | set(orphaned(storage.store.iter_json("sources"), root, set(current)))
+            gone
+            # The records of the files present are not read: they cannot be orphans.
+            | set(orphaned(storage.store.iter_json("sources", current), root, set(current)))
         )
         if deleted:
             requests.append(delete_run_request(deleted))

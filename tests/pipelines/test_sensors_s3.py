@@ -64,13 +64,21 @@ def test_sensor_on_s3_reads_only_changed_objects(
     hashed = s3_server.requests("GET", a_key), s3_server.requests("GET", b_key)
     assert hashed[0] >= 1 and hashed[1] >= 1  # read once each, to hash them
 
-    # Unchanged objects: listed, never read again, however many ticks.
+    # Unchanged objects: listed, never read again, however many ticks; nor are the records
+    # of their documents in the data prefix.
+    records = [f"{s3_bucket}/data/sources/{name}.json" for name in ("a.pdf", "b.pdf")]
+    storage = StorageResource(base_dir=f"s3://{s3_bucket}/data")
+    for name in ("a.pdf", "b.pdf"):  # registered, as the run would
+        storage.store.write_json(
+            "sources", name, {"document_id": name, "path": f"s3://{s3_bucket}/uploads/{name}"}
+        )
     cursor = first.cursor
     for _ in range(3):
         idle = _tick(instance, s3_bucket, cursor)
         assert not idle.run_requests and "no new, changed or deleted" in str(idle.skip_reason)
         cursor = idle.cursor
     assert (s3_server.requests("GET", a_key), s3_server.requests("GET", b_key)) == hashed
+    assert [s3_server.requests("GET", key) for key in records] == [0, 0]
 
     # New content under the same key: a new ETag, read and re-ingested; b is still not read.
     instance.add_dynamic_partitions("documents", ["a.pdf", "b.pdf"])  # as the tick requested
