@@ -8,7 +8,7 @@ from assets.partitions import documents_partitions
 from assets.results import StageResult
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
-from docingest.locations import Location, is_local
+from docingest.locations import Location, is_local, size_and_etag
 from docingest.option_files import overrides_digest
 from docingest.state import record_stage
 from docingest.storage import DocumentStore
@@ -74,8 +74,10 @@ def register_document(
     """Hash the file, merge its metadata and record where it is."""
     try:
         path = _locate(document_id, source, store)
+        # The ETag before the bytes: if the object is replaced in between, the recorded ETag is
+        # the older one, and the next listing reads the object again (never the reverse).
+        size, etag = size_and_etag(path)
         sha256 = sha256_file(path)
-        size = path.stat().st_size
     except OSError as error:
         raise DocIngestError(ErrorCode.UNABLE_TO_DOWNLOAD_FILE, str(error)) from error
     metadata = source.document_metadata(path)
@@ -88,6 +90,7 @@ def register_document(
             "path": str(path),
             "sha256": sha256,
             "size": size,
+            **({"etag": etag} if etag else {}),  # an object's: the schedule compares it
             "vector_store_metadata": metadata,
             "parse_options": parse_options,  # set by the folder's option files
         },

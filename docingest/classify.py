@@ -34,7 +34,7 @@ import numpy as np
 import yaml
 
 from docingest.errors import ConfigError
-from docingest.locations import Location, write_bytes_atomic
+from docingest.locations import Location, read_bytes, write_bytes_atomic
 from docingest.models import FRAGMENT_TYPES, ParseResult
 from docingest.storage import DocumentStore
 
@@ -430,7 +430,7 @@ def read_page_vectors(
 ) -> dict[int, np.ndarray]:
     path = _vectors_path(store, parsed, model)
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
     except FileNotFoundError:
         return {}
     with np.load(io.BytesIO(raw)) as data:

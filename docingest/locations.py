@@ -66,6 +66,15 @@ def stat_no_follow(path: Location) -> os.stat_result:
     return path.lstat() if is_local(path) else path.stat()  # type: ignore[return-value]
 
 
+def size_and_etag(path: Location) -> tuple[int, str]:
+    """The file's size, and an object's ETag ("" on disk): what registration records, so that a
+    later listing with the same ETag knows the content without reading it."""
+    if is_local(path):
+        return path.stat().st_size, ""
+    info = path.fs.info(path.path)
+    return int(info["size"]), str(info.get("ETag", "")).strip('"')
+
+
 def check_reachable(root: Location) -> None:
     """ConfigError when an object-store location cannot be listed (no such bucket, refused
     credentials, no endpoint), said in one line before any work starts; local folders pass."""
@@ -129,16 +138,29 @@ def write_parquet_atomic(path: Location, table: pa.Table) -> None:
         raise
 
 
+def read_bytes(path: Location) -> bytes:
+    """The whole file; an object in one plain GET, of whichever version is current.
+
+    Not through `open()`: s3fs's file object sends a HEAD, then GETs bound to that ETag, and
+    fails (FileExpired) when a writer replaces the object in between; a reader of a record
+    that another process rewrites (a run's state, read by status or the sensor) must get the
+    old or the new one instead.
+    """
+    if is_local(path):
+        return path.read_bytes()
+    return bytes(path.fs.cat_file(path.path))
+
+
 def read_parquet(path: Location) -> pa.Table:
     """The whole table; an object is fetched in one GET (these files are per document)."""
     if is_local(path):
         return pq.read_table(path)
-    return pq.read_table(io.BytesIO(path.read_bytes()))
+    return pq.read_table(io.BytesIO(read_bytes(path)))
 
 
 def read_parquet_metadata(path: Location) -> pq.FileMetaData:
-    """The footer only: an object is read by ranged GETs of its tail, not downloaded whole."""
+    """The footer: read in place on disk; an object is fetched whole, in one GET (ranged reads
+    of its tail would be bound to one ETag, see read_bytes)."""
     if is_local(path):
         return pq.read_metadata(path)
-    with path.open("rb") as handle:
-        return pq.read_metadata(handle)
+    return pq.read_metadata(io.BytesIO(read_bytes(path)))

@@ -24,6 +24,7 @@ from docingest.locations import (
     Location,
     is_local,
     location,
+    read_bytes,
     read_parquet,
     read_parquet_metadata,
     write_bytes_atomic,
@@ -115,7 +116,7 @@ class DocumentStore:
     def read_json(self, kind: str, document_id: str) -> dict[str, Any] | None:
         path = self._path(kind, document_id, ".json")
         try:
-            return dict(json.loads(path.read_text()))
+            return dict(json.loads(read_bytes(path)))
         except FileNotFoundError:
             return None
 
@@ -131,7 +132,7 @@ class DocumentStore:
             if path.name in skipped:
                 continue
             try:
-                yield dict(json.loads(path.read_text()))
+                yield dict(json.loads(read_bytes(path)))
             except (OSError, ValueError):
                 continue  # a record removed or replaced while listing: the next listing has it
 

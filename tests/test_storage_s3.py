@@ -175,3 +175,34 @@ def test_saved_images_go_to_the_bucket(s3_bucket: str) -> None:
     assert image == f"s3://{s3_bucket}/docingest/images/reports%2Fa.pdf/page-1-figure-1.png"
     assert UPath(image).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert f"]({image})" in result.markdown
+
+
+def test_a_record_rewritten_while_read_is_read_whole(s3_bucket: str) -> None:
+    """A run rewrites a document's state while `status` or the sensor reads it: each read is
+    the old record or the new one, never an error because the object changed under it."""
+    store = DocumentStore(location(f"s3://{s3_bucket}/docingest"))
+    store.write_json("state", "a.pdf", {"version": 0, "pad": "x" * 5000})
+    errors: list[BaseException] = []
+    versions: list[int] = []
+    stop = threading.Event()
+
+    def read_all_the_time() -> None:
+        while not stop.is_set():
+            try:
+                record = store.read_json("state", "a.pdf")
+                versions.append(record["version"] if record else -1)
+            except Exception as error:  # any failure of a read is the finding
+                errors.append(error)
+
+    readers = [threading.Thread(target=read_all_the_time) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for version in range(1, 40):
+            store.write_json("state", "a.pdf", {"version": version, "pad": "x" * 5000})
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=60)
+    assert errors == []
+    assert versions and min(versions) >= 0  # never missing, never an error

@@ -4,6 +4,7 @@ never downloads an unchanged object, re-ingest on change, removal on delete."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -12,8 +13,9 @@ from upath import UPath
 from docingest.storage import DocumentStore
 from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder
+from pipelines.schedules import reconcile_schedule
 from pipelines.sensors import upload_folder_sensor
-from resources import QdrantResource, SourceResource, StorageResource
+from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
 from tests.fakes import FAKE_MODELS
 from tests.object_store import S3Server
@@ -162,3 +164,33 @@ def test_option_files_on_s3_come_from_the_listing_and_a_change_reruns(
     folder_file.write_text("parse_options:\n  ocr_languages: fr\n")
     changed = _tick(instance, s3_bucket, idle.cursor)
     assert [r.partition_key for r in changed.run_requests] == ["de/a.pdf"]
+
+
+def test_reconcile_on_s3_hashes_only_objects_whose_etag_moved(
+    home: Path, instance: dg.DagsterInstance, s3_server: S3Server, s3_bucket: str
+) -> None:
+    _put(s3_bucket, "uploads/a.pdf", "01030000000001.pdf")
+    _put(s3_bucket, "uploads/b.pdf", "01030000000002.pdf")
+    storage = StorageResource(base_dir=f"s3://{s3_bucket}/data")
+    resources = {**FAKE_MODELS, "storage": storage}  # the models are not what is tested
+    ingest_folder(instance, UPath(f"s3://{s3_bucket}/uploads"), overrides=resources)
+    assert storage.store.read_json("sources", "a.pdf")["etag"]  # recorded at registration
+    configured = build_resources(**resources)
+    keys = [f"{s3_bucket}/uploads/{name}" for name in ("a.pdf", "b.pdf")]
+    with dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=datetime.now(UTC),
+        resources={
+            **{k: configured[k] for k in ("parser", "chunker", "embedder", "storage")},
+            "source": SourceResource(root=f"s3://{s3_bucket}/uploads"),
+        },
+    ) as context:
+        reads = [s3_server.requests("GET", key) for key in keys]
+        idle = reconcile_schedule()(context)
+        assert isinstance(idle, dg.SkipReason) and "all current" in str(idle.skip_message)
+        assert [s3_server.requests("GET", key) for key in keys] == reads
+        _put(s3_bucket, "uploads/a.pdf", "01030000000003.pdf")
+        requests = reconcile_schedule()(context)
+        assert isinstance(requests, list)
+        assert [r.partition_key for r in requests] == ["a.pdf"]
+        assert s3_server.requests("GET", keys[1]) == reads[1]
