@@ -345,7 +345,8 @@ def ingest_folder(
             summary.errors[code] += 1
             summary.failures[document_id] = f"{code}: {message}"
     if prune:
-        gone = orphaned(store.iter_json("sources"), root, {c.document_id for c in candidates})
+        present = {c.document_id for c in candidates}
+        gone = orphaned(store.iter_json("sources", present), root, present)
         if gone and delete_documents(instance, gone, base):
             summary.pruned = gone
     summary.seconds = time.perf_counter() - started
