@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -52,14 +53,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_s3_server(log: Path) -> Iterator[S3Server]:
+def start_s3_server(log: Path, *, check_credentials: bool = False) -> Iterator[S3Server]:
+    """moto's server; with `check_credentials`, one that refuses keys it does not know (moto
+    checks signatures against its IAM users after INITIAL_NO_AUTH_ACTION_COUNT requests)."""
     port = _free_port()
+    auth = {"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_credentials else {}
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            env={**os.environ, "PYTHONWARNINGS": "ignore", **auth},
         )
     server = S3Server(f"http://127.0.0.1:{port}", log)
     try:
@@ -68,6 +72,8 @@ def start_s3_server(log: Path) -> Iterator[S3Server]:
             try:
                 with urllib.request.urlopen(f"{server.endpoint}/", timeout=2):
                     break
+            except urllib.error.HTTPError:
+                break  # it answers (an unsigned request is refused when it checks keys)
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"moto server did not start: {log.read_text()[-2000:]}")

@@ -206,3 +206,19 @@ def test_a_record_rewritten_while_read_is_read_whole(s3_bucket: str) -> None:
             reader.join(timeout=60)
     assert errors == []
     assert versions and min(versions) >= 0  # never missing, never an error
+
+
+def test_refused_credentials_are_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.object_store import start_s3_server
+
+    servers = start_s3_server(tmp_path / "requests.log", check_credentials=True)
+    server = next(servers)
+    try:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)  # keys this server's IAM does not know
+        with pytest.raises(ConfigError, match="access refused"):
+            check_reachable(location("s3://any-bucket/docingest", endpoint_url=server.endpoint))
+    finally:
+        servers.close()
