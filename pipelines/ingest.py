@@ -19,7 +19,7 @@ import dagster as dg
 from assets.partitions import DOCUMENTS
 from assets.pipeline import expected_options
 from docingest.ids import document_id_for, sha256_file
-from docingest.locations import Location, is_local
+from docingest.locations import Location, check_reachable, is_local
 from docingest.reconcile import orphaned
 from docingest.source import SourceFile
 from docingest.state import (
@@ -288,6 +288,7 @@ def ingest_folder(
     qdrant: QdrantResource = base["qdrant"]
     base = {**base, "qdrant": qdrant.model_copy(update={"keep_open": True})}
     store = base["storage"].store
+    check_reachable(store.base_dir)  # a missing data bucket: a ConfigError before any work
     listed = SourceResource(root=str(root), settle_seconds=0).list_files(settle=False)
     candidates, refused = assign_document_ids(root, listed, store)
     summary = IngestSummary(documents=len(candidates) + len(refused), refused=refused)

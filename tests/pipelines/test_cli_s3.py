@@ -62,3 +62,16 @@ def test_ingest_from_a_missing_bucket_is_a_usage_error(
     result = deployment.docingest("ingest", f"s3://{s3_bucket}-absent/uploads")
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_data_bucket_is_a_usage_error(
+    deployment: Deployment, s3_bucket: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.pdf").write_bytes(corpus_pdf("01030000000001.pdf").read_bytes())
+    result = deployment.docingest(
+        "ingest", str(folder), DOCINGEST_DATA_URL=f"s3://{s3_bucket}-absent/data"
+    )
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
