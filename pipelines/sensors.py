@@ -50,6 +50,22 @@ def _moved(path: Path, listed: SourceFile) -> bool:
     return (after.st_size, after.st_mtime_ns) != (listed.size, listed.mtime_ns)
 
 
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _deleting(instance: dg.DagsterInstance) -> bool:
+    """Whether a delete_documents_job run is queued or running."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=delete_documents_job.name, statuses=_IN_FLIGHT), limit=1
+    )
+    return bool(runs)
+
+
 def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
     return dg.RunRequest(
         job_name=delete_documents_job.name,
@@ -162,11 +178,13 @@ def upload_folder_tick(
     gone = set(seen) - set(current)
     deleted: list[str] = []
     if source.on_delete == "delete":
-        deleted = sorted(
-            gone
-            # The records of the files present are not read: they cannot be orphans.
-            | set(orphaned(storage.store.iter_json("sources", current), root, set(current)))
-        )
+        # The records of the files present are not read: they cannot be orphans.
+        orphans = set(orphaned(storage.store.iter_json("sources", current), root, set(current)))
+        if orphans and _deleting(context.instance):
+            # Records a queued or running delete run is about to remove: requesting them again
+            # on every tick would queue a run per tick behind it. The next tick looks again.
+            orphans = set()
+        deleted = sorted(gone | orphans)
         if deleted:
             requests.append(delete_run_request(deleted))
     elif gone:

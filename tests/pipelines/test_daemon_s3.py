@@ -78,6 +78,7 @@ def test_sensor_on_an_s3_prefix_through_the_daemon(
             deployment.settled({"a.pdf": hashes["a.pdf"]})
             and store.read_json("sources", "b.pdf") is None
         ),
+        timeout=480,  # a delete run and an ingest run one after the other, on a busy machine
     )
     assert not store.parsed_path("b.pdf").exists()
     vectors = VectorStore(collection="documents", path=str(deployment.home / "qdrant"))
