@@ -8,12 +8,12 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from assets.vector_store import point_payload
 from docingest.chunking import chunk_document
 from docingest.ids import point_id_for
 from docingest.models import BBox, Fragment, PageResult, ParseResult
 from docingest.parsing import ParseOptions, parse_bytes, parse_file
 from docingest.parsing.furniture import printed_labels
+from docingest.payload import point_payload
 from docingest.search import cited_pages, search
 from docingest.sparse import Bm25Encoder
 from docingest.vectorstore import PointData, VectorStore, close_local_clients
