@@ -32,7 +32,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("DOCINGEST_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     for name in (
-        "QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_SOURCE_DIR", "DOCINGEST_COLLECTION",
+        "QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_SOURCE_DIR", "DOCINGEST_DATA_URL",
+        "DOCINGEST_COLLECTION",
         "DOCINGEST_WEBHOOK_URL", "DOCINGEST_WEBHOOK_EVENTS", "DOCINGEST_WEBHOOK_SECRET",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
