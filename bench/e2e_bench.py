@@ -170,6 +170,7 @@ class Pipeline:
         if self.summaries:
             out["failed"] = sum(s.get("failed", 0) for s in self.summaries)
             out["chunks"] = sum(s.get("chunks", 0) for s in self.summaries)
+            out["step_seconds"] = step_seconds(self.home / "dagster")
         else:
             out["chunks"] = sum(len(np.load(p)["pages"]) for p in self.home.glob("group-*.npz"))
         return out
@@ -220,6 +221,22 @@ class Pipeline:
             ]  # fmt: skip
 
         return docingest_search, store
+
+
+def step_seconds(dagster_home: Path) -> dict[str, float]:
+    """Seconds per asset step over all the instance's runs: where a docingest ingest went."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    steps: dict[str, float] = {}
+    for run in instance.get_runs():
+        for step in instance.get_run_step_stats(run.run_id):
+            if step.start_time and step.end_time:
+                steps[step.step_key] = (
+                    steps.get(step.step_key, 0.0) + step.end_time - step.start_time
+                )
+    instance.dispose()
+    return {key: round(value, 1) for key, value in sorted(steps.items())}
 
 
 def _export_model(models: Path) -> None:
