@@ -277,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
             for pipeline in pipelines[g % len(pipelines) :] + pipelines[: g % len(pipelines)]:
                 print(f"group {g + 1}/{len(groups)}: {pipeline.name}", file=sys.stderr, flush=True)
                 pipeline.ingest(group)
+                run = pipeline.runs[-1]  # each run as it ends: a stopped bench keeps its figures
+                print(
+                    f"  {pipeline.name} group {g + 1}: {sum(pages[p] for p in group)} pages, "
+                    f"wall {run['wall_s']:.1f} s, cpu {run['cpu_s']:.1f} s, load {run['load']:.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         report["ingest"] = {p.name: p.totals(report["pages"]) for p in pipelines}
         print(json.dumps(report["ingest"], indent=1), file=sys.stderr, flush=True)
         report["retrieval"] = retrieval(sets, pipelines, work)
