@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    nice -n 10 .venv/bin/python -m bench.e2e_bench [--every 4] [--groups 2] \\
+    nice -n 10 .venv/bin/python -m bench.e2e_bench [--every 12] [--groups 2] \\
         [--engines fast,auto] [--out bench/results/e2e.json]
 
 The sample is every `--every`-th PDF (by name, from the first) of each set of
@@ -249,7 +249,7 @@ def _export_model(models: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--every", type=int, default=4, help="every N-th PDF of each set")
+    parser.add_argument("--every", type=int, default=12, help="every N-th PDF of each set")
     parser.add_argument("--groups", type=int, default=2, help="groups the order rotates over")
     parser.add_argument("--engines", default="fast,auto", help="docingest engines to run")
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON")
