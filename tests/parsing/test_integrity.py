@@ -243,9 +243,9 @@ def test_text_layer_is_kept_when_tesseract_is_missing(
 def test_corpus_page_with_a_chart_parses_without_tesseract(no_tesseract: None) -> None:
     """One of the benchmark pages that failed OCR_ERROR on a machine without Tesseract."""
     data = corpus_pdf(CHART_PAGE).read_bytes()
-    result = _parse(data)  # layout, ocr auto: the defaults
+    result = _parse(data, engine="layout")  # ocr auto, the default: the layout model wants OCR
     assert result.usage["ocr_unavailable_pages"] == [1] and result.pages[0].status == "ok"
-    assert result.markdown == _parse(data, ocr_mode="off").markdown
+    assert result.markdown == _parse(data, engine="layout", ocr_mode="off").markdown
 
 
 @pytest.mark.real_model
