@@ -14,11 +14,11 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 from assets.documents import locate_document
 from docingest.ids import sha256_file
+from docingest.locations import Location
 from docingest.models import ParseResult
 from docingest.parsing.runner import parses_in_worker
 from docingest.storage import DocumentStore
@@ -75,7 +75,7 @@ class ParseAhead:
                 self._ahead[document_id] = self._threads.submit(self._parse, document_id)
 
     def take(
-        self, document_id: str, path: Path, sha256: str, options_hash: str
+        self, document_id: str, path: Location, sha256: str, options_hash: str
     ) -> ParseResult | None:
         """The document's parse made ahead from this very file and these options (its error
         raised, as the parse would have raised it); None when none was made (the step parses

@@ -2,7 +2,6 @@
 
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,12 +12,13 @@ from assets.partitions import documents_partitions
 from assets.results import CheckOutcome, StageResult, check_spec
 from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.locations import location
 from docingest.models import PageResult, ParseResult
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.tables import html_table_to_markdown
 from docingest.state import record_stage
 from docingest.storage import PAGES_SCHEMA, DocumentStore
-from resources import ParserResource
+from resources import ParserResource, SourceResource
 
 PAGES_CHECK = "every_page_parsed_or_explained"
 INTACT_CHECK = "file_intact_and_readable"
@@ -139,10 +139,12 @@ def parse_document(
     document_id: str,
     parser: ParserResource,
     store: DocumentStore,
+    source: SourceResource | None = None,
     ahead: ParseAhead | None = None,
 ) -> StageResult:
     """Parse the registered file (or take its parse made `ahead` from the same file), or reuse
-    the stored parse of the same content and options."""
+    the stored parse of the same content and options. `source` reads an object-store file with
+    its credentials (else the AWS environment's)."""
     registered = store.read_json("sources", document_id)
     if registered is None:
         raise DocIngestError(
@@ -156,7 +158,7 @@ def parse_document(
     cached = store.find_parse(registered["sha256"], options_hash)
     if cached is None:
         reused_from = None
-        path = Path(registered["path"])
+        path = (source.location if source else location)(registered["path"])
         made = ahead.take(document_id, path, registered["sha256"], options_hash) if ahead else None
         result = made or parser.parse(path, document_id, overrides)
         if result.sha256 != registered["sha256"]:
