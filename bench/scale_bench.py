@@ -11,8 +11,8 @@ Building N documents does not parse them. One real corpus PDF is ingested throug
 pipeline into a fresh PostgreSQL database; the other N - 1 documents are small distinct PDFs in
 the same upload folder, registered the way that ingest left the first one: its `sources` and
 `state` records with the id, path, size and content hash of each file, the dynamic partitions
-added in batches, and its materialization of every asset copied for each partition (stored in
-batches, as Dagster stores a run's events). Then, per N:
+added in batches, and its materialization of `vector_store_entries` (the asset whose page is
+loaded) copied for each partition, stored in batches as Dagster stores a run's events. Then:
 
 - sensor: `upload_folder_sensor` through `dg.build_sensor_context` on the instance, its first
   tick (no cursor: hashes every file), a steady tick (nothing new) and a tick with 100 new
@@ -48,6 +48,9 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 BUILD_FILE = "scale.json"
 PARTITION_BATCH, EVENT_BATCH = 10_000, 1_000
 NEW_FILES = 100
+# The asset whose page the bench loads; only it is materialized for every partition (the other
+# assets only for the ingested document): 500,000 events would take most of an hour to store.
+PAGE_ASSET = "vector_store_entries"
 DAEMON_SENSOR_INTERVAL_S = 1
 
 
@@ -134,17 +137,17 @@ def _ingest_template(instance: Any, uploads: Path) -> str:
     return TEMPLATE_PDF.name
 
 
-def _asset_templates(instance: Any, document_id: str) -> list[Any]:
+def _asset_templates(instance: Any, document_id: str) -> dict[str, Any]:
     """The template document's latest materialization of each asset, as stored events."""
     import dagster as dg
 
-    templates = []
-    for key in sorted(instance.get_asset_keys(), key=lambda k: k.to_user_string()):
+    templates = {}
+    for key in instance.get_asset_keys():
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=[document_id]), limit=1
         ).records
         if records:
-            templates.append(records[0].event_log_entry)
+            templates[key.to_user_string()] = records[0].event_log_entry
     return templates
 
 
@@ -158,6 +161,13 @@ def _clone_event(entry: Any, partition: str) -> Any:
     return entry._replace(
         dagster_event=event._replace(event_specific_data=data), timestamp=time.time()
     )
+
+
+def materialize(instance: Any, template: Any, partitions: list[str]) -> None:
+    """The template materialization, once per partition, stored in batches."""
+    for at in range(0, len(partitions), EVENT_BATCH):
+        batch = [_clone_event(template, key) for key in partitions[at : at + EVENT_BATCH]]
+        instance.event_log_storage.store_event_batch(batch)
 
 
 def build(work: Path, count: int) -> dict[str, Any]:
@@ -208,10 +218,7 @@ def build(work: Path, count: int) -> dict[str, Any]:
     timings["partitions_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    for template in events:
-        for at in range(0, len(ids), EVENT_BATCH):
-            batch = [_clone_event(template, key) for key in ids[at : at + EVENT_BATCH]]
-            instance.event_log_storage.store_event_batch(batch)
+    materialize(instance, events[PAGE_ASSET], ids)
     timings["materializations_s"] = time.perf_counter() - started
     instance.dispose()
     built = {
@@ -392,7 +399,7 @@ def asset_page(server: Webserver, partition: str, figures: dict[str, Any]) -> No
     (the first answer fills Dagster's caches, the second is what a reload costs)."""
     from bench.ui_queries import ui_query
 
-    key = {"path": ["vector_store_entries"]}
+    key = {"path": [PAGE_ASSET]}
     for name, variables in (
         ("AssetViewDefinitionQuery", {"assetKey": key}),
         ("AssetGraphLiveQuery", {"assetKeys": [key]}),
@@ -437,8 +444,12 @@ def backfill(server: Webserver, context: Any, figures: dict[str, Any]) -> None:
     )
 
 
-def measure(work: Path) -> dict[str, Any]:
-    """Every figure for the deployment `build` left under `work`."""
+PARTS = ("status", "sensor", "daemon", "ui")
+
+
+def measure(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """The figures of `parts` for the deployment `build` left under `work`: `docingest status`,
+    the sensor's ticks, the daemon's sensor iterations, the asset page and a backfill (ui)."""
     import dagster as dg
 
     built = json.loads((work / BUILD_FILE).read_text())
@@ -447,19 +458,25 @@ def measure(work: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"docs": built["docs"], "build": built["build"]}
     figures["loadavg_start"] = Path("/proc/loadavg").read_text().split()[0]
     instance = dg.DagsterInstance.get()
-    cli_status(env, figures)
-    sensor_ticks(instance, work / "uploads", figures)
-    server = Webserver(env, work)  # starts its own code server meanwhile
+    if "status" in parts:
+        cli_status(env, figures)
+    if "sensor" in parts:
+        sensor_ticks(instance, work / "uploads", figures)
+    server = Webserver(env, work) if "ui" in parts else None  # its code server loads meanwhile
     try:
         with ExitStack() as stack:
-            with timed(figures, "daemon_code_location_load_s"):
-                daemon = stack.enter_context(daemon_workspace(instance))
-            daemon_sensor_iterations(daemon, figures)
-            server.wait_ready()
-            asset_page(server, "doc-000001.pdf", figures)
-            backfill(server, daemon, figures)
+            if "daemon" in parts or server:
+                with timed(figures, "daemon_code_location_load_s"):
+                    daemon = stack.enter_context(daemon_workspace(instance))
+            if "daemon" in parts:
+                daemon_sensor_iterations(daemon, figures)
+            if server:
+                server.wait_ready()
+                asset_page(server, "doc-000001.pdf", figures)
+                backfill(server, daemon, figures)
     finally:
-        server.stop()
+        if server:
+            server.stop()
     figures["loadavg_end"] = Path("/proc/loadavg").read_text().split()[0]
     instance.dispose()
     return figures
@@ -491,19 +508,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--work", type=Path, help="build/measure: the deployment's folder")
     parser.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     args = parser.parse_args(argv)
     if args.command == "build":
         print(json.dumps(build(args.work, args.docs[0]), indent=2))
         return 0
     if args.command == "measure":
-        print(json.dumps(measure(args.work), indent=2))
+        print(json.dumps(measure(args.work, tuple(args.parts)), indent=2))
         return 0
     reports = []
     for count in args.docs:
         work = Path(tempfile.mkdtemp(prefix=f"scale-bench-{count}-"))
         built = build(work, count)
         try:
-            reports.append(measure(work))
+            reports.append(measure(work, tuple(args.parts)))
         finally:
             drop_database(built["database"])
             shutil.rmtree(work, ignore_errors=True)

@@ -28,7 +28,13 @@ def document_id_for(path: Path, root: Path) -> str:
     relative = resolved.relative_to(resolved_root)  # ValueError when outside the root
     if not relative.parts or ".." in relative.parts:  # the root itself, or `root/..`
         raise ValueError(f"{path} does not name a file under {root}")
-    posix = PurePosixPath(*relative.parts).as_posix()
+    return document_id_for_relative(relative.parts)
+
+
+def document_id_for_relative(parts: tuple[str, ...]) -> str:
+    """The document id of the file at `parts` under the (resolved) root: for a caller that
+    walked the real folders itself (docingest.source), with no path to resolve."""
+    posix = PurePosixPath(*parts).as_posix()
     # A name that is not UTF-8 (Latin-1 from an old share) holds its bytes as surrogates
     # (os.fsdecode); they are percent-encoded as those bytes, and decoded back the same way.
     encoded = quote(posix, safe=_SAFE, errors="surrogateescape")

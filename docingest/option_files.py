@@ -94,10 +94,33 @@ def option_files(root: Path, path: Path) -> list[Path]:
 def parse_option_overrides(root: Path, path: Path) -> dict[str, Any]:
     """The parse options the option files of `path` set, merged ({} when there are none); the
     values are checked when they meet the configured options (ParserResource.options)."""
-    merged: dict[str, Any] = {}
-    for file in option_files(Path(root).absolute(), Path(path).absolute()):
-        merged.update(_read(file))
-    return merged
+    return OptionFileReader(root).overrides(path)
+
+
+class OptionFileReader:
+    """`parse_option_overrides` for the many documents of one folder tree: each folder's option
+    files are read once, and only each document's own file is looked up per document (the
+    sensor asks for every file of the upload folder on every tick)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+        self._folders: dict[Path, dict[str, Any] | DocIngestError] = {}
+
+    def overrides(self, path: Path) -> dict[str, Any]:
+        path = Path(path).absolute()
+        if path.parent not in self._folders:
+            *folder_files, _ = option_files(self.root, path)
+            try:
+                merged: dict[str, Any] = {}
+                for file in folder_files:
+                    merged.update(_read(file))
+                self._folders[path.parent] = merged
+            except DocIngestError as error:
+                self._folders[path.parent] = error
+        inherited = self._folders[path.parent]
+        if isinstance(inherited, DocIngestError):
+            raise DocIngestError(inherited.code, inherited.message)
+        return {**inherited, **_read(path.with_name(path.name + DOCUMENT_SUFFIX))}
 
 
 def overrides_digest(overrides: dict[str, Any]) -> str:

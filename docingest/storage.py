@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +138,17 @@ class DocumentStore:
         except FileNotFoundError:
             return None
 
-    def iter_json(self, kind: str) -> Iterator[dict[str, Any]]:
+    def iter_json(self, kind: str, *, excluding: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every record of `kind`, except those of the documents in `excluding`, which are not
+        even read (the sensor's orphan check knows every listed file is still there)."""
         folder = self.base_dir / kind
         if not folder.is_dir():
             return
-        for path in sorted(folder.glob("*.json")):
+        skipped = {f"{file_stem_for(document_id)}.json" for document_id in excluding}
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".json") or name.startswith(".") or name in skipped:
+                continue
+            path = folder / name
             try:
                 yield dict(json.loads(path.read_text()))
             except (OSError, ValueError):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,34 +12,45 @@ from assets.partitions import DOCUMENTS, documents_partitions
 from assets.run_tags import run_tags
 from docingest.errors import DocIngestError
 from docingest.ids import short_digest
-from docingest.option_files import INVALID_OPTION_FILES, overrides_digest
+from docingest.listing import Listing, ListingStore
+from docingest.option_files import INVALID_OPTION_FILES, OptionFileReader, overrides_digest
 from docingest.reconcile import orphaned
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
 from resources import SourceResource, StorageResource
 
-_CURSOR_VERSION = 1
+# v2: the cursor names a snapshot of the listing (docingest.listing); v1 held the listing itself.
+_CURSOR_VERSION = 2
+_INLINE_LISTING = 1
 # How often the daemon evaluates the sensor. Read when the definitions are built (like the
 # resources' environment), so a test or a busy folder can tick faster than every 30 s.
 INTERVAL_ENV = "DOCINGEST_SENSOR_INTERVAL_S"
 
 
-def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
+def load_cursor(raw: str | None, listings: ListingStore) -> tuple[Listing, str | None]:
+    """The files the last tick saw, and the digest of their snapshot (None: nothing to keep).
+    A missing snapshot or an unknown cursor means a rescan: every file is hashed once more,
+    and the unchanged ones stay put (their state says they are current)."""
     if not raw:
-        return {}
+        return {}, None
     data = json.loads(raw)
-    return dict(data.get("files", {})) if data.get("v") == _CURSOR_VERSION else {}
+    if data.get("v") == _INLINE_LISTING:  # written before the listing moved out of the cursor
+        return dict(data.get("files", {})), None
+    if data.get("v") != _CURSOR_VERSION:
+        return {}, None
+    digest = str(data["listing"])
+    return listings.load(digest) or {}, digest
 
 
 def _options_of(entry: list[Any]) -> str:
     return str(entry[3]) if len(entry) > 3 else ""  # cursors written before option files: none
 
 
-def _options_digest(source: SourceResource, path: Path) -> str:
+def _options_digest(options: OptionFileReader, path: Path) -> str:
     """What the folder's option files set for the file at `path`, as a short digest."""
     try:
-        return overrides_digest(source.parse_options_for(path))
+        return overrides_digest(options.overrides(path))
     except DocIngestError:
         return INVALID_OPTION_FILES  # the run reports them; fixing them changes the digest
 
@@ -66,11 +78,12 @@ def upload_folder_sensor(interval_s: int | None = None) -> dg.SensorDefinition:
 def upload_folder_tick(
     context: dg.SensorEvaluationContext, source: SourceResource, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Cursor: document id -> [size, mtime_ns, sha256, option files digest] of each file seen.
-    A file is re-hashed only when its size or mtime moved, and re-ingested only when its hash
-    or the parse options its folder's option files set changed."""
-    seen = _load_cursor(context.cursor)
+    """Listing: document id -> [size, mtime_ns, sha256, option files digest] of each file seen,
+    stored under DOCINGEST_HOME; the cursor names it. A file is re-hashed only when its size or
+    mtime moved, and re-ingested only when its hash or its folder's option files changed."""
     root = source.root_path()
+    listings = ListingStore(storage.store.base_dir, root)
+    seen, seen_digest = load_cursor(context.cursor, listings)
     if not root.is_dir():
         return dg.SkipReason(f"upload folder {root} does not exist")
     current: dict[str, list[Any]] = {}
@@ -79,11 +92,12 @@ def upload_folder_tick(
     unsettled = 0
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
-    settled_ids = {f.document_id for f in source.list_files()}
+    listed_at = time.time_ns()
+    option_files = source.parse_options_reader()
     for file in source.list_files(settle=False):
         previous = seen.get(file.document_id)
-        options = _options_digest(source, file.path)
-        if file.document_id not in settled_ids:
+        options = _options_digest(option_files, file.path)
+        if not source.settled(file, listed_at):
             unsettled += 1
             if previous:
                 current[file.document_id] = previous
@@ -146,14 +160,15 @@ def upload_folder_tick(
     gone = set(seen) - set(current)
     deleted: list[str] = []
     if source.on_delete == "delete":
-        deleted = sorted(
-            gone | set(orphaned(storage.store.iter_json("sources"), root, set(current)))
-        )
+        # Only the records of files not listed now are read: a listed file is no orphan.
+        records = storage.store.iter_json("sources", excluding=current.keys())
+        deleted = sorted(gone | set(orphaned(records, root, set(current))))
         if deleted:
             requests.append(delete_run_request(deleted))
     elif gone:
         context.log.info(f"{len(gone)} files left {root}; their documents are kept (on_delete)")
-    cursor = json.dumps({"v": _CURSOR_VERSION, "files": current}, separators=(",", ":"))
+    digest = listings.save(current, keep=seen_digest)
+    cursor = json.dumps({"v": _CURSOR_VERSION, "listing": digest})
     if not requests:
         idle = f"no new, changed or deleted files among {len(current)} in {root}"
         if unsettled:

@@ -9,9 +9,9 @@ from pydantic import Field
 
 from docingest.ids import path_for_document_id, sha256_file
 from docingest.metadata import load_sidecar, merge_metadata
-from docingest.option_files import parse_option_overrides
+from docingest.option_files import OptionFileReader, parse_option_overrides
 from docingest.paths import docingest_home
-from docingest.source import SourceFile, iter_source_files
+from docingest.source import SourceFile, iter_source_files, settled
 
 # Documents per run (sensor, schedule, backfills, `docingest ingest`): runs cost a second or
 # more each, documents a fraction of it.
@@ -68,6 +68,11 @@ class SourceResource(dg.ConfigurableResource):
             iter_source_files(self.root_path(), settle_seconds=self.settle_seconds if settle else 0)
         )
 
+    def settled(self, file: SourceFile, now_ns: int) -> bool:
+        """Whether `file`, listed with `settle=False`, would be listed with `settle` at `now_ns`
+        (one listing serves both questions: the sensor's)."""
+        return settled(file.mtime_ns, now_ns, self.settle_seconds)
+
     def content_hash(self, file: SourceFile) -> str:
         """The file's sha256 as it is now (OSError when it vanished or cannot be read)."""
         return sha256_file(file.path)
@@ -79,6 +84,10 @@ class SourceResource(dg.ConfigurableResource):
         """The parse options the folder's option files set for the document at `path`
         (docingest.option_files); raises DocIngestError (CORRUPT_FILE) for an invalid one."""
         return parse_option_overrides(self.root_path(), path)
+
+    def parse_options_reader(self) -> OptionFileReader:
+        """`parse_options_for` of many documents at once, each folder's option files read once."""
+        return OptionFileReader(self.root_path())
 
     def document_metadata(self, path: Path) -> dict[str, Any]:
         """The document's vector_store_metadata: source config merged with its sidecar."""

@@ -5,18 +5,20 @@ import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from assets.partitions import documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
+from docingest.listing import ListingStore
 from docingest.state import record_failure
 from docingest.storage import DocumentStore
 from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder
 from pipelines.jobs import delete_documents_job
 from pipelines.schedules import reconcile_schedule
-from pipelines.sensors import upload_folder_sensor
+from pipelines.sensors import load_cursor, upload_folder_sensor
 from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
 from tests.fakes import FAKE_MODELS
@@ -78,7 +80,69 @@ def test_sensor_adds_changes_and_deletes(
     assert request.job_name == delete_documents_job.name
     config = request.run_config["ops"]["delete_documents"]["config"]
     assert config == {"document_ids": ["b.pdf"]}
-    assert "b.pdf" not in json.loads(deleted.cursor)["files"]
+    assert "b.pdf" not in _listing(deleted.cursor, folder)
+
+
+def _listing(cursor: str | None, folder: Path) -> dict[str, list[Any]]:
+    files, _ = load_cursor(cursor, ListingStore(StorageResource().store.base_dir, folder))
+    return files
+
+
+def _fill(folder: Path, count: int) -> None:
+    """`count` distinct copies of a corpus PDF (the sensor hashes each)."""
+    folder.mkdir(exist_ok=True)
+    pdf = corpus_pdf("01030000000001.pdf").read_bytes()
+    for index in range(count):
+        (folder / f"doc-{index:04d}.pdf").write_bytes(pdf + f"%{index}\n".encode())
+
+
+def test_the_cursor_names_a_stored_listing_whatever_the_folder_holds(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Dagster stores the cursor in every tick: it must not grow with the folder."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+    few = _tick(instance, folder, None)
+    _fill(folder, 400)
+    many = _tick(instance, folder, few.cursor)
+    assert len(many.cursor) == len(few.cursor) < 100
+    assert len(_listing(many.cursor, folder)) == 400
+    instance.add_dynamic_partitions("documents", [f"doc-{i:04d}.pdf" for i in range(400)])
+    idle = _tick(instance, folder, many.cursor)
+    assert idle.cursor == many.cursor  # nothing changed: the same snapshot, nothing rewritten
+    snapshots = ListingStore(StorageResource().store.base_dir, folder).folder
+    assert [p.stem for p in snapshots.glob("*.json")] == [json.loads(idle.cursor)["listing"]]
+
+
+def test_a_tick_whose_cursor_was_not_committed_is_evaluated_again(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """The daemon keeps the old cursor when a tick fails (or the daemon dies) after the sensor
+    returned: the snapshot that cursor names must still be there, and the change seen again."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 2)
+    first = _tick(instance, folder, None)
+    instance.add_dynamic_partitions("documents", ["doc-0000.pdf", "doc-0001.pdf"])
+    shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "doc-0001.pdf")
+    lost = _tick(instance, folder, first.cursor)
+    again = _tick(instance, folder, first.cursor)  # lost.cursor was never committed
+    assert [r.partition_key for r in again.run_requests] == ["doc-0001.pdf"]
+    assert again.run_requests[0].run_key == lost.run_requests[0].run_key
+
+
+def test_a_cursor_holding_the_listing_itself_is_still_read(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Cursors written before the listing moved out of them: no file is taken for new."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 2)
+    first = _tick(instance, folder, None)
+    instance.add_dynamic_partitions("documents", ["doc-0000.pdf", "doc-0001.pdf"])
+    inline = json.dumps({"v": 1, "files": _listing(first.cursor, folder)})
+    shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "doc-0001.pdf")
+    upgraded = _tick(instance, folder, inline)
+    assert [r.partition_key for r in upgraded.run_requests] == ["doc-0001.pdf"]
+    assert json.loads(upgraded.cursor)["v"] == 2
 
 
 def test_deleting_a_document_removes_exactly_its_points(
