@@ -146,7 +146,7 @@ class DocumentStore:
             return
         skipped = {f"{file_stem_for(document_id)}.json" for document_id in excluding}
         for name in sorted(os.listdir(folder)):
-            if not name.endswith(".json") or name.startswith(".") or name in skipped:
+            if not name.endswith(".json") or name in skipped:
                 continue
             path = folder / name
             try:
