@@ -303,11 +303,14 @@ def daemon_sensor_iterations(context: Any, figures: dict[str, Any]) -> None:
     (repository,) = location.code_location.get_repositories().values()
     sensor = repository.get_sensor("upload_folder_sensor")
     instance.start_sensor(sensor)
+    origin, selector = sensor.get_remote_origin_id(), sensor.selector_id
+    # A sensor measured before keeps its cursor: the first iteration starts from none.
+    state = instance.get_instigator_state(origin, selector)
+    instance.update_instigator_state(state.with_data(state.instigator_data._replace(cursor=None)))
     for name in ("daemon_sensor_first_s", "daemon_sensor_steady_s"):
         time.sleep(DAEMON_SENSOR_INTERVAL_S + 0.2)
         with timed(figures, name):
             list(execute_sensor_iteration(context, logger, None, None))
-    origin, selector = sensor.get_remote_origin_id(), sensor.selector_id
     ticks = instance.get_ticks(origin, selector, limit=2)
     figures["daemon_sensor_ticks"] = [tick.status.value for tick in reversed(ticks)]
     figures["daemon_tick_stored_bytes"] = _stored_tick_bytes()
