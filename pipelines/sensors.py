@@ -93,6 +93,8 @@ def upload_folder_tick(
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
     listed_at = time.time_ns()
+    hash_until = time.monotonic() + source.hash_budget_s
+    deferred = 0
     option_files = source.parse_options_reader()
     for file in source.list_files(settle=False):
         previous = seen.get(file.document_id)
@@ -105,6 +107,11 @@ def upload_folder_tick(
         options_moved = previous is not None and _options_of(previous) != options
         if previous and previous[:2] == [file.size, file.mtime_ns] and not options_moved:
             current[file.document_id] = previous
+            continue
+        if time.monotonic() > hash_until:
+            deferred += 1  # past the tick's hashing budget: the next tick goes on from here
+            if previous:
+                current[file.document_id] = previous
             continue
         try:
             digest = source.content_hash(file)
@@ -173,10 +180,13 @@ def upload_folder_tick(
         idle = f"no new, changed or deleted files among {len(current)} in {root}"
         if unsettled:
             idle += f" ({unsettled} still being written)"
+        if deferred:
+            idle += f" ({deferred} left for the next tick: hashing budget spent)"
         return dg.SensorResult(skip_reason=idle, cursor=cursor)
     context.log.info(
         f"{len(new_ids)} new, {len(changed) - len(new_ids)} changed, {len(deleted)} deleted "
         f"documents in {len(requests)} runs"
+        + (f"; {deferred} files left for the next tick (hashing budget spent)" if deferred else "")
     )
     return dg.SensorResult(
         run_requests=requests,

@@ -49,6 +49,14 @@ class SourceResource(dg.ConfigurableResource):
             "new files become 20 runs, each document keeping its own partition status."
         ),
     )
+    hash_budget_s: float = Field(
+        default=30.0,
+        description=(
+            "Seconds one sensor tick may spend hashing new and changed files; the others wait "
+            "for the next tick. Dagster gives a sensor evaluation 60 s: 100,000 new files are "
+            "taken in over several ticks instead of timing out on every one."
+        ),
+    )
     run_priority: int = Field(
         default=0,
         description=(

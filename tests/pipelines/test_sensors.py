@@ -229,3 +229,30 @@ def test_sensor_keeps_deleted_documents_when_configured(
     )
     after = upload_folder_sensor()(context)
     assert isinstance(after, dg.SensorResult) and not after.run_requests
+
+
+def test_a_tick_hashes_within_its_budget_and_the_next_goes_on(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Dagster abandons a sensor evaluation after 60 s; a folder of many new files must be taken
+    in over several ticks, not time out on every one."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+
+    def tick(cursor: str | None, budget_s: float) -> dg.SensorResult:
+        source = SourceResource(root=str(folder), settle_seconds=0, hash_budget_s=budget_s)
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor,
+            resources={"source": source, "storage": StorageResource()},
+        )  # fmt: skip
+        result = upload_folder_sensor()(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
+
+    spent = tick(None, 0)
+    assert not spent.run_requests
+    assert "3 left for the next tick: hashing budget spent" in str(spent.skip_reason)
+    assert _listing(spent.cursor, folder) == {}
+    rest = tick(spent.cursor, 30)
+    (add,) = rest.dynamic_partitions_requests
+    assert sorted(add.partition_keys) == ["doc-0000.pdf", "doc-0001.pdf", "doc-0002.pdf"]
