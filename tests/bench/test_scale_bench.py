@@ -66,7 +66,7 @@ def test_scale_bench_reports_real_figures(
     assert report["sensor_steady_skip"].startswith(f"no new, changed or deleted files among {DOCS}")
     assert report["sensor_new_files_partitions"] == scale_bench.NEW_FILES
     assert report["sensor_new_files_runs"] == 2  # 100 new files, 50 documents per run
-    assert report["daemon_sensor_ticks"] == ["skipped", "skipped"]
+    assert report["daemon_sensor_ticks"] == ["SKIPPED", "SKIPPED"]
     assert report["ui_partition_keys"] == DOCS
     assert report["ui_materialized"] == DOCS
     assert report["backfill_runs_queued"] >= 1
