@@ -93,10 +93,13 @@ def upload_folder_tick(
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
     listed_at = time.time_ns()
+    listed = source.list_files(settle=False)
+    # The budget starts after the listing: a listing slower than the budget must still leave
+    # time to hash some files, or no tick would ever get further than the last.
     hash_until = time.monotonic() + source.hash_budget_s
     deferred = 0
     option_files = source.parse_options_reader()
-    for file in source.list_files(settle=False):
+    for file in listed:
         previous = seen.get(file.document_id)
         options = _options_digest(option_files, file.path)
         if not source.settled(file, listed_at):
