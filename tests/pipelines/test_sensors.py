@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import dagster as dg
 from assets.partitions import documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.listing import ListingStore
+from docingest.source import SourceFile
 from docingest.state import record_failure
 from docingest.storage import DocumentStore
 from pipelines.definitions import build_definitions
@@ -256,3 +258,25 @@ def test_a_tick_hashes_within_its_budget_and_the_next_goes_on(
     rest = tick(spent.cursor, 30)
     (add,) = rest.dynamic_partitions_requests
     assert sorted(add.partition_keys) == ["doc-0000.pdf", "doc-0001.pdf", "doc-0002.pdf"]
+
+
+class _SlowListing(SourceResource):
+    """The real upload folder, listed as slowly as 100,000 files on a busy machine."""
+
+    def list_files(self, *, settle: bool = True) -> list[SourceFile]:
+        time.sleep(self.hash_budget_s + 1)
+        return super().list_files(settle=settle)
+
+
+def test_a_listing_slower_than_the_budget_still_leaves_time_to_hash(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+    source = _SlowListing(root=str(folder), settle_seconds=0, hash_budget_s=5)
+    context = dg.build_sensor_context(
+        instance=instance, resources={"source": source, "storage": StorageResource()}
+    )
+    result = upload_folder_sensor()(context)
+    assert isinstance(result, dg.SensorResult)
+    assert len(_listing(result.cursor, folder)) == 3
