@@ -1,5 +1,6 @@
 """Hostile file names, links and half-written files, through the real sensor and pipeline."""
 
+import json
 import os
 import subprocess
 import sys
