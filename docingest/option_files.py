@@ -107,6 +107,39 @@ def parse_option_overrides(
     return merged
 
 
+class OptionFileReader:
+    """`parse_option_overrides` for the many documents of one folder tree: each folder's option
+    files are read once, and only each document's own file is looked up per document (the
+    sensor asks for every file of the upload folder on every tick). `present` as for
+    `parse_option_overrides`."""
+
+    def __init__(self, root: Location, present: Collection[str] | None = None) -> None:
+        self.root = absolute(root)
+        self.present = present
+        self._folders: dict[Location, dict[str, Any] | DocIngestError] = {}
+
+    def overrides(self, path: Location) -> dict[str, Any]:
+        path = absolute(path)
+        if path.parent not in self._folders:
+            *folder_files, _ = option_files(self.root, path)
+            try:
+                merged: dict[str, Any] = {}
+                for file in folder_files:
+                    if self._may_exist(file):
+                        merged.update(_read(file))
+                self._folders[path.parent] = merged
+            except DocIngestError as error:
+                self._folders[path.parent] = error
+        inherited = self._folders[path.parent]
+        if isinstance(inherited, DocIngestError):
+            raise DocIngestError(inherited.code, inherited.message)
+        own = path.with_name(path.name + DOCUMENT_SUFFIX)
+        return {**inherited, **(_read(own) if self._may_exist(own) else {})}
+
+    def _may_exist(self, file: Location) -> bool:
+        return self.present is None or str(file) in self.present
+
+
 def overrides_digest(overrides: dict[str, Any]) -> str:
     """A short digest of `overrides` ('' for none): what a folder listing compares."""
     return options_hash(overrides) if overrides else ""

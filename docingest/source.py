@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,7 +11,7 @@ from pathlib import Path, PurePath, PurePosixPath
 
 from upath import UPath
 
-from docingest.ids import document_id_for, document_id_of_relative
+from docingest.ids import document_id_of_relative
 from docingest.locations import Location, is_local
 from docingest.metadata import is_sidecar
 from docingest.option_files import is_option_file
@@ -41,7 +43,7 @@ def _skipped(relative: PurePath) -> bool:
 
 
 def iter_source_files(root: Location, *, settle_seconds: float = 0.0) -> Iterator[SourceFile]:
-    """Every document file under `root`, in a stable order.
+    """Every document file under `root`, in a stable order (that of their paths).
 
     Skips hidden files and folders, sidecar metadata and parse option files (`.docingest.yaml`,
     `<file>.docingest.yaml`: docingest.option_files), temporary upload names, symlinks
@@ -57,26 +59,50 @@ def iter_source_files(root: Location, *, settle_seconds: float = 0.0) -> Iterato
         return
     resolved_root = root.resolve()
     now_ns = time.time_ns()
-    for path in sorted(root.rglob("*")):
-        if _skipped(path.relative_to(root)):
-            continue
-        try:
-            if not path.is_file():
+    found: list[tuple[tuple[str, ...], SourceFile]] = []
+    # os.walk reads each folder once and, like Path.rglob, does not descend into symlinked
+    # folders: every folder it reaches is a real one under the root, so a file's id is its
+    # place under the root and only symlinked files are resolved (an upload folder of 100,000
+    # files is walked in a second, not in the minute that resolving every path took).
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        here = Path(folder).relative_to(root).parts
+        for name in names:
+            if _skipped(PurePath(name)):
                 continue
-            resolved = path.resolve()
-            if not resolved.is_relative_to(resolved_root):
+            path = Path(folder, name)
+            try:
+                info = path.lstat()
+                if stat.S_ISLNK(info.st_mode):
+                    if not path.resolve().is_relative_to(resolved_root):
+                        continue
+                    info = path.stat()
+            except (OSError, RuntimeError):
+                continue  # vanished, unreadable or a symlink loop while listing: the next scan
+            if not stat.S_ISREG(info.st_mode):
                 continue
-            stat = resolved.stat()
-        except OSError:
-            continue  # vanished or unreadable while listing: the next scan decides
-        if settle_seconds and now_ns - stat.st_mtime_ns < settle_seconds * 1e9:
-            continue
-        yield SourceFile(
-            document_id=document_id_for(path, resolved_root),
-            path=path.absolute(),
-            size=stat.st_size,
-            mtime_ns=stat.st_mtime_ns,
-        )
+            if not settled(info.st_mtime_ns, now_ns, settle_seconds):
+                continue
+            parts = (*here, name)
+            found.append(
+                (
+                    parts,
+                    SourceFile(
+                        document_id=document_id_of_relative(PurePosixPath(*parts)),
+                        path=path.absolute(),
+                        size=info.st_size,
+                        mtime_ns=info.st_mtime_ns,
+                    ),
+                )
+            )
+    found.sort(key=lambda entry: entry[0])
+    for _, source in found:
+        yield source
+
+
+def settled(mtime_ns: int, now_ns: int, settle_seconds: float) -> bool:
+    """Whether a file last modified at `mtime_ns` has been left alone for `settle_seconds`."""
+    return not settle_seconds or now_ns - mtime_ns >= settle_seconds * 1e9
 
 
 def listed_option_files(root: UPath) -> frozenset[str]:

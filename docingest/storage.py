@@ -120,13 +120,13 @@ class DocumentStore:
         except FileNotFoundError:
             return None
 
-    def iter_json(self, kind: str, exclude: Collection[str] = ()) -> Iterator[dict[str, Any]]:
-        """Every record of `kind`, except those of the documents in `exclude`, which are not
+    def iter_json(self, kind: str, excluding: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every record of `kind`, except those of the documents in `excluding`, which are not
         read at all (on an object store, a GET saved per record)."""
         folder = self.base_dir / kind
         if is_local(folder) and not folder.is_dir():
             return  # an object-store prefix without objects lists as empty
-        skipped = {f"{file_stem_for(document_id)}.json" for document_id in exclude}
+        skipped = {f"{file_stem_for(document_id)}.json" for document_id in excluding}
         paths: list[Location] = sorted(folder.glob("*.json"), key=str)
         for path in paths:
             if path.name in skipped:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ from assets.partitions import DOCUMENTS, documents_partitions
 from assets.run_tags import run_tags
 from docingest.errors import DocIngestError
 from docingest.ids import short_digest
+from docingest.listing import Listing, ListingStore
 from docingest.locations import Location, is_local
-from docingest.option_files import INVALID_OPTION_FILES, overrides_digest
+from docingest.option_files import INVALID_OPTION_FILES, OptionFileReader, overrides_digest
+from docingest.paths import docingest_home
 from docingest.reconcile import orphaned
 from docingest.source import SourceFile
 from docingest.state import Expected, freshness, read_state
@@ -20,27 +23,37 @@ from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
 from resources import SourceResource, StorageResource
 
-_CURSOR_VERSION = 1
+# v2: the cursor names a snapshot of the listing (docingest.listing); v1 held the listing itself.
+_CURSOR_VERSION = 2
+_INLINE_LISTING = 1
 # How often the daemon evaluates the sensor. Read when the definitions are built (like the
 # resources' environment), so a test or a busy folder can tick faster than every 30 s.
 INTERVAL_ENV = "DOCINGEST_SENSOR_INTERVAL_S"
 
 
-def _load_cursor(raw: str | None) -> dict[str, list[Any]]:
+def load_cursor(raw: str | None, listings: ListingStore) -> tuple[Listing, str | None]:
+    """The files the last tick saw, and the digest of their snapshot (None: nothing to keep).
+    A missing snapshot or an unknown cursor means a rescan: every file is hashed once more,
+    and the unchanged ones stay put (their state says they are current)."""
     if not raw:
-        return {}
+        return {}, None
     data = json.loads(raw)
-    return dict(data.get("files", {})) if data.get("v") == _CURSOR_VERSION else {}
+    if data.get("v") == _INLINE_LISTING:  # written before the listing moved out of the cursor
+        return dict(data.get("files", {})), None
+    if data.get("v") != _CURSOR_VERSION:
+        return {}, None
+    digest = str(data["listing"])
+    return listings.load(digest) or {}, digest
 
 
 def _options_of(entry: list[Any]) -> str:
     return str(entry[3]) if len(entry) > 3 else ""  # cursors written before option files: none
 
 
-def _options_digest(source: SourceResource, path: Location) -> str:
+def _options_digest(options: OptionFileReader, path: Location) -> str:
     """What the folder's option files set for the file at `path`, as a short digest."""
     try:
-        return overrides_digest(source.parse_options_for(path))
+        return overrides_digest(options.overrides(path))
     except DocIngestError:
         return INVALID_OPTION_FILES  # the run reports them; fixing them changes the digest
 
@@ -89,12 +102,15 @@ def upload_folder_sensor(interval_s: int | None = None) -> dg.SensorDefinition:
 def upload_folder_tick(
     context: dg.SensorEvaluationContext, source: SourceResource, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Cursor: document id -> [size, mtime_ns or ETag, sha256, option files digest] of each
-    file seen. A file is re-hashed (an object downloaded) only when its size or mtime (ETag)
-    moved, and re-ingested only when its hash or the parse options its folder's option files
-    set changed."""
-    seen = _load_cursor(context.cursor)
+    """Listing: document id -> [size, mtime_ns or ETag, sha256, option files digest] of each
+    file seen, kept under DOCINGEST_HOME; the cursor names it (docingest.listing). A file is
+    re-hashed (an object downloaded) only when its size or mtime (ETag) moved, and re-ingested
+    only when its hash or the parse options its folder's option files set changed."""
     root = source.root_path()
+    base = storage.store.base_dir
+    # The listing is the sensor's own: on a local disk even when the data is on an object store.
+    listings = ListingStore(Path(base) if is_local(base) else docingest_home(), root)
+    seen, seen_digest = load_cursor(context.cursor, listings)
     # An object-store prefix exists as long as objects do; the bucket was checked when the
     # source resource was set up, and an emptied prefix must still delete its documents.
     if is_local(root) and not root.is_dir():
@@ -105,14 +121,17 @@ def upload_folder_tick(
     unsettled = 0
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
-    # Objects need no settling (one listing); a local file may still be being written.
-    settled = source.list_files() if is_local(root) else None
+    listed_at = time.time_ns()
     listed = source.list_files(settle=False)
-    settled_ids = {f.document_id for f in (listed if settled is None else settled)}
+    # The budget starts after the listing: a listing slower than the budget must still leave
+    # time to hash some files, or no tick would ever get further than the last.
+    hash_until = time.monotonic() + source.hash_budget_s
+    deferred = 0
+    option_files = source.parse_options_reader()
     for file in listed:
         previous = seen.get(file.document_id)
-        options = _options_digest(source, file.path)
-        if file.document_id not in settled_ids:
+        options = _options_digest(option_files, file.path)
+        if not source.settled(file, listed_at):
             unsettled += 1
             if previous:
                 current[file.document_id] = previous
@@ -120,6 +139,11 @@ def upload_folder_tick(
         options_moved = previous is not None and _options_of(previous) != options
         if previous and previous[:2] == file.stamp and not options_moved:
             current[file.document_id] = previous
+            continue
+        if time.monotonic() > hash_until:
+            deferred += 1  # past the tick's hashing budget: the next tick goes on from here
+            if previous:
+                current[file.document_id] = previous
             continue
         try:
             digest = source.content_hash(file)
@@ -178,8 +202,9 @@ def upload_folder_tick(
     gone = set(seen) - set(current)
     deleted: list[str] = []
     if source.on_delete == "delete":
-        # The records of the files present are not read: they cannot be orphans.
-        orphans = set(orphaned(storage.store.iter_json("sources", current), root, set(current)))
+        # Only the records of files not listed now are read: a listed file is no orphan.
+        records = storage.store.iter_json("sources", excluding=current.keys())
+        orphans = set(orphaned(records, root, set(current)))
         if orphans and _deleting(context.instance):
             # Records a queued or running delete run is about to remove: requesting them again
             # on every tick would queue a run per tick behind it. The next tick looks again.
@@ -189,15 +214,19 @@ def upload_folder_tick(
             requests.append(delete_run_request(deleted))
     elif gone:
         context.log.info(f"{len(gone)} files left {root}; their documents are kept (on_delete)")
-    cursor = json.dumps({"v": _CURSOR_VERSION, "files": current}, separators=(",", ":"))
+    digest = listings.save(current, keep=seen_digest)
+    cursor = json.dumps({"v": _CURSOR_VERSION, "listing": digest})
     if not requests:
         idle = f"no new, changed or deleted files among {len(current)} in {root}"
         if unsettled:
             idle += f" ({unsettled} still being written)"
+        if deferred:
+            idle += f" ({deferred} left for the next tick: hashing budget spent)"
         return dg.SensorResult(skip_reason=idle, cursor=cursor)
     context.log.info(
         f"{len(new_ids)} new, {len(changed) - len(new_ids)} changed, {len(deleted)} deleted "
         f"documents in {len(requests)} runs"
+        + (f"; {deferred} files left for the next tick (hashing budget spent)" if deferred else "")
     )
     return dg.SensorResult(
         run_requests=requests,

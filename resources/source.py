@@ -9,9 +9,9 @@ from pydantic import Field, PrivateAttr
 from docingest.ids import path_for_document_id, sha256_file
 from docingest.locations import Location, check_reachable, is_local
 from docingest.metadata import load_sidecar, merge_metadata
-from docingest.option_files import parse_option_overrides
+from docingest.option_files import OptionFileReader, parse_option_overrides
 from docingest.paths import docingest_home
-from docingest.source import SourceFile, iter_source_files, listed_option_files
+from docingest.source import SourceFile, iter_source_files, listed_option_files, settled
 from resources.object_store import ObjectStoreFields
 
 # Documents per run (sensor, schedule, backfills, `docingest ingest`): runs cost a second or
@@ -54,6 +54,14 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
             "new files become 20 runs, each document keeping its own partition status."
         ),
     )
+    hash_budget_s: float = Field(
+        default=30.0,
+        description=(
+            "Seconds one sensor tick may spend hashing new and changed files; the others wait "
+            "for the next tick. Dagster gives a sensor evaluation 60 s: 100,000 new files are "
+            "taken in over several ticks instead of timing out on every one."
+        ),
+    )
     run_priority: int = Field(
         default=0,
         description=(
@@ -80,6 +88,12 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
             iter_source_files(self.root_path(), settle_seconds=self.settle_seconds if settle else 0)
         )
 
+    def settled(self, file: SourceFile, now_ns: int) -> bool:
+        """Whether `file`, listed with `settle=False`, would be listed with `settle` at `now_ns`
+        (one listing serves both questions: the sensor's). An object needs no settling: it
+        appears only once its upload is complete."""
+        return bool(file.etag) or settled(file.mtime_ns, now_ns, self.settle_seconds)
+
     def content_hash(self, file: SourceFile) -> str:
         """The file's sha256 as it is now (OSError when it vanished or cannot be read); an
         object is read once, streamed."""
@@ -100,6 +114,12 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
         if self._option_files is None:
             self._option_files = listed_option_files(root)
         return parse_option_overrides(root, path, present=self._option_files)
+
+    def parse_options_reader(self) -> OptionFileReader:
+        """`parse_options_for` of many documents at once, each folder's option files read once
+        (on an object store, from one listing)."""
+        root = self.root_path()
+        return OptionFileReader(root, None if is_local(root) else listed_option_files(root))
 
     def document_metadata(self, path: Location) -> dict[str, Any]:
         """The document's vector_store_metadata: source config merged with its sidecar."""

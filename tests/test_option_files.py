@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.option_files import overrides_digest, parse_option_overrides, settable_options
+from docingest.option_files import (
+    OptionFileReader,
+    overrides_digest,
+    parse_option_overrides,
+    settable_options,
+)
 from docingest.source import iter_source_files
 
 
@@ -88,3 +93,22 @@ def test_a_name_at_the_length_limit_has_no_sidecar(tmp_path: Path) -> None:
     document = tmp_path / ("n" * 246 + ".pdf")
     document.write_bytes(b"%PDF-1.4\n")
     assert parse_option_overrides(tmp_path, document) == {"bbox_top": 0.1}
+
+
+def test_one_reader_for_a_whole_tree_answers_as_each_document_alone(tmp_path: Path) -> None:
+    """The sensor's reader reads each folder's files once; the answers stay per document."""
+    document = _tree(tmp_path)
+    (tmp_path / "de" / "scans" / "b.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / ".docingest.yaml").write_text("parse_options: [1]\n")
+    reader = OptionFileReader(tmp_path)
+    for path in (document, document.with_name("b.pdf"), tmp_path / "top.pdf"):
+        assert reader.overrides(path) == parse_option_overrides(tmp_path, path)
+    # A folder's file changed during the tick is not read again: the next tick's reader sees it.
+    (tmp_path / "de" / ".docingest.yaml").write_text("parse_options:\n  ocr_languages: fr\n")
+    assert reader.overrides(document)["ocr_languages"] == "de"
+    assert OptionFileReader(tmp_path).overrides(document)["ocr_languages"] == "fr"
+    for name in ("x.pdf", "y.pdf"):  # an invalid folder file fails every document under it
+        with pytest.raises(DocIngestError, match="must be a mapping") as info:
+            reader.overrides(tmp_path / "bad" / name)
+        assert info.value.code is ErrorCode.CORRUPT_FILE

@@ -291,3 +291,12 @@ def test_json_round_trip_and_missing(tmp_path: Path) -> None:
     path = store.write_json("sources", DOCUMENT_ID, record)
     assert store.read_json("sources", DOCUMENT_ID) == record
     assert json.loads(path.read_text()) == record
+
+
+def test_iter_json_excluding_reads_only_the_other_records(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path)
+    for document_id in JSON_IDS:
+        store.write_json("sources", document_id, {"document_id": document_id})
+    kept = ["plain.pdf", "long/" + "z" * 300]
+    records = store.iter_json("sources", excluding=set(JSON_IDS) - set(kept))
+    assert sorted(r["document_id"] for r in records) == sorted(kept)

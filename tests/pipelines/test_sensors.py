@@ -3,20 +3,24 @@
 import json
 import os
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from assets.partitions import documents_partitions
 from docingest.errors import DocIngestError, ErrorCode
+from docingest.listing import ListingStore
+from docingest.source import SourceFile
 from docingest.state import record_failure
 from docingest.storage import DocumentStore
 from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder
 from pipelines.jobs import delete_documents_job
 from pipelines.schedules import reconcile_schedule
-from pipelines.sensors import upload_folder_sensor
+from pipelines.sensors import load_cursor, upload_folder_sensor
 from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
 from tests.fakes import FAKE_MODELS
@@ -78,7 +82,69 @@ def test_sensor_adds_changes_and_deletes(
     assert request.job_name == delete_documents_job.name
     config = request.run_config["ops"]["delete_documents"]["config"]
     assert config == {"document_ids": ["b.pdf"]}
-    assert "b.pdf" not in json.loads(deleted.cursor)["files"]
+    assert "b.pdf" not in _listing(deleted.cursor, folder)
+
+
+def _listing(cursor: str | None, folder: Path) -> dict[str, list[Any]]:
+    files, _ = load_cursor(cursor, ListingStore(StorageResource().store.base_dir, folder))
+    return files
+
+
+def _fill(folder: Path, count: int) -> None:
+    """`count` distinct copies of a corpus PDF (the sensor hashes each)."""
+    folder.mkdir(exist_ok=True)
+    pdf = corpus_pdf("01030000000001.pdf").read_bytes()
+    for index in range(count):
+        (folder / f"doc-{index:04d}.pdf").write_bytes(pdf + f"%{index}\n".encode())
+
+
+def test_the_cursor_names_a_stored_listing_whatever_the_folder_holds(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Dagster stores the cursor in every tick: it must not grow with the folder."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+    few = _tick(instance, folder, None)
+    _fill(folder, 400)
+    many = _tick(instance, folder, few.cursor)
+    assert len(many.cursor) == len(few.cursor) < 100
+    assert len(_listing(many.cursor, folder)) == 400
+    instance.add_dynamic_partitions("documents", [f"doc-{i:04d}.pdf" for i in range(400)])
+    idle = _tick(instance, folder, many.cursor)
+    assert idle.cursor == many.cursor  # nothing changed: the same snapshot, nothing rewritten
+    snapshots = ListingStore(StorageResource().store.base_dir, folder).folder
+    assert [p.stem for p in snapshots.glob("*.json")] == [json.loads(idle.cursor)["listing"]]
+
+
+def test_a_tick_whose_cursor_was_not_committed_is_evaluated_again(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """The daemon keeps the old cursor when a tick fails (or the daemon dies) after the sensor
+    returned: the snapshot that cursor names must still be there, and the change seen again."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 2)
+    first = _tick(instance, folder, None)
+    instance.add_dynamic_partitions("documents", ["doc-0000.pdf", "doc-0001.pdf"])
+    shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "doc-0001.pdf")
+    lost = _tick(instance, folder, first.cursor)
+    again = _tick(instance, folder, first.cursor)  # lost.cursor was never committed
+    assert [r.partition_key for r in again.run_requests] == ["doc-0001.pdf"]
+    assert again.run_requests[0].run_key == lost.run_requests[0].run_key
+
+
+def test_a_cursor_holding_the_listing_itself_is_still_read(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Cursors written before the listing moved out of them: no file is taken for new."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 2)
+    first = _tick(instance, folder, None)
+    instance.add_dynamic_partitions("documents", ["doc-0000.pdf", "doc-0001.pdf"])
+    inline = json.dumps({"v": 1, "files": _listing(first.cursor, folder)})
+    shutil.copyfile(corpus_pdf("01030000000002.pdf"), folder / "doc-0001.pdf")
+    upgraded = _tick(instance, folder, inline)
+    assert [r.partition_key for r in upgraded.run_requests] == ["doc-0001.pdf"]
+    assert json.loads(upgraded.cursor)["v"] == 2
 
 
 def test_deleting_a_document_removes_exactly_its_points(
@@ -165,3 +231,52 @@ def test_sensor_keeps_deleted_documents_when_configured(
     )
     after = upload_folder_sensor()(context)
     assert isinstance(after, dg.SensorResult) and not after.run_requests
+
+
+def test_a_tick_hashes_within_its_budget_and_the_next_goes_on(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """Dagster abandons a sensor evaluation after 60 s; a folder of many new files must be taken
+    in over several ticks, not time out on every one."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+
+    def tick(cursor: str | None, budget_s: float) -> dg.SensorResult:
+        source = SourceResource(root=str(folder), settle_seconds=0, hash_budget_s=budget_s)
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor,
+            resources={"source": source, "storage": StorageResource()},
+        )  # fmt: skip
+        result = upload_folder_sensor()(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
+
+    spent = tick(None, 0)
+    assert not spent.run_requests
+    assert "3 left for the next tick: hashing budget spent" in str(spent.skip_reason)
+    assert _listing(spent.cursor, folder) == {}
+    rest = tick(spent.cursor, 30)
+    (add,) = rest.dynamic_partitions_requests
+    assert sorted(add.partition_keys) == ["doc-0000.pdf", "doc-0001.pdf", "doc-0002.pdf"]
+
+
+class _SlowListing(SourceResource):
+    """The real upload folder, listed as slowly as 100,000 files on a busy machine."""
+
+    def list_files(self, *, settle: bool = True) -> list[SourceFile]:
+        time.sleep(self.hash_budget_s + 1)
+        return super().list_files(settle=settle)
+
+
+def test_a_listing_slower_than_the_budget_still_leaves_time_to_hash(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+    source = _SlowListing(root=str(folder), settle_seconds=0, hash_budget_s=5)
+    context = dg.build_sensor_context(
+        instance=instance, resources={"source": source, "storage": StorageResource()}
+    )
+    result = upload_folder_sensor()(context)
+    assert isinstance(result, dg.SensorResult)
+    assert len(_listing(result.cursor, folder)) == 3
