@@ -167,7 +167,8 @@ def export_model(models: Path) -> None:
 def measure_ingest(
     folder: Path, home: Path, engine: str, interval: float = 0.2, timeout: float = 3600
 ) -> dict[str, Any]:
-    """Run `docingest ingest folder` in a subprocess and follow its process tree's memory."""
+    """Run `docingest ingest folder` in a subprocess and follow its process tree's memory (also
+    written to `home/memory.json`)."""
     cmd = [sys.executable, "-m", "pipelines.cli", "ingest", str(folder), "--json"]
     memory = TreeMemory()
     with (home / "ingest.log").open("wb") as log, (home / "summary.json").open("wb") as out:
@@ -186,7 +187,7 @@ def measure_ingest(
         child.returncode = os.waitstatus_to_exitcode(status)
     text = (home / "summary.json").read_text()
     summary = json.loads(text[text.index("{") :]) if "{" in text else {"output": text[-2000:]}
-    return {
+    result = {
         "engine": engine,
         "exit_code": child.returncode,
         "wall_s": round(wall, 1),
@@ -201,6 +202,8 @@ def measure_ingest(
         "rss_timeline": memory.samples[:: max(1, len(memory.samples) // 200)],
         "cli_ru_maxrss_mib": round(usage.ru_maxrss / _KIB, 1),
     }
+    (home / "memory.json").write_text(json.dumps(result, indent=2))
+    return result
 
 
 def main() -> None:
