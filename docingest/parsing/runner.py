@@ -9,14 +9,10 @@ Workers are long-lived (the layout model loads once per worker) and replaced aft
 from __future__ import annotations
 
 import atexit
-import ctypes
-import ctypes.util
-import gc
 import multiprocessing
 import os
 import queue
 import resource
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -36,10 +32,6 @@ DEFAULT_WORKERS = 2
 _HEAD_BYTES = 8192
 _NOT_MUPDF = frozenset({*OFFICE_TYPES, *TEXT_MIMES})
 _MIB = 1024 * 1024
-# glibc's malloc_trim, where there is one (not on macOS or musl).
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
-if _LIBC is not None and not hasattr(_LIBC, "malloc_trim"):
-    _LIBC = None
 
 
 def parse_in_process(path: Path, document_id: str | None, options: ParseOptions) -> ParseResult:
@@ -139,16 +131,6 @@ def _serve(conn: Connection, memory_limit_mb: int, model_threads: int) -> None:
         except MemoryError:
             message = f"parsing needed more than the memory limit of {memory_limit_mb} MiB"
             conn.send(("error", ErrorCode.CORRUPT_FILE.value, message))
-        _give_back_memory()
-
-
-def _give_back_memory() -> None:
-    """Return the freed heap of the last parse to the system: the worker idles between
-    documents (while the parent embeds) and would otherwise keep its largest document's
-    footprint for the rest of the run."""
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 class _Worker:
