@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -165,7 +166,7 @@ def export_model(models: Path) -> None:
 
 
 def measure_ingest(
-    folder: Path, home: Path, engine: str, interval: float = 0.2, timeout: float = 3600
+    folder: Path, home: Path, engine: str, interval: float = 0.2, timeout: float = 4 * 3600
 ) -> dict[str, Any]:
     """Run `docingest ingest folder` in a subprocess and follow its process tree's memory (also
     written to `home/memory.json`)."""
@@ -181,7 +182,7 @@ def measure_ingest(
                 break
             memory.poll(child.pid, time.monotonic() - started)
             if time.monotonic() - started > timeout:
-                child.kill()
+                os.kill(child.pid, signal.SIGKILL)  # not Popen.kill: it would reap the child
             time.sleep(interval)
         wall = time.monotonic() - started
         child.returncode = os.waitstatus_to_exitcode(status)

@@ -14,8 +14,8 @@ import pytest
 from bench.memory_bench import RETRIEVAL, bind_pdf, export_model, measure_ingest
 
 PAGES = 300
-# Measured MEASURED_300 MiB for the tree at 300 pages with the fast engine (bench/README.md);
-# 1,749 MiB before the embedding batches were bounded.
+# Measured 989 MiB for the tree at 300 pages with the fast engine (CLI 764, parse worker 187;
+# bench/README.md); 1,749 MiB before the embedding batches were bounded.
 TREE_BOUND_MIB = 1300
 
 
