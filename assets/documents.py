@@ -8,6 +8,7 @@ from assets.partitions import documents_partitions
 from assets.results import StageResult
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_file
+from docingest.locations import Location, is_local, size_and_etag
 from docingest.option_files import overrides_digest
 from docingest.state import record_stage
 from docingest.storage import DocumentStore
@@ -31,35 +32,41 @@ source_documents = dg.AssetSpec(
 )
 
 
-def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
+def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Location:
     """The file behind a document id: under the configured root, else where it was registered.
 
-    A partition key that would leave the root (`..`, an absolute path, a NUL byte), a link that
-    points outside it, a pipe or a device is refused for good, never read: the same rule as the
-    folder listing. A missing file may still arrive (retryable).
+    A partition key that would leave the root (`..`, an absolute path, a NUL byte) or a link
+    that points outside it (FILE_OUTSIDE_SOURCE_ROOT), a pipe or a device
+    (FILE_TYPE_NOT_SUPPORTED) is refused for good, never read: the same rule as the folder
+    listing. A missing file may still arrive (retryable).
     """
     try:
         candidate = source.path_for(document_id)
     except ValueError as error:
-        raise DocIngestError(ErrorCode.FILE_TYPE_NOT_SUPPORTED, f"{error}; not read") from None
-    if candidate.is_file():
-        if not candidate.resolve().is_relative_to(source.root_path().resolve()):
-            raise DocIngestError(
-                ErrorCode.FILE_TYPE_NOT_SUPPORTED,
-                f"{candidate} links outside the upload folder; not read",
-            )
-        return candidate
+        raise DocIngestError(ErrorCode.FILE_OUTSIDE_SOURCE_ROOT, f"{error}; not read") from None
     if candidate.exists():
+        # An object store has no links: only a local file can point outside its folder.
+        if is_local(candidate) and not _inside(candidate, source.root_path()):
+            raise DocIngestError(
+                ErrorCode.FILE_OUTSIDE_SOURCE_ROOT,
+                f"{candidate} links outside the source root (the upload folder); not read",
+            )
+        if candidate.is_file():
+            return candidate
         raise DocIngestError(
             ErrorCode.FILE_TYPE_NOT_SUPPORTED,
             f"{candidate} is not a regular file (a folder, pipe or device); not read",
         )
     registered = store.read_json("sources", document_id)
-    if registered and Path(registered["path"]).is_file():
-        return Path(registered["path"])
+    if registered and (where := source.location(registered["path"])).is_file():
+        return where
     raise DocIngestError(
         ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"{candidate} is missing or not a readable file"
     )
+
+
+def _inside(path: Path, root: Location) -> bool:
+    return is_local(root) and path.resolve().is_relative_to(root.resolve())
 
 
 def register_document(
@@ -68,8 +75,10 @@ def register_document(
     """Hash the file, merge its metadata and record where it is."""
     try:
         path = _locate(document_id, source, store)
+        # The ETag before the bytes: if the object is replaced in between, the recorded ETag is
+        # the older one, and the next listing reads the object again (never the reverse).
+        size, etag = size_and_etag(path)
         sha256 = sha256_file(path)
-        size = path.stat().st_size
     except OSError as error:
         raise DocIngestError(ErrorCode.UNABLE_TO_DOWNLOAD_FILE, str(error)) from error
     metadata = source.document_metadata(path)
@@ -82,6 +91,7 @@ def register_document(
             "path": str(path),
             "sha256": sha256,
             "size": size,
+            **({"etag": etag} if etag else {}),  # an object's: the schedule compares it
             "vector_store_metadata": metadata,
             "parse_options": parse_options,  # set by the folder's option files
         },

@@ -2,7 +2,6 @@
 
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,12 +11,13 @@ from assets.partitions import documents_partitions
 from assets.results import CheckOutcome, StageResult, check_spec
 from assets.table_metadata import COLUMN_SCHEMA, column_schema, parquet_metadata
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.locations import location
 from docingest.models import PageResult, ParseResult
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.tables import html_table_to_markdown
 from docingest.state import record_stage
 from docingest.storage import PAGES_SCHEMA, DocumentStore
-from resources import ParserResource
+from resources import ParserResource, SourceResource
 
 PAGES_CHECK = "every_page_parsed_or_explained"
 INTACT_CHECK = "file_intact_and_readable"
@@ -134,8 +134,14 @@ def stored_parse(store: DocumentStore, document_id: str) -> ParseResult:
         ) from error
 
 
-def parse_document(document_id: str, parser: ParserResource, store: DocumentStore) -> StageResult:
-    """Parse the registered file, or reuse the stored parse of the same content and options."""
+def parse_document(
+    document_id: str,
+    parser: ParserResource,
+    store: DocumentStore,
+    source: SourceResource | None = None,
+) -> StageResult:
+    """Parse the registered file, or reuse the stored parse of the same content and options.
+    `source` reads an object-store file with its credentials (else the AWS environment's)."""
     registered = store.read_json("sources", document_id)
     if registered is None:
         raise DocIngestError(
@@ -149,7 +155,8 @@ def parse_document(document_id: str, parser: ParserResource, store: DocumentStor
     cached = store.find_parse(registered["sha256"], options_hash)
     if cached is None:
         reused_from = None
-        result = parser.parse(Path(registered["path"]), document_id, overrides)
+        locate = source.location if source else location
+        result = parser.parse(locate(registered["path"]), document_id, overrides)
         if result.sha256 != registered["sha256"]:
             # Rewritten (or swapped for a link) since registration: never index content other
             # than what was registered. The next run (the sensor sees the change) registers it.

@@ -427,7 +427,7 @@ def document_pipeline(
 
         runners: dict[str, Callable[[str], StageResult]] = {
             "source_documents": lambda d: register_document(d, source, store),
-            "parsed_pages": lambda d: parse_document(d, parser, store),
+            "parsed_pages": lambda d: parse_document(d, parser, store, source),
             "document_classes": classify,
             "chunks": lambda d: chunk_parsed_document(d, chunker, settings, store),
             "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),

@@ -1,12 +1,12 @@
 """The Parquet outputs' row counts and column schemas, under the metadata keys the UI reads."""
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from docingest.locations import Location, read_parquet_metadata
 
 # Dagster's table metadata keys (TableMetadataSet, not exported by dagster 1.13).
 ROW_COUNT = "dagster/row_count"
@@ -21,8 +21,8 @@ def column_schema(schema: pa.Schema, descriptions: Mapping[str, str]) -> dg.Tabl
     )
 
 
-def parquet_metadata(path: Path, schema: dg.TableSchema) -> dict[str, Any]:
+def parquet_metadata(path: Location, schema: dg.TableSchema) -> dict[str, Any]:
     """Row count of one partition's Parquet file and the schema it is written with, under the
     keys the UI reads."""
-    rows = pq.read_metadata(path).num_rows
+    rows = read_parquet_metadata(path).num_rows
     return {ROW_COUNT: rows, PARTITION_ROW_COUNT: rows, COLUMN_SCHEMA: schema}

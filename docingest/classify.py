@@ -34,8 +34,9 @@ import numpy as np
 import yaml
 
 from docingest.errors import ConfigError
+from docingest.locations import Location, read_bytes, write_bytes_atomic
 from docingest.models import FRAGMENT_TYPES, ParseResult
-from docingest.storage import DocumentStore, atomic_write_bytes
+from docingest.storage import DocumentStore
 
 UNKNOWN = "unknown"
 BLANK = "blank"
@@ -419,7 +420,7 @@ class Classifier:
 # --- the page-vector cache, by content: a renamed file, the CLI and the pipeline share it ---
 
 
-def _vectors_path(store: DocumentStore, parsed: ParseResult, model: str) -> Path:
+def _vectors_path(store: DocumentStore, parsed: ParseResult, model: str) -> Location:
     key = hashlib.sha256(f"{parsed.sha256}\x00{parsed.options_hash}\x00{model}".encode())
     return store.base_dir / "classify_vectors" / f"{key.hexdigest()[:32]}.npz"
 
@@ -428,9 +429,11 @@ def read_page_vectors(
     store: DocumentStore, parsed: ParseResult, model: str
 ) -> dict[int, np.ndarray]:
     path = _vectors_path(store, parsed, model)
-    if not path.exists():
+    try:
+        raw = read_bytes(path)
+    except FileNotFoundError:
         return {}
-    with np.load(path) as data:
+    with np.load(io.BytesIO(raw)) as data:
         return {int(n): v for n, v in zip(data["pages"], data["vectors"], strict=True)}
 
 
@@ -444,7 +447,7 @@ def write_page_vectors(
         pages=np.asarray(pages, dtype=np.int32),
         vectors=np.asarray([vectors[n] for n in pages], dtype=np.float32).reshape(len(pages), -1),
     )
-    atomic_write_bytes(_vectors_path(store, parsed, model), buffer.getvalue())
+    write_bytes_atomic(_vectors_path(store, parsed, model), buffer.getvalue())
 
 
 CLASSIFICATION_KIND = "classification"

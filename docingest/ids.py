@@ -9,6 +9,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote
 
+from docingest.locations import Location
+
 # Characters kept as they are in a document id; everything else is percent-encoded, so the id
 # stays readable in the UI, avoids what Dagster rejects ("...", control characters) and maps
 # back to exactly one relative path.
@@ -28,7 +30,13 @@ def document_id_for(path: Path, root: Path) -> str:
     relative = resolved.relative_to(resolved_root)  # ValueError when outside the root
     if not relative.parts or ".." in relative.parts:  # the root itself, or `root/..`
         raise ValueError(f"{path} does not name a file under {root}")
-    posix = PurePosixPath(*relative.parts).as_posix()
+    return document_id_of_relative(PurePosixPath(*relative.parts))
+
+
+def document_id_of_relative(relative: PurePosixPath) -> str:
+    """The document id of a file at `relative` (no `..`) under its root: an object key below
+    a prefix, or what `document_id_for` resolved."""
+    posix = relative.as_posix()
     # A name that is not UTF-8 (Latin-1 from an old share) holds its bytes as surrogates
     # (os.fsdecode); they are percent-encoded as those bytes, and decoded back the same way.
     encoded = quote(posix, safe=_SAFE, errors="surrogateescape")
@@ -38,14 +46,14 @@ def document_id_for(path: Path, root: Path) -> str:
     return encoded
 
 
-def path_for_document_id(document_id: str, root: Path) -> Path:
+def path_for_document_id(document_id: str, root: Location) -> Location:
     """Inverse of `document_id_for`; refuses ids that would escape `root`."""
     relative = PurePosixPath(unquote(document_id, errors="surrogateescape"))
     if "\x00" in str(relative):
         raise ValueError(f"document id {document_id!r} holds a NUL byte")
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise ValueError(f"document id {document_id!r} does not name a file under the root")
-    return root / Path(*relative.parts)
+        raise ValueError(f"document id {document_id!r} leads outside the source root")
+    return root.joinpath(*relative.parts)
 
 
 def file_stem_for(document_id: str) -> str:
@@ -66,7 +74,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
+def sha256_file(path: Location, block: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(block):

@@ -12,42 +12,18 @@ import json
 import re
 import stat
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.locations import Location, stat_no_follow
+from docingest.payload import RESERVED_KEYS  # the pipeline's own payload keys
 
 SIDECAR_SUFFIX = ".metadata.json"
 MAX_SIDECAR_BYTES = 64 * 1024
 MAX_KEY_LENGTH = 64
 MAX_STRING_LENGTH = 1000
 MAX_LIST_ITEMS = 100
-# Payload keys the pipeline writes itself; user metadata may not shadow them.
-RESERVED_KEYS = frozenset(
-    {
-        "document_id",
-        "source",
-        "sha256",
-        "chunk_index",
-        "chunk_id",
-        "page_start",
-        "page_end",
-        "headings",
-        "text",
-        "embedding_model",
-        "strategy",
-        "params_hash",
-        "fragment_types",
-        "embedding_key",
-        "bboxes",
-        "path_prefixes",
-        "page_labels",
-        # Written by classification (docingest.classify): shown beside the hit, not as metadata.
-        "document_type",
-        "document_type_score",
-        "page_class",
-    }
-)
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 
 Scalar = str | int | float | bool | None
@@ -57,12 +33,12 @@ class InvalidMetadataError(ValueError):
     """Metadata that cannot become payload keys; `reason` says why."""
 
 
-def sidecar_path(path: Path) -> Path:
+def sidecar_path(path: Location) -> Location:
     """`report.pdf` -> `report.pdf.metadata.json`."""
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
-def is_sidecar(path: Path) -> bool:
+def is_sidecar(path: PurePath) -> bool:
     """Whether `path` is a sidecar (not a document to ingest)."""
     return path.name.endswith(SIDECAR_SUFFIX) and len(path.name) > len(SIDECAR_SUFFIX)
 
@@ -111,7 +87,7 @@ def validate_metadata(metadata: Any) -> dict[str, Any]:
     return {key: list(v) if isinstance(v, list) else v for key, v in metadata.items()}
 
 
-def load_sidecar(path: Path) -> dict[str, Any]:
+def load_sidecar(path: Location) -> dict[str, Any]:
     """The validated sidecar metadata of the document at `path`; {} when it has none.
 
     An invalid sidecar is a property of the input, so it fails the document with CORRUPT_FILE
@@ -120,7 +96,7 @@ def load_sidecar(path: Path) -> dict[str, Any]:
     """
     sidecar = sidecar_path(path)
     try:
-        info = sidecar.lstat()
+        info = stat_no_follow(sidecar)
     except FileNotFoundError:
         return {}
     except OSError as e:

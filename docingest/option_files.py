@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import errno
 import stat
-from pathlib import Path
+from collections.abc import Collection
+from pathlib import PurePath
 from typing import Any
 
 import yaml
 
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import options_hash
+from docingest.locations import Location, absolute, stat_no_follow
 from docingest.parsing.options import hashed_fields
 
 FOLDER_FILE = ".docingest.yaml"
@@ -41,17 +43,17 @@ def settable_options() -> list[str]:
     return [name for name in hashed_fields() if name not in _NOT_FROM_FILES]
 
 
-def is_option_file(path: Path) -> bool:
+def is_option_file(path: PurePath) -> bool:
     """Whether `path` is an option file (never a document to ingest)."""
     return path.name.endswith(DOCUMENT_SUFFIX)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Location) -> dict[str, Any]:
     def invalid(reason: str) -> DocIngestError:
         return DocIngestError(ErrorCode.CORRUPT_FILE, f"invalid parse option file {path}: {reason}")
 
     try:
-        info = path.lstat()
+        info = stat_no_follow(path)
     except FileNotFoundError:
         return {}
     except OSError as error:
@@ -80,7 +82,7 @@ def _read(path: Path) -> dict[str, Any]:
     return options
 
 
-def option_files(root: Path, path: Path) -> list[Path]:
+def option_files(root: Location, path: Location) -> list[Location]:
     """The option files that apply to the document at `path` under `root`, weakest first."""
     folder = path.parent
     folders = [folder]
@@ -91,12 +93,17 @@ def option_files(root: Path, path: Path) -> list[Path]:
     return [*files, path.with_name(path.name + DOCUMENT_SUFFIX)]
 
 
-def parse_option_overrides(root: Path, path: Path) -> dict[str, Any]:
+def parse_option_overrides(
+    root: Location, path: Location, present: Collection[str] | None = None
+) -> dict[str, Any]:
     """The parse options the option files of `path` set, merged ({} when there are none); the
-    values are checked when they meet the configured options (ParserResource.options)."""
+    values are checked when they meet the configured options (ParserResource.options).
+    `present`: the option files known to exist (from a listing); the others are not looked up,
+    which on an object store saves a request per candidate name."""
     merged: dict[str, Any] = {}
-    for file in option_files(Path(root).absolute(), Path(path).absolute()):
-        merged.update(_read(file))
+    for file in option_files(absolute(root), absolute(path)):
+        if present is None or str(file) in present:
+            merged.update(_read(file))
     return merged
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from docingest.locations import Location, is_local
 from docingest.state import DocumentState, Expected, Freshness, freshness
 
 
@@ -21,8 +22,15 @@ class Plan:
         return not (self.add or self.run or self.retry or self.delete)
 
 
-def owned_by(records: Iterable[Mapping[str, Any]], root: Path) -> dict[str, Path]:
+def owned_by(records: Iterable[Mapping[str, Any]], root: Location) -> dict[str, Location]:
     """The registered documents (`sources` records) whose file is, or was, under `root`."""
+    if not is_local(root):
+        prefix = str(root).rstrip("/") + "/"
+        return {
+            record["document_id"]: root.joinpath(str(record["path"])[len(prefix) :])
+            for record in records
+            if str(record["path"]).startswith(prefix)
+        }
     folder = root.absolute()
     return {
         record["document_id"]: Path(record["path"])
@@ -31,7 +39,7 @@ def owned_by(records: Iterable[Mapping[str, Any]], root: Path) -> dict[str, Path
     }
 
 
-def orphaned(records: Iterable[Mapping[str, Any]], root: Path, present: Set[str]) -> list[str]:
+def orphaned(records: Iterable[Mapping[str, Any]], root: Location, present: Set[str]) -> list[str]:
     """Documents registered from files under `root` that are not `present` and whose file is
     gone: the removals a sensor tick or `ingest --prune` owes."""
     return sorted(

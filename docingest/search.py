@@ -16,8 +16,8 @@ from typing import Any
 
 from docingest.errors import ConfigError, DocIngestError
 from docingest.filters import PATH_PREFIXES_KEY, Filter, FilterValue, equality_filter
-from docingest.metadata import RESERVED_KEYS
 from docingest.paths import docingest_home
+from docingest.payload import RESERVED_KEYS
 from docingest.sparse import Bm25Encoder
 from docingest.vectorstore import (
     DEFAULT_FUSION,
@@ -199,9 +199,9 @@ def embedding_model_ready() -> bool:
 
 def why_no_hits(filters: Filters) -> str:
     """Why a search found nothing: an empty collection, or filter keys no document has."""
-    from docingest.storage import DocumentStore
+    from docingest.storage import default_store
 
-    registered = list(DocumentStore(docingest_home()).iter_json("sources"))
+    registered = list(default_store().iter_json("sources"))
     try:
         with StoreSettings.from_env().open() as store:
             points = store.count()

@@ -5,25 +5,33 @@ Layout (readable by pandas or DuckDB without this project):
   parsed/<stem>.parquet       one row per page; fragments as a list of structs
   chunks/<stem>.parquet       one row per chunk (the chunk record of DESIGN.md)
   state/<stem>.json           the latest outcome per stage, for `docingest status`
-Every write goes to a temporary file in the same directory and is renamed over the target, so
-no reader ever sees a half-written file.
+The base is a local folder or an object-store prefix (`s3://bucket/prefix`, same layout;
+docingest.locations). Every write is atomic: a temporary file renamed over the target on disk,
+one PUT per object on a store, so no reader ever sees a half-written file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from docingest.errors import ErrorCode
 from docingest.ids import file_stem_for
+from docingest.locations import (
+    Location,
+    is_local,
+    location,
+    read_bytes,
+    read_parquet,
+    read_parquet_metadata,
+    write_bytes_atomic,
+    write_parquet_atomic,
+)
 from docingest.models import BBox, Chunk, Fragment, PageResult, ParseResult
+from docingest.paths import data_location
 
 _META_KEY = b"docingest"
 
@@ -84,78 +92,58 @@ CHUNKS_SCHEMA = pa.schema(
 )
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # The rename is what makes the write atomic for readers and for a killed process; no
-        # fsync: these small records are rebuilt by the next run after a power loss.
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_table(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class DocumentStore:
-    """Reads and writes the per-document files under `base_dir`."""
+    """Reads and writes the per-document files under `base_dir` (a folder or a `UPath`)."""
 
-    def __init__(self, base_dir: Path) -> None:
-        self.base_dir = Path(base_dir)
+    def __init__(self, base_dir: Location) -> None:
+        self.base_dir = base_dir
 
-    def _path(self, kind: str, document_id: str, suffix: str) -> Path:
+    def _path(self, kind: str, document_id: str, suffix: str) -> Location:
         return self.base_dir / kind / f"{file_stem_for(document_id)}{suffix}"
 
-    def parsed_path(self, document_id: str) -> Path:
+    def parsed_path(self, document_id: str) -> Location:
         return self._path("parsed", document_id, ".parquet")
 
-    def chunks_path(self, document_id: str) -> Path:
+    def chunks_path(self, document_id: str) -> Location:
         return self._path("chunks", document_id, ".parquet")
 
     # -- JSON records -----------------------------------------------------------------------
-    def write_json(self, kind: str, document_id: str, record: dict[str, Any]) -> Path:
+    def write_json(self, kind: str, document_id: str, record: dict[str, Any]) -> Location:
         path = self._path(kind, document_id, ".json")
-        atomic_write_bytes(path, json.dumps(record, sort_keys=True, default=str).encode())
+        write_bytes_atomic(path, json.dumps(record, sort_keys=True, default=str).encode())
         return path
 
     def read_json(self, kind: str, document_id: str) -> dict[str, Any] | None:
         path = self._path(kind, document_id, ".json")
         try:
-            return dict(json.loads(path.read_text()))
+            return dict(json.loads(read_bytes(path)))
         except FileNotFoundError:
             return None
 
-    def iter_json(self, kind: str) -> Iterator[dict[str, Any]]:
+    def iter_json(self, kind: str, exclude: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every record of `kind`, except those of the documents in `exclude`, which are not
+        read at all (on an object store, a GET saved per record)."""
         folder = self.base_dir / kind
-        if not folder.is_dir():
-            return
-        for path in sorted(folder.glob("*.json")):
+        if is_local(folder) and not folder.is_dir():
+            return  # an object-store prefix without objects lists as empty
+        skipped = {f"{file_stem_for(document_id)}.json" for document_id in exclude}
+        paths: list[Location] = sorted(folder.glob("*.json"), key=str)
+        for path in paths:
+            if path.name in skipped:
+                continue
             try:
-                yield dict(json.loads(path.read_text()))
+                yield dict(json.loads(read_bytes(path)))
             except (OSError, ValueError):
                 continue  # a record removed or replaced while listing: the next listing has it
 
     # -- parsed pages -----------------------------------------------------------------------
-    def write_parse_result(self, result: ParseResult) -> Path:
+    def write_parse_result(self, result: ParseResult) -> Location:
         rows = [_page_row(result, page) for page in result.pages]
         table = pa.Table.from_pylist(rows, schema=PAGES_SCHEMA)
         header = {k: v for k, v in result.to_dict().items() if k not in ("pages", "markdown")}
         table = table.replace_schema_metadata({_META_KEY: json.dumps(header, default=str)})
         path = self.parsed_path(result.document_id)
-        _atomic_write_table(path, table)
+        write_parquet_atomic(path, table)
         # Content-addressed index: a renamed or copied file finds this parse by its hash.
         self.write_json(
             "parse_index", _content_key(result.sha256, result.options_hash),
@@ -178,7 +166,7 @@ class DocumentStore:
         return self.read_parse_result(entry["document_id"])
 
     def read_parse_result(self, document_id: str) -> ParseResult:
-        table = pq.read_table(self.parsed_path(document_id))
+        table = read_parquet(self.parsed_path(document_id))
         header = json.loads((table.schema.metadata or {})[_META_KEY])
         pages = [_page_from_row(row) for row in table.to_pylist()]
         markdown = "\n\n".join(p.markdown for p in pages if p.markdown.strip())
@@ -187,33 +175,33 @@ class DocumentStore:
         return result
 
     def read_parse_header(self, document_id: str) -> dict[str, Any] | None:
-        path = self.parsed_path(document_id)
-        if not path.exists():
+        try:
+            metadata = _footer_metadata(self.parsed_path(document_id))
+        except FileNotFoundError:
             return None
-        metadata = pq.read_schema(path).metadata or {}
         return dict(json.loads(metadata[_META_KEY])) if _META_KEY in metadata else None
 
     # -- chunks -----------------------------------------------------------------------------
     def write_chunks(
         self, document_id: str, chunks: Sequence[Chunk], params: dict[str, Any] | None = None
-    ) -> Path:
+    ) -> Location:
         """The chunk records, with the strategy parameters that made them in the file footer."""
         table = pa.Table.from_pylist([c.to_dict() for c in chunks], schema=CHUNKS_SCHEMA)
         table = table.replace_schema_metadata({_META_KEY: json.dumps(params or {}, default=str)})
         path = self.chunks_path(document_id)
-        _atomic_write_table(path, table)
+        write_parquet_atomic(path, table)
         return path
 
     def read_chunk_params(self, document_id: str) -> dict[str, Any]:
-        metadata = pq.read_schema(self.chunks_path(document_id)).metadata or {}
+        metadata = _footer_metadata(self.chunks_path(document_id))
         return dict(json.loads(metadata[_META_KEY])) if _META_KEY in metadata else {}
 
     def read_chunks(self, document_id: str) -> list[Chunk]:
-        table = pq.read_table(self.chunks_path(document_id))
+        table = read_parquet(self.chunks_path(document_id))
         return [Chunk.from_dict(row) for row in table.to_pylist()]
 
     # -- removal ----------------------------------------------------------------------------
-    def delete_document(self, document_id: str) -> list[Path]:
+    def delete_document(self, document_id: str) -> list[Location]:
         removed = []
         for path in (
             self.parsed_path(document_id),
@@ -226,6 +214,10 @@ class DocumentStore:
                 path.unlink()
                 removed.append(path)
         return removed
+
+
+def _footer_metadata(path: Location) -> dict[bytes, bytes]:
+    return read_parquet_metadata(path).schema.to_arrow_schema().metadata or {}
 
 
 def _content_key(sha256: str, options_hash: str) -> str:
@@ -288,3 +280,9 @@ def _page_from_row(row: dict[str, Any]) -> PageResult:
             for f in row["fragments"]
         ],
     )
+
+
+def default_store() -> DocumentStore:
+    """The store of this environment (`$DOCINGEST_DATA_URL`, else `$DOCINGEST_HOME`), for the
+    commands that read it outside a run; object-store credentials come from the environment."""
+    return DocumentStore(location(data_location()))

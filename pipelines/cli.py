@@ -111,6 +111,26 @@ def _say_where() -> None:
     console.print(f"[dim]home {docingest_home()} · {StoreSettings.from_env().describe()}[/dim]")
 
 
+class _FolderOrUrl(click.ParamType):
+    """An existing folder, or an object-store URL (s3://bucket/prefix) whose bucket answers:
+    a missing bucket or refused credentials are a usage error here, before any run."""
+
+    name = "DIR|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from docingest.locations import check_reachable, is_url, location
+
+        if isinstance(value, str) and is_url(value):
+            root = location(value)
+            try:
+                check_reachable(root)
+            except ConfigError as error:
+                self.fail(str(error), param, ctx)
+            return root
+        folder = click.Path(exists=True, file_okay=False, path_type=Path)
+        return folder.convert(value, param, ctx)
+
+
 class _StrategyOption(click.Option):
     """`--strategy`, whose help lists the strategies when help is shown: listing them imports
     the chunking package, which would cost every command (a search) ~0.4 s of start-up."""
@@ -234,7 +254,7 @@ def _trace_log(summary: Any) -> Path | None:
     return path
 
 
-def _print_summary(directory: Path, summary: Any) -> None:
+def _print_summary(directory: Any, summary: Any) -> None:
     table = Table(title=f"ingested {directory}")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -263,7 +283,7 @@ def _print_summary(directory: Path, summary: Any) -> None:
 
 
 @main.command()
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=_FolderOrUrl())
 @click.option("--strategy", default=None, cls=_StrategyOption, help_default="token_size")
 @click.option("--param", "param_items", multiple=True, help="Chunking KEY=VALUE, repeatable.")
 @click.option(
@@ -287,7 +307,7 @@ def _print_summary(directory: Path, summary: Any) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest(
-    directory: Path,
+    directory: Any,  # a Path or, for a URL, a UPath
     strategy: str | None,
     param_items: tuple[str, ...],
     retry_failed: bool,
@@ -296,7 +316,8 @@ def ingest(
     priority: int | None,
     as_json: bool,
 ) -> None:
-    """Register DIR's files as partitions and materialize the whole graph for them."""
+    """Register DIR's files as partitions and materialize the whole graph for them. DIR may be
+    an object-store URL (s3://bucket/prefix; credentials from the AWS environment)."""
     from assets.run_tags import run_tags
     from pipelines.ingest import ingest_folder
     from pipelines.instance import get_instance
@@ -393,8 +414,7 @@ def reindex(recreate: bool) -> None:
     _say_where()
     with _writing():
         if recreate:
-            with build_resources()["qdrant"].open() as store:
-                store.drop_collection()
+            build_resources()["qdrant"].drop_collection()
             console.print("dropped the collection")
         _reindex_all()
 

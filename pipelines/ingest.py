@@ -19,6 +19,7 @@ import dagster as dg
 from assets.partitions import DOCUMENTS
 from assets.pipeline import expected_options
 from docingest.ids import document_id_for, sha256_file
+from docingest.locations import Location, check_reachable, is_local
 from docingest.reconcile import orphaned
 from docingest.source import SourceFile
 from docingest.state import (
@@ -171,7 +172,7 @@ def cancelled_by(
 class _Candidate:
     file: SourceFile
     document_id: str
-    id_root: Path  # the folder the id is relative to: `SourceResource.root` for its run
+    id_root: Location  # the folder the id is relative to: `SourceResource.root` for its run
 
 
 def _registered_by_path(store: DocumentStore) -> dict[str, str]:
@@ -185,17 +186,21 @@ def _root_of(path: Path, document_id: str) -> Path:
 
 
 def assign_document_ids(
-    root: Path, files: Sequence[SourceFile], store: DocumentStore
+    root: Location, files: Sequence[SourceFile], store: DocumentStore
 ) -> tuple[list[_Candidate], dict[str, str]]:
     """The id of each file under `root`: the id it was registered with before, else its path
     relative to `root`; where that id already belongs to another file that still exists (two
     folders that both hold notes.txt), the path relative to the folder's parent, so the folder's
-    name tells them apart. A file whose ids are both taken is refused, with the reason."""
+    name tells them apart. A file whose ids are both taken is refused, with the reason.
+    Under an object-store prefix every id is the key relative to the prefix."""
+    if not is_local(root):
+        return [_Candidate(file, file.document_id, root) for file in files], {}
     by_path = _registered_by_path(store)
     owner = {document_id: Path(path) for path, document_id in by_path.items()}
     candidates: list[_Candidate] = []
     refused: dict[str, str] = {}
     for file in files:
+        assert is_local(file.path)  # listed under a local root
         known = by_path.get(str(file.path))
         if known is not None:
             candidates.append(_Candidate(file, known, _root_of(file.path, known)))
@@ -255,7 +260,7 @@ def delete_documents(
 
 def ingest_folder(
     instance: dg.DagsterInstance,
-    root: Path,
+    root: Location,
     *,
     strategy: str | None = None,
     params: dict[str, str] | None = None,
@@ -283,11 +288,12 @@ def ingest_folder(
     qdrant: QdrantResource = base["qdrant"]
     base = {**base, "qdrant": qdrant.model_copy(update={"keep_open": True})}
     store = base["storage"].store
+    check_reachable(store.base_dir)  # a missing data bucket: a ConfigError before any work
     listed = SourceResource(root=str(root), settle_seconds=0).list_files(settle=False)
     candidates, refused = assign_document_ids(root, listed, store)
     summary = IngestSummary(documents=len(candidates) + len(refused), refused=refused)
     existing = set(instance.get_dynamic_partitions(DOCUMENTS))
-    todo: dict[Path, list[str]] = {}  # id root -> documents to run
+    todo: dict[Location, list[str]] = {}  # id root -> documents to run
     for candidate in candidates:
         state = read_state(store, candidate.document_id)
         # The parse options a run would use for this file: its folder's option files too.
@@ -340,7 +346,8 @@ def ingest_folder(
             summary.errors[code] += 1
             summary.failures[document_id] = f"{code}: {message}"
     if prune:
-        gone = orphaned(store.iter_json("sources"), root, {c.document_id for c in candidates})
+        present = {c.document_id for c in candidates}
+        gone = orphaned(store.iter_json("sources", present), root, present)
         if gone and delete_documents(instance, gone, base):
             summary.pruned = gone
     summary.seconds = time.perf_counter() - started

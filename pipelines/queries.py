@@ -13,15 +13,14 @@ import dagster as dg
 
 from assets.partitions import DOCUMENTS
 from docingest.errors import DocIngestError
-from docingest.paths import docingest_home
 from docingest.search import StoreSettings
 from docingest.state import Freshness, Status, freshness, read_state, summarize
-from docingest.storage import DocumentStore
+from docingest.storage import default_store
 
 
 def failed_documents(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
     """The registered documents whose latest outcome is a failure, for `status --failed`."""
-    store = DocumentStore(docingest_home())
+    store = default_store()
     rows = []
     for document_id in instance.get_dynamic_partitions(DOCUMENTS):
         state = read_state(store, document_id)
@@ -74,7 +73,7 @@ def document_status(instance: dg.DagsterInstance, document_id: str) -> dict[str,
 def collect_status(instance: dg.DagsterInstance) -> dict[str, Any]:
     """Counts over the registered partitions, plus the live point count when the store opens."""
     partitions = instance.get_dynamic_partitions(DOCUMENTS)
-    report = summarize(DocumentStore(docingest_home()), partitions)
+    report = summarize(default_store(), partitions)
     try:
         with StoreSettings.from_env().open() as store:
             report["points"] = store.count()

@@ -1,12 +1,14 @@
 """reconcile_schedule: re-runs retryable failures and catches what the sensor missed."""
 
 import os
+from typing import Any
 
 import dagster as dg
 
 from assets.partitions import DOCUMENTS
 from assets.run_tags import run_tags
 from docingest.reconcile import owned_by, plan_reconciliation
+from docingest.source import SourceFile
 from docingest.state import Expected, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import ingest_job
@@ -35,6 +37,16 @@ def reconcile_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
     )(reconcile_tick)
 
 
+def _content_hash(
+    source: SourceResource, file: SourceFile, registered: dict[str, Any] | None
+) -> str:
+    """The file's sha256: the registered one when the object's ETag is the one registered (the
+    same object, not downloaded again), else read now."""
+    if file.etag and registered and registered.get("etag") == file.etag:
+        return str(registered["sha256"])
+    return source.content_hash(file)
+
+
 def reconcile_tick(
     context: dg.ScheduleEvaluationContext,
     source: SourceResource,
@@ -48,9 +60,9 @@ def reconcile_tick(
     root = source.root_path()
     store = storage.store
     listed = list(source.list_files())
-    files = {f.document_id: source.content_hash(f) for f in listed}
-    partitions = set(context.instance.get_dynamic_partitions(DOCUMENTS))
     registered = {r["document_id"]: r for r in store.iter_json("sources")}
+    files = {f.document_id: _content_hash(source, f, registered.get(f.document_id)) for f in listed}
+    partitions = set(context.instance.get_dynamic_partitions(DOCUMENTS))
     owned = set(owned_by(registered.values(), root)) | (partitions & set(files))
     known = partitions | set(registered)
     states = {document_id: read_state(store, document_id) for document_id in known | set(files)}

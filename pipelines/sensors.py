@@ -11,8 +11,10 @@ from assets.partitions import DOCUMENTS, documents_partitions
 from assets.run_tags import run_tags
 from docingest.errors import DocIngestError
 from docingest.ids import short_digest
+from docingest.locations import Location, is_local
 from docingest.option_files import INVALID_OPTION_FILES, overrides_digest
 from docingest.reconcile import orphaned
+from docingest.source import SourceFile
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
@@ -35,12 +37,33 @@ def _options_of(entry: list[Any]) -> str:
     return str(entry[3]) if len(entry) > 3 else ""  # cursors written before option files: none
 
 
-def _options_digest(source: SourceResource, path: Path) -> str:
+def _options_digest(source: SourceResource, path: Location) -> str:
     """What the folder's option files set for the file at `path`, as a short digest."""
     try:
         return overrides_digest(source.parse_options_for(path))
     except DocIngestError:
         return INVALID_OPTION_FILES  # the run reports them; fixing them changes the digest
+
+
+def _moved(path: Path, listed: SourceFile) -> bool:
+    after = path.stat()
+    return (after.st_size, after.st_mtime_ns) != (listed.size, listed.mtime_ns)
+
+
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _deleting(instance: dg.DagsterInstance) -> bool:
+    """Whether a delete_documents_job run is queued or running."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=delete_documents_job.name, statuses=_IN_FLIGHT), limit=1
+    )
+    return bool(runs)
 
 
 def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
@@ -66,12 +89,15 @@ def upload_folder_sensor(interval_s: int | None = None) -> dg.SensorDefinition:
 def upload_folder_tick(
     context: dg.SensorEvaluationContext, source: SourceResource, storage: StorageResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Cursor: document id -> [size, mtime_ns, sha256, option files digest] of each file seen.
-    A file is re-hashed only when its size or mtime moved, and re-ingested only when its hash
-    or the parse options its folder's option files set changed."""
+    """Cursor: document id -> [size, mtime_ns or ETag, sha256, option files digest] of each
+    file seen. A file is re-hashed (an object downloaded) only when its size or mtime (ETag)
+    moved, and re-ingested only when its hash or the parse options its folder's option files
+    set changed."""
     seen = _load_cursor(context.cursor)
     root = source.root_path()
-    if not root.is_dir():
+    # An object-store prefix exists as long as objects do; the bucket was checked when the
+    # source resource was set up, and an emptied prefix must still delete its documents.
+    if is_local(root) and not root.is_dir():
         return dg.SkipReason(f"upload folder {root} does not exist")
     current: dict[str, list[Any]] = {}
     changed: dict[str, str] = {}  # document id -> new content hash
@@ -79,8 +105,11 @@ def upload_folder_tick(
     unsettled = 0
     existing = context.instance.get_dynamic_partitions(DOCUMENTS)
     registered = set(existing)
-    settled_ids = {f.document_id for f in source.list_files()}
-    for file in source.list_files(settle=False):
+    # Objects need no settling (one listing); a local file may still be being written.
+    settled = source.list_files() if is_local(root) else None
+    listed = source.list_files(settle=False)
+    settled_ids = {f.document_id for f in (listed if settled is None else settled)}
+    for file in listed:
         previous = seen.get(file.document_id)
         options = _options_digest(source, file.path)
         if file.document_id not in settled_ids:
@@ -89,24 +118,27 @@ def upload_folder_tick(
                 current[file.document_id] = previous
             continue
         options_moved = previous is not None and _options_of(previous) != options
-        if previous and previous[:2] == [file.size, file.mtime_ns] and not options_moved:
+        if previous and previous[:2] == file.stamp and not options_moved:
             current[file.document_id] = previous
             continue
         try:
             digest = source.content_hash(file)
-            after = file.path.stat()
+            # An object is replaced whole by its PUT: a newer one read here shows as another
+            # ETag on the next tick, which re-reads it. A local file may be written to while
+            # being hashed.
+            rewritten = is_local(file.path) and _moved(file.path, file)
         except OSError as error:
             # Vanished or unreadable since the listing: one file must not fail the tick.
             context.log.warning(f"cannot read {file.path}: {error.strerror or error}")
             if previous:
                 current[file.document_id] = previous
             continue
-        if (after.st_size, after.st_mtime_ns) != (file.size, file.mtime_ns):
+        if rewritten:
             unsettled += 1  # written to while being hashed: the next tick takes it whole
             if previous:
                 current[file.document_id] = previous
             continue
-        current[file.document_id] = [file.size, file.mtime_ns, digest, options]
+        current[file.document_id] = [*file.stamp, digest, options]
         if previous and previous[2] == digest and not options_moved:
             continue  # touched, not changed
         if (
@@ -146,9 +178,13 @@ def upload_folder_tick(
     gone = set(seen) - set(current)
     deleted: list[str] = []
     if source.on_delete == "delete":
-        deleted = sorted(
-            gone | set(orphaned(storage.store.iter_json("sources"), root, set(current)))
-        )
+        # The records of the files present are not read: they cannot be orphans.
+        orphans = set(orphaned(storage.store.iter_json("sources", current), root, set(current)))
+        if orphans and _deleting(context.instance):
+            # Records a queued or running delete run is about to remove: requesting them again
+            # on every tick would queue a run per tick behind it. The next tick looks again.
+            orphans = set()
+        deleted = sorted(gone | orphans)
         if deleted:
             requests.append(delete_run_request(deleted))
     elif gone:

@@ -9,6 +9,7 @@ from docingest.parsing.options import Engine
 from resources.chunker import ChunkerResource
 from resources.classifier import RULES_ENV, ClassifierResource
 from resources.embedder import EmbedderResource
+from resources.object_store import object_store_env
 from resources.parser import ParserResource
 from resources.qdrant import QdrantResource
 from resources.source import SourceResource
@@ -42,7 +43,12 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     parse engine (`layout`, the default, or `fast`); `DOCINGEST_PDF_PASSWORD` opens encrypted
     PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
     dg.EnvVar: the UI and run config show their names, not values.
+
+    Object storage: `DOCINGEST_SOURCE_DIR` and `DOCINGEST_DATA_URL` may be `s3://` URLs; the
+    endpoint and keys are the AWS variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
+    `AWS_SECRET_ACCESS_KEY`), bound as dg.EnvVar when set.
     """
+    object_store = object_store_env()
     if os.environ.get("QDRANT_URL"):
         qdrant = QdrantResource(
             url=dg.EnvVar("QDRANT_URL"),
@@ -52,7 +58,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     else:
         qdrant = QdrantResource(collection=os.environ.get("DOCINGEST_COLLECTION", "documents"))
     resources: dict[str, Any] = {
-        "source": SourceResource(),
+        "source": SourceResource(**object_store),
         "parser": ParserResource(
             engine=Engine(os.environ.get("DOCINGEST_PARSE_ENGINE") or "layout"),
             password=dg.EnvVar(PDF_PASSWORD_ENV) if os.environ.get(PDF_PASSWORD_ENV) else None,
@@ -61,7 +67,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
         "classifier": ClassifierResource(rules_path=os.environ.get(RULES_ENV) or None),
         "embedder": EmbedderResource(),
         "qdrant": qdrant,
-        "storage": StorageResource(),
+        "storage": StorageResource(**object_store),
         "io_manager": NothingStoredIOManager(),
         "webhooks": WebhookResource.from_env(),
     }

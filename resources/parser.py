@@ -1,16 +1,16 @@
 """The document parser (PyMuPDF; office and web formats): parse options as resource config."""
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from docingest.errors import ConfigError, DocIngestError
+from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.locations import Location, is_local, local_copy
 from docingest.models import ParseResult
 from docingest.option_files import INVALID_OPTION_FILES, parse_option_overrides
 from docingest.parsing import ParseOptions, parse_file
 from docingest.parsing.options import ImageMode, ParseOptionFields
-from docingest.paths import docingest_home
+from docingest.paths import data_location
 
 
 class ParserResource(dg.ConfigurableResource, ParseOptionFields):
@@ -25,10 +25,10 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
         values = {name: getattr(self, name) for name in ParseOptionFields.model_fields}
         values.update(overrides or {})
         if values["image_dir"] is None and values["image_mode"] == ImageMode.save:
-            values["image_dir"] = str(docingest_home() / "images")
+            values["image_dir"] = data_location().rstrip("/") + "/images"
         return ParseOptions(**values)
 
-    def planned_options_hash(self, root: Path, path: Path) -> str:
+    def planned_options_hash(self, root: Location, path: Location) -> str:
         """The options hash the document at `path` (under the source folder `root`) would be
         parsed with, its option files applied; for invalid option files a value no parse
         records, so planning runs the document and the run reports the files. The configured
@@ -45,6 +45,17 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
             return INVALID_OPTION_FILES
 
     def parse(
-        self, path: Path, document_id: str, overrides: dict[str, Any] | None = None
+        self, path: Location, document_id: str, overrides: dict[str, Any] | None = None
     ) -> ParseResult:
-        return parse_file(path, document_id=document_id, options=self.options(overrides))
+        options = self.options(overrides)
+        if is_local(path):
+            return parse_file(path, document_id=document_id, options=options)
+        try:
+            with local_copy(path) as local:
+                result = parse_file(local, document_id=document_id, options=options)
+        except OSError as error:
+            raise DocIngestError(
+                ErrorCode.UNABLE_TO_DOWNLOAD_FILE, f"cannot read {path}: {error}"
+            ) from error
+        result.source = str(path)
+        return result

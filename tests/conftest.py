@@ -3,6 +3,7 @@
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pymupdf
@@ -10,7 +11,13 @@ import pytest
 
 from docingest.vectorstore import close_local_clients
 
+if TYPE_CHECKING:
+    from tests.object_store import S3Server
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "odl-bench" / "pdfs"
+# The layout engine as a test parameter: it runs the layout model, so `make test-fast` leaves
+# it out (marker real_model) and `make test` runs it.
+LAYOUT = pytest.param("layout", marks=pytest.mark.real_model, id="layout")
 # Three corpus documents on distinct topics, and a phrase each answers.
 CORPUS_QUERIES = {
     "01030000000001.pdf": "bootstrapping parameter distributions and confidence intervals",
@@ -25,7 +32,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("DOCINGEST_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     for name in (
-        "QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_SOURCE_DIR", "DOCINGEST_COLLECTION",
+        "QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_SOURCE_DIR", "DOCINGEST_DATA_URL",
+        "DOCINGEST_COLLECTION",
         "DOCINGEST_WEBHOOK_URL", "DOCINGEST_WEBHOOK_EVENTS", "DOCINGEST_WEBHOOK_SECRET",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
@@ -102,3 +110,20 @@ def write_bad_inputs(folder: Path) -> dict[str, str]:
     # PNG and the other image types PyMuPDF opens are parsed (through OCR); a GIF is not.
     (folder / "image-named.pdf").write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
     return dict(BAD_INPUTS)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["S3Server"]:
+    """moto's S3 server on a free port of 127.0.0.1, one for the session."""
+    from tests.object_store import start_s3_server
+
+    yield from start_s3_server(tmp_path_factory.mktemp("s3") / "requests.log")
+
+
+@pytest.fixture
+def s3_bucket(s3_server: "S3Server", monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the test S3 server, with this process's AWS variables pointing at it
+    (botocore and s3fs read them, as a deployment's processes do)."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.create_bucket()

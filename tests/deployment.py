@@ -191,11 +191,14 @@ class Deployment:
         """Every expected document (id -> content hash, None for any) has a final outcome for
         that content, and no run is queued or in flight."""
         from docingest.state import read_state
-        from docingest.storage import DocumentStore
+        from docingest.storage import default_store
 
-        store = DocumentStore(self.home)
+        with self.environment():  # the data may be on S3 (DOCINGEST_DATA_URL)
+            states = {
+                document_id: read_state(default_store(), document_id) for document_id in expected
+            }
         for document_id, sha256 in expected.items():
-            state = read_state(store, document_id)
+            state = states[document_id]
             if sha256 is not None and state.sha256 != sha256:
                 return False
             if state.status not in ("succeeded", "failed"):

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -90,27 +91,19 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             pass
 
 
-@pytest.fixture
-def worker(
-    home: Path, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    """A real worker on a queue of its own; yields (process, worker name, log file)."""
-    broker = os.environ.get(BROKER_ENV) or DEFAULT_BROKER
-    _require_broker(broker)
-    from pipelines.instance import ensure_dagster_home
-
-    queue = f"docingest-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(EXECUTOR_ENV, "celery")
-    monkeypatch.setenv(QUEUE_ENV, queue)
-    monkeypatch.setenv("DOCINGEST_SOURCE_DIR", str(docs))
-    ensure_dagster_home()  # the embedded instance's dagster.yaml, read by both processes
-    config = tmp_path / "celery.yaml"
+@contextmanager
+def running_worker(
+    queue: str, env: dict[str, str], folder: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A real `dagster-celery worker start` on `queue` with environment `env` (its config file
+    and log under `folder`), ready when yielded; stopped with its process group afterwards."""
+    config = folder / "celery.yaml"
     config.write_text(yaml.safe_dump({"execution": {"config": celery_executor_config()}}))
-    log = tmp_path / "worker.log"
+    log = folder / "worker.log"
     venv_bin = str(Path(sys.executable).parent)  # the CLI runs `celery` from PATH
     env = {
-        **os.environ,
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        **env,
+        "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": str(REPO),  # the worker imports this module to reconstruct the job
     }
     command = [
@@ -133,9 +126,27 @@ def worker(
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the celery worker did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.25)
-        yield process, queue, log
+        yield process, log
     finally:
         _stop(process)
+
+
+@pytest.fixture
+def worker(
+    home: Path, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """A real worker on a queue of its own; yields (process, worker name, log file)."""
+    broker = os.environ.get(BROKER_ENV) or DEFAULT_BROKER
+    _require_broker(broker)
+    from pipelines.instance import ensure_dagster_home
+
+    queue = f"docingest-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(EXECUTOR_ENV, "celery")
+    monkeypatch.setenv(QUEUE_ENV, queue)
+    monkeypatch.setenv("DOCINGEST_SOURCE_DIR", str(docs))
+    ensure_dagster_home()  # the embedded instance's dagster.yaml, read by both processes
+    with running_worker(queue, dict(os.environ), tmp_path) as (process, log):
+        yield process, queue, log
 
 
 @pytest.mark.parametrize(

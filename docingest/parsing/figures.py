@@ -1,4 +1,5 @@
-"""Figures in the markdown: left out, a placeholder with the caption, or a saved image file."""
+"""Figures in the markdown: left out, a placeholder with the caption, or a saved image file
+(in a folder, or under an object-store prefix when `image_dir` is an `s3://` URL)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pymupdf
 
 from docingest.ids import file_stem_for
+from docingest.locations import Location, is_url, location, write_bytes_atomic
 from docingest.models import Fragment, PageResult
 from docingest.parsing.options import ParseOptions
 from docingest.parsing.pages import FIGURE_PLACEHOLDER
@@ -26,11 +28,11 @@ def _caption(figure: Fragment, fragments: list[Fragment]) -> str:
     return best.replace("[", "(").replace("]", ")")
 
 
-def _save(doc: pymupdf.Document, page: PageResult, figure: Fragment, path: Path) -> None:
+def _save(doc: pymupdf.Document, page: PageResult, figure: Fragment, path: Location) -> None:
     box = figure.bbox
     clip = pymupdf.Rect(box.x0, box.y0, box.x1, box.y1) & doc[page.page_number - 1].rect
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc[page.page_number - 1].get_pixmap(clip=clip, dpi=IMAGE_DPI).save(str(path))
+    pixmap = doc[page.page_number - 1].get_pixmap(clip=clip, dpi=IMAGE_DPI)
+    write_bytes_atomic(path, pixmap.tobytes("png"))
 
 
 def render_figures(
@@ -40,6 +42,9 @@ def render_figures(
     if options.image_mode == "skip":
         return []
     saved: list[str] = []
+    folder = options.image_dir or ""
+    # A local folder stays as given (a relative one gives relative links in the markdown).
+    images: Location = location(folder) if is_url(folder) else Path(folder)
     figures = [f for f in page.fragments if f.type == "figure"]
     for number, figure in enumerate(figures, start=1):
         text = "" if figure.content == FIGURE_PLACEHOLDER else figure.content
@@ -47,7 +52,7 @@ def render_figures(
         target = ""
         if options.image_mode == "save" and options.image_dir:
             name = f"page-{page.page_number}-figure-{number}.png"
-            path = Path(options.image_dir) / file_stem_for(document_id) / name
+            path = images / file_stem_for(document_id) / name
             _save(doc, page, figure, path)
             target = str(path)
             saved.append(target)

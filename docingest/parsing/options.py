@@ -209,8 +209,8 @@ class ParseOptionFields(BaseModel):
     )
     image_dir: str | None = Field(
         default=None,
-        description="Where image_mode='save' writes (the resource's default: "
-        "$DOCINGEST_HOME/images).",
+        description="Where image_mode='save' writes, a folder or an s3:// URL (the resource's "
+        "default: images/ under $DOCINGEST_DATA_URL, else $DOCINGEST_HOME).",
     )
     failed_page_mode: FailedPageMode = Field(
         default=FailedPageMode.raw_text,
