@@ -33,6 +33,7 @@ FILTER_INDEXES = {
     "page_class": "keyword",
 }
 QDRANT_POOL = "qdrant_writer"
+INDEX_BATCH = 256  # chunks embedded and written together (bounded memory on long documents)
 
 vector_store_entries = dg.AssetSpec(
     "vector_store_entries",
@@ -97,30 +98,44 @@ def index_document(
     contextual = (
         bool(store.read_chunk_params(document_id).get("contextual_prefix")) if records else False
     )
-    texts = [embedding_text(c, contextual) for c in records]
-    keys = [embedding_key(embedder.model, text) for text in texts]
     # Re-chunking often reproduces chunks it had before: their vectors are reused, not recomputed.
     # A document never indexed has nothing to reuse: skip the scroll (a full scan in local mode).
     indexed_before = bool(read_state(store, document_id).points)
     cached = vectors.document_vectors(document_id, EMBED_KEY) if records and indexed_before else {}
-    missing = sorted({i for i, key in enumerate(keys) if key not in cached})
-    fresh = embedder.embed([texts[i] for i in missing]) if missing else []
-    cached.update({keys[i]: vector for i, vector in zip(missing, fresh, strict=True)})
-    embed_seconds = time.perf_counter() - started
     encoder = Bm25Encoder()
-    points = [
-        PointData(
-            point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
-            vector=cached[key],
-            payload={**point_payload(c, registered, embedder.model, classes), EMBED_KEY: key},
-            sparse=encoder.document(text),
-        )
-        for c, key, text in zip(records, keys, texts, strict=True)
-    ]
-    started = time.perf_counter()
-    written = vectors.replace_document(document_id, points)
+    written: list[str] = []
+    computed = 0
+    embed_seconds = time.perf_counter() - started
+    upsert_seconds = 0.0
+    # Embedded and written INDEX_BATCH chunks at a time: a long document's vectors, payloads
+    # and sparse terms are never all in memory at once. Stale points go only after the last
+    # part is written, so a failure part-way leaves extra points, never missing ones.
+    for first in range(0, len(records), INDEX_BATCH):
+        clock = time.perf_counter()
+        part = records[first : first + INDEX_BATCH]
+        texts = [embedding_text(c, contextual) for c in part]
+        keys = [embedding_key(embedder.model, text) for text in texts]
+        missing = sorted({i for i, key in enumerate(keys) if key not in cached})
+        fresh = embedder.embed([texts[i] for i in missing]) if missing else []
+        found = {keys[i]: vector for i, vector in zip(missing, fresh, strict=True)}
+        computed += len(missing)
+        points = [
+            PointData(
+                point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
+                vector=found[key] if key in found else cached[key],
+                payload={**point_payload(c, registered, embedder.model, classes), EMBED_KEY: key},
+                sparse=encoder.document(text),
+            )
+            for c, key, text in zip(part, keys, texts, strict=True)
+        ]
+        embed_seconds += time.perf_counter() - clock
+        clock = time.perf_counter()
+        written.extend(vectors.upsert_points(document_id, points))
+        upsert_seconds += time.perf_counter() - clock
+    clock = time.perf_counter()
+    deleted = vectors.delete_stale(document_id, written)
     count = vectors.count(document_id)
-    upsert_seconds = time.perf_counter() - started
+    upsert_seconds += time.perf_counter() - clock
     record_stage(
         store, document_id, "index", chunks=len(records), points=count,
         embedding_model=embedder.model,
@@ -129,11 +144,11 @@ def index_document(
         code_version=f"{chunking}-{embedder.model}",
         data_version=f"{registered.get('sha256', '')[:16]}-{chunking}-{embedder.model}",
         metadata={
-            "points_written": written["written"],
+            "points_written": len(written),
             "excluded_chunks": chunked - len(records),
-            "embeddings_computed": len(missing),
-            "embeddings_reused": len(records) - len(missing),
-            "stale_points_deleted": written["deleted"],
+            "embeddings_computed": computed,
+            "embeddings_reused": len(records) - computed,
+            "stale_points_deleted": deleted,
             "points": count,
             "collection": vectors.collection,
             "embedding_model": embedder.model,

@@ -29,6 +29,8 @@ _PROBES = (
     " ".join(["A long text that runs past the model's window."] * 60),
 )
 MIN_PROBE_COSINE = 0.9999
+# Word pieces (padding included) in one batch the model runs: 8 texts at the 256-piece window.
+MAX_BATCH_TOKENS = 2048
 
 
 class OnnxSentenceModel:
@@ -69,24 +71,42 @@ class OnnxSentenceModel:
         normalize_embeddings: bool = True,
         **_: Any,
     ) -> np.ndarray:
-        """One vector per text; texts are sorted by length so batches pad little."""
+        """One vector per text; texts are sorted by length so batches pad little.
+
+        A batch holds up to `batch_size` texts and at most `MAX_BATCH_TOKENS` word pieces,
+        padding included: the model's activations grow with the batch's rows times its length
+        squared (attention), and ONNX Runtime keeps the largest it needed for the session's
+        life. 32 texts at the 256-piece window took ~800 MB here; under the budget, ~100 MB.
+        """
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
+            group = order[start : start + batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in group])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._session.run(None, feeds)[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            if normalize_embeddings:
-                pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            out[chunk] = pooled
+            rows = max(1, MAX_BATCH_TOKENS // ids.shape[1])
+            for first in range(0, len(group), rows):
+                part = slice(first, first + rows)
+                # Padding past the part's longest text is masked out anyway: cut it.
+                width = int(mask[part].sum(axis=1).max())
+                pooled = self._pooled(ids[part, :width], mask[part, :width])
+                if normalize_embeddings:
+                    pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+                out[group[part]] = pooled
         return out
+
+    def _pooled(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The mean of the token embeddings the mask keeps, one row per text."""
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.clip(
+            weights.sum(axis=1), 1e-9, None
+        )
+        return pooled
 
 
 def export_onnx(model_dir: Path, target: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -270,6 +270,12 @@ class VectorStore:
         In this order a crash in between leaves extra stale points (the next run removes
         them), never a document without points.
         """
+        written = self.upsert_points(document_id, points)
+        return {"written": len(written), "deleted": self.delete_stale(document_id, written)}
+
+    def upsert_points(self, document_id: str, points: Sequence[PointData]) -> list[str]:
+        """Write some of the document's points; their ids. A long document is written in parts
+        (bounded memory) and then `delete_stale` keeps only the ids written."""
         if self._model_name is None:
             raise RuntimeError("call ensure_collection() before writing points")
         # The store owns these two keys: every point names its document and its model.
@@ -281,11 +287,16 @@ class VectorStore:
         with self._calling(f"write the points of {document_id!r}"):
             for start in range(0, len(ready), BATCH):
                 self._backend.upsert(ready[start : start + BATCH])
-            wanted = {p.point_id for p in ready}
+        return [p.point_id for p in ready]
+
+    def delete_stale(self, document_id: str, written: Collection[str]) -> int:
+        """Remove the document's points whose ids are not in `written`; how many there were."""
+        wanted = set(written)
+        with self._calling(f"remove the stale points of {document_id!r}"):
             stale = sorted(self.document_point_ids(document_id) - wanted)
             for start in range(0, len(stale), BATCH):
                 self._backend.delete_ids(stale[start : start + BATCH])
-        return {"written": len(points), "deleted": len(stale)}
+        return len(stale)
 
     def delete_document(self, document_id: str) -> int:
         """Remove every point of the document; returns how many there were."""

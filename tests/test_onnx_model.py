@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from docingest.embedding import _load_minilm, _minilm_path
-from docingest.onnx_model import OnnxSentenceModel, cache_key, load_onnx
+from docingest.onnx_model import MAX_BATCH_TOKENS, OnnxSentenceModel, cache_key, load_onnx
 
 TEXTS = [
     "Inspect the turbine blades every spring.",
@@ -60,3 +60,34 @@ def test_an_export_that_disagrees_is_refused(tmp_path: Path, torch_model: Any) -
     with pytest.raises(RuntimeError, match="disagrees"):
         load_onnx(_minilm_path(), tmp_path, 256, Wrong)
     assert not (tmp_path / cache_key() / "verified.json").exists()
+
+
+def test_batches_stay_within_the_token_budget_and_vectors_do_not_change(
+    cache: Path, torch_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long texts go to the model a few at a time (bounded memory); the vectors are those of
+    one text per batch."""
+    import pymupdf
+
+    from tests.conftest import corpus_pdf
+
+    with pymupdf.open(corpus_pdf("01030000000001.pdf")) as doc:
+        words = doc[0].get_text().split()
+    # Real text cut into pieces from a few words to past the model's window.
+    texts = [" ".join(words[i : i + 4 + 37 * (i % 9)]) for i in range(0, 120, 3)]
+    texts += [" ".join(words[i : i + 6]) for i in range(0, 240, 6)]
+    model = load_onnx(_minilm_path(), cache, 256, lambda: torch_model)
+    shapes: list[tuple[int, int]] = []
+    pooled = model._pooled
+
+    def recording(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        shapes.append(ids.shape)
+        return pooled(ids, mask)
+
+    monkeypatch.setattr(model, "_pooled", recording)
+    batched = model.encode(texts, batch_size=32)
+    assert max(rows * width for rows, width in shapes) <= MAX_BATCH_TOKENS
+    assert max(width for _, width in shapes) == 256  # some texts fill the window
+    assert max(rows for rows, _ in shapes) > MAX_BATCH_TOKENS // 256  # short ones batch wider
+    one_by_one = model.encode(texts, batch_size=1)
+    assert np.allclose(batched, one_by_one, atol=1e-5)
