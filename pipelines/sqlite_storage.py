@@ -17,7 +17,7 @@ transaction, not per connection, and waits its busy timeout for a lock.
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
@@ -27,7 +27,6 @@ from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import ConfigurableClassData
-from typing_extensions import Self
 
 # Connections kept open per process: a run's step uses one at a time; the webserver's request
 # threads may open more, closed again beyond this many.
