@@ -80,10 +80,10 @@ class PooledSqliteRunStorage(SqliteRunStorage):
         super().__init__(conn_string, inst_data)
 
     @classmethod
-    def from_config_value(  # type: ignore[override]
+    def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> Self:
-        # The parent's builds a SqliteRunStorage by name; from_local creates the database.
+        # The parent builds a SqliteRunStorage by name; from_local creates the database.
         return cls.from_local(inst_data=inst_data, **config_value)
 
     @contextmanager

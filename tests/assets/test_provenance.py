@@ -41,9 +41,10 @@ def _recorded_and_queried(
     materialization = child.asset_materialization
     parent_materialization = parent.asset_materialization
     assert materialization is not None and parent_materialization is not None
-    recorded = {k: v for k, v in materialization.tags.items() if k.startswith("dagster/input_")}
+    tags = materialization.tags or {}
+    recorded = {k: v for k, v in tags.items() if k.startswith("dagster/input_")}
     queried = {
-        f"{INPUT_DATA_VERSION_PREFIX}/{PARENTS[asset]}": parent_materialization.tags[
+        f"{INPUT_DATA_VERSION_PREFIX}/{PARENTS[asset]}": (parent_materialization.tags or {})[
             DATA_VERSION_TAG
         ],
         f"{INPUT_EVENT_POINTER_PREFIX}/{PARENTS[asset]}": str(parent.storage_id),

@@ -38,21 +38,24 @@ def _report(instance: dg.DagsterInstance, partition: str) -> None:
 
 def _partitions(instance: dg.DagsterInstance) -> set[str]:
     records = instance.fetch_materializations(dg.AssetKey(PROBE), limit=1000).records
-    return {r.asset_materialization.partition for r in records if r.asset_materialization}  # type: ignore[misc]
+    return {r.partition_key for r in records if r.partition_key is not None}
 
 
 def test_embedded_instance_keeps_its_connections(instance: dg.DagsterInstance) -> None:
     events = instance.event_log_storage
     assert isinstance(events, PooledSqliteEventLogStorage)
-    assert isinstance(instance.run_storage, PooledSqliteRunStorage)
+    runs = instance.run_storage
+    assert isinstance(runs, PooledSqliteRunStorage)
     _report(instance, "one")
     _report(instance, "two")
-    assert events._engine.pool.checkedin() >= 1  # kept open for the next event
+    pool = events._engine.pool
+    assert isinstance(pool, sa.pool.QueuePool) and pool.checkedin() >= 1  # kept for the next event
     with events._connect() as conn:
         assert conn.execute(sa.text("PRAGMA synchronous")).scalar() == SQLITE_SYNCHRONOUS_NORMAL
     run = instance.create_run_for_job(job_def=build_definitions().resolve_job_def("ingest_job"))
     assert instance.get_run_by_id(run.run_id) is not None
-    assert instance.run_storage._engine.pool.checkedin() >= 1
+    runs_pool = runs._engine.pool
+    assert isinstance(runs_pool, sa.pool.QueuePool) and runs_pool.checkedin() >= 1
 
 
 def test_processes_share_the_files_and_a_killed_writer_keeps_its_events(
@@ -70,5 +73,7 @@ def test_processes_share_the_files_and_a_killed_writer_keeps_its_events(
 
     expected = {f"child-{n}" for n in range(count)} | {f"parent-{n}" for n in range(written)}
     assert _partitions(instance) == expected | {"parent-before", "parent-after"}
-    with instance.event_log_storage._connect() as conn:  # type: ignore[attr-defined]
+    events = instance.event_log_storage
+    assert isinstance(events, PooledSqliteEventLogStorage)
+    with events._connect() as conn:
         assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
