@@ -55,9 +55,11 @@ test: install
 	$(BIN)/python -m pytest
 
 # The quick loop while developing: pure logic, parsing, chunking and single assets; no daemon,
-# browser, subprocess CLI, fault or PostgreSQL tests (`make test` runs everything).
+# browser, subprocess CLI, fault or PostgreSQL tests, and none that run the layout or embedding
+# model to measure it (`make test` runs everything).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow and not postgres" --ignore=tests/hardening \
+	$(BIN)/python -m pytest -m "not slow and not postgres and not real_model" \
+		--ignore=tests/hardening \
 		--ignore=tests/pipelines tests
 
 lint: install

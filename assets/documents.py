@@ -34,22 +34,23 @@ source_documents = dg.AssetSpec(
 def _locate(document_id: str, source: SourceResource, store: DocumentStore) -> Path:
     """The file behind a document id: under the configured root, else where it was registered.
 
-    A partition key that would leave the root (`..`, an absolute path, a NUL byte), a link that
-    points outside it, a pipe or a device is refused for good, never read: the same rule as the
-    folder listing. A missing file may still arrive (retryable).
+    A partition key that would leave the root (`..`, an absolute path, a NUL byte) or a link
+    that points outside it (FILE_OUTSIDE_SOURCE_ROOT), a pipe or a device
+    (FILE_TYPE_NOT_SUPPORTED) is refused for good, never read: the same rule as the folder
+    listing. A missing file may still arrive (retryable).
     """
     try:
         candidate = source.path_for(document_id)
     except ValueError as error:
-        raise DocIngestError(ErrorCode.FILE_TYPE_NOT_SUPPORTED, f"{error}; not read") from None
-    if candidate.is_file():
+        raise DocIngestError(ErrorCode.FILE_OUTSIDE_SOURCE_ROOT, f"{error}; not read") from None
+    if candidate.exists():
         if not candidate.resolve().is_relative_to(source.root_path().resolve()):
             raise DocIngestError(
-                ErrorCode.FILE_TYPE_NOT_SUPPORTED,
-                f"{candidate} links outside the upload folder; not read",
+                ErrorCode.FILE_OUTSIDE_SOURCE_ROOT,
+                f"{candidate} links outside the source root (the upload folder); not read",
             )
-        return candidate
-    if candidate.exists():
+        if candidate.is_file():
+            return candidate
         raise DocIngestError(
             ErrorCode.FILE_TYPE_NOT_SUPPORTED,
             f"{candidate} is not a regular file (a folder, pipe or device); not read",

@@ -12,9 +12,9 @@ from assets.results import CheckOutcome, StageResult, check_spec
 from docingest.chunking import embedding_text
 from docingest.classify import Classification, read_classification
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.filters import PATH_PREFIXES_KEY, index_type, path_prefixes
+from docingest.filters import PATH_PREFIXES_KEY, index_type
 from docingest.ids import point_id_for
-from docingest.models import Chunk
+from docingest.payload import EMBED_KEY, point_payload
 from docingest.sparse import Bm25Encoder
 from docingest.state import read_state, record_stage
 from docingest.storage import DocumentStore
@@ -22,7 +22,6 @@ from docingest.vectorstore import PointData, VectorStore
 from resources import EmbedderResource
 
 COUNT_CHECK = "point_count_matches_chunks"
-EMBED_KEY = "embedding_key"
 # Keys the pipeline writes that `--filter` reaches (document id and page range are indexed by
 # the store itself).
 FILTER_INDEXES = {
@@ -69,45 +68,6 @@ def index_schema(registered: dict[str, Any]) -> dict[str, str]:
 def embedding_key(model: str, text: str) -> str:
     """Identifies one embedding: the model and the exact text it embedded."""
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
-
-
-def class_payload(chunk: Chunk, classes: Classification | None) -> dict[str, Any]:
-    """The document's type and the classes of the chunk's pages (`page_class`, a list)."""
-    if classes is None:
-        return {}
-    return {
-        **classes.payload(),
-        "page_class": classes.chunk_classes(chunk.page_start, chunk.page_end),
-    }
-
-
-def point_payload(
-    chunk: Chunk, registered: dict[str, Any], model: str, classes: Classification | None = None
-) -> dict[str, Any]:
-    """A chunk's Qdrant payload: the document's metadata, its classification, then what cites
-    the chunk (pages, the boxes of its fragments per page, the heading breadcrumb) and its
-    exact text."""
-    metadata = registered.get("vector_store_metadata") or {}
-    return {
-        **metadata,
-        **class_payload(chunk, classes),
-        "document_id": chunk.document_id,
-        PATH_PREFIXES_KEY: path_prefixes(chunk.document_id),
-        "source": registered.get("path"),
-        "sha256": registered.get("sha256"),
-        "chunk_id": chunk.chunk_id,
-        "chunk_index": chunk.chunk_index,
-        "page_start": chunk.page_start,
-        "page_end": chunk.page_end,
-        "page_labels": chunk.page_labels,
-        "headings": chunk.headings,
-        "bboxes": chunk.bboxes,
-        "fragment_types": chunk.fragment_types,
-        "text": chunk.text,
-        "strategy": chunk.strategy,
-        "params_hash": chunk.params_hash,
-        "embedding_model": model,
-    }
 
 
 def index_document(

@@ -231,11 +231,12 @@ def docingest_searchers(
 ) -> tuple[dict[str, Searcher], float]:
     """Index the stored parses the way the pipeline does; one searcher per mode; (searchers,
     seconds from parse to searchable, embedding counted at this run's measured rate)."""
-    from assets.vector_store import EMBED_KEY, embedding_key, index_schema, point_payload
+    from assets.vector_store import embedding_key, index_schema
     from docingest.chunking import embedding_text
     from docingest.filters import Condition
     from docingest.ids import point_id_for
     from docingest.models import ParseResult
+    from docingest.payload import EMBED_KEY, point_payload
     from docingest.search import search
     from docingest.sparse import Bm25Encoder
     from docingest.vectorstore import PointData, VectorStore

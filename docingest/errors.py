@@ -18,6 +18,10 @@ class ErrorCode(StrEnum):
     EMBEDDING_ERROR = "EMBEDDING_ERROR"
     VECTOR_STORE_UNAVAILABLE = "VECTOR_STORE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    # Not one of the hosted parse APIs' codes: a document id (partition key) or a link that
+    # leads outside the source root. None of theirs fits: UNABLE_TO_DOWNLOAD_FILE is retryable,
+    # and the file's type is never looked at.
+    FILE_OUTSIDE_SOURCE_ROOT = "FILE_OUTSIDE_SOURCE_ROOT"
 
     @property
     def retryable(self) -> bool:

@@ -44,7 +44,7 @@ def path_for_document_id(document_id: str, root: Path) -> Path:
     if "\x00" in str(relative):
         raise ValueError(f"document id {document_id!r} holds a NUL byte")
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise ValueError(f"document id {document_id!r} does not name a file under the root")
+        raise ValueError(f"document id {document_id!r} leads outside the source root")
     return root / Path(*relative.parts)
 
 

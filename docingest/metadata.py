@@ -16,38 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.payload import RESERVED_KEYS  # the pipeline's own payload keys
 
 SIDECAR_SUFFIX = ".metadata.json"
 MAX_SIDECAR_BYTES = 64 * 1024
 MAX_KEY_LENGTH = 64
 MAX_STRING_LENGTH = 1000
 MAX_LIST_ITEMS = 100
-# Payload keys the pipeline writes itself; user metadata may not shadow them.
-RESERVED_KEYS = frozenset(
-    {
-        "document_id",
-        "source",
-        "sha256",
-        "chunk_index",
-        "chunk_id",
-        "page_start",
-        "page_end",
-        "headings",
-        "text",
-        "embedding_model",
-        "strategy",
-        "params_hash",
-        "fragment_types",
-        "embedding_key",
-        "bboxes",
-        "path_prefixes",
-        "page_labels",
-        # Written by classification (docingest.classify): shown beside the hit, not as metadata.
-        "document_type",
-        "document_type_score",
-        "page_class",
-    }
-)
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 
 Scalar = str | int | float | bool | None

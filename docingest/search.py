@@ -16,8 +16,8 @@ from typing import Any
 
 from docingest.errors import ConfigError, DocIngestError
 from docingest.filters import PATH_PREFIXES_KEY, Filter, FilterValue, equality_filter
-from docingest.metadata import RESERVED_KEYS
 from docingest.paths import docingest_home
+from docingest.payload import RESERVED_KEYS
 from docingest.sparse import Bm25Encoder
 from docingest.vectorstore import (
     DEFAULT_FUSION,

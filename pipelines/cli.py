@@ -393,8 +393,7 @@ def reindex(recreate: bool) -> None:
     _say_where()
     with _writing():
         if recreate:
-            with build_resources()["qdrant"].open() as store:
-                store.drop_collection()
+            build_resources()["qdrant"].drop_collection()
             console.print("dropped the collection")
         _reindex_all()
 

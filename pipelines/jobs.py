@@ -55,13 +55,12 @@ def delete_documents(
     """
     removed_points = 0
     try:
-        with qdrant.open() as store:
-            for document_id in config.document_ids:
-                removed_points += store.delete_document(document_id)
-                storage.store.delete_document(document_id)
-                if context.instance.has_dynamic_partition(DOCUMENTS, document_id):
-                    context.instance.delete_dynamic_partition(DOCUMENTS, document_id)
-                context.log.info(f"removed {document_id}")
+        for document_id in config.document_ids:
+            removed_points += qdrant.delete_document(document_id)
+            storage.store.delete_document(document_id)
+            if context.instance.has_dynamic_partition(DOCUMENTS, document_id):
+                context.instance.delete_dynamic_partition(DOCUMENTS, document_id)
+            context.log.info(f"removed {document_id}")
     except DocIngestError as error:
         raise dg.Failure(
             description=f"{error.code.value}: {error.message}", allow_retries=error.retryable

@@ -11,6 +11,9 @@ import pytest
 from docingest.vectorstore import close_local_clients
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "odl-bench" / "pdfs"
+# The layout engine as a test parameter: it runs the layout model, so `make test-fast` leaves
+# it out (marker real_model) and `make test` runs it.
+LAYOUT = pytest.param("layout", marks=pytest.mark.real_model, id="layout")
 # Three corpus documents on distinct topics, and a phrase each answers.
 CORPUS_QUERIES = {
     "01030000000001.pdf": "bootstrapping parameter distributions and confidence intervals",

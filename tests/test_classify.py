@@ -133,6 +133,7 @@ def test_evidence_counts_keywords_and_pattern_matches() -> None:
     assert tables.evidence("Q1 Q2", ["text", "table", "caption", "table"]) == ["<table>"] * 2
 
 
+@pytest.mark.real_model
 def test_real_documents_get_their_type(tmp_path: Path, embed: CountingEmbed) -> None:
     rules = load_rules(SAMPLE_RULES)
     filing = _classify(
@@ -152,6 +153,7 @@ def test_real_documents_get_their_type(tmp_path: Path, embed: CountingEmbed) -> 
     assert set(recipe.scores) == {"invoice", "sec_filing", "scientific_paper"}
 
 
+@pytest.mark.real_model
 def test_page_classes_in_tensorlakes_shape(tmp_path: Path, embed: CountingEmbed) -> None:
     path = build_pdf(tmp_path / "manual.pdf", [TOC, "", BODY, BODY])
     result = _classify(load_rules(SAMPLE_RULES), _parse(path), embed)
@@ -161,6 +163,7 @@ def test_page_classes_in_tensorlakes_shape(tmp_path: Path, embed: CountingEmbed)
     assert result.chunk_classes(1, 3) == [BLANK, "table_of_contents"]
 
 
+@pytest.mark.real_model
 def test_page_vectors_are_cached_by_content(tmp_path: Path, embed: CountingEmbed) -> None:
     store = DocumentStore(tmp_path / "home")
     parsed = _parse(build_pdf(tmp_path / "manual.pdf", [TOC, BODY]))
@@ -179,6 +182,7 @@ def test_page_vectors_are_cached_by_content(tmp_path: Path, embed: CountingEmbed
     assert result.document_type == "manual"
 
 
+@pytest.mark.real_model
 def test_examples_are_prototypes_resolved_beside_the_rules_file(
     tmp_path: Path, embed: CountingEmbed
 ) -> None:

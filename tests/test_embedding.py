@@ -20,6 +20,7 @@ def _dot(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.real_model
 def test_vectors_have_the_registry_dimension_and_unit_length(embedder: Embedder) -> None:
     vectors = embedder.embed(["The invoice is due in thirty days.", "Tables of contents", ""])
     assert embedder.dimension == MODELS[DEFAULT_MODEL].dimension == 384
@@ -29,6 +30,7 @@ def test_vectors_have_the_registry_dimension_and_unit_length(embedder: Embedder)
     assert embedder.embed([]) == []
 
 
+@pytest.mark.real_model
 def test_close_meaning_scores_above_unrelated(embedder: Embedder) -> None:
     query = embedder.embed_query("How do I reset my password?")
     close, unrelated = embedder.embed(
@@ -37,6 +39,7 @@ def test_close_meaning_scores_above_unrelated(embedder: Embedder) -> None:
     assert _dot(query, close) > _dot(query, unrelated) + 0.2
 
 
+@pytest.mark.real_model
 def test_batching_does_not_change_vectors(embedder: Embedder) -> None:
     texts = [f"paragraph {i} about topic {i % 3}" for i in range(5)]
     small = get_embedder(DEFAULT_MODEL, batch_size=2)
@@ -45,6 +48,7 @@ def test_batching_does_not_change_vectors(embedder: Embedder) -> None:
         assert _dot(a, b) > 0.9999
 
 
+@pytest.mark.real_model
 def test_get_embedder_is_cached(embedder: Embedder) -> None:
     assert get_embedder(DEFAULT_MODEL) is embedder
 
@@ -75,6 +79,7 @@ def test_registry_dimension_is_checked_against_the_model() -> None:
         Embedder(ModelSpec("broken", 5, _BrokenModel), _BrokenModel())
 
 
+@pytest.mark.real_model
 def test_model_token_counts_expose_truncation(embedder: Embedder) -> None:
     short, long = embedder.model_token_counts(["hello world", "word " * 400])
     assert short == 4  # [CLS] hello world [SEP]

@@ -16,6 +16,9 @@ TEXTS = [
     "word " * 600,  # beyond the 256 word pieces the model reads
 ]
 
+# Both tests load the real model (torch and its ONNX export) to compare their vectors.
+pytestmark = pytest.mark.real_model
+
 
 @pytest.fixture(scope="module")
 def torch_model() -> Any:

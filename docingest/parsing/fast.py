@@ -224,10 +224,14 @@ def _block_fragments(block: _Block, page: FastPage, styles: _Styles) -> list[Fra
     return fragments
 
 
-def _inside(block: _Block, box: BBox) -> bool:
-    x = (block.bbox[0] + block.bbox[2]) / 2
-    y = (block.bbox[1] + block.bbox[3]) / 2
+def _inside(centre: tuple[float, float], box: BBox) -> bool:
+    x, y = centre
     return box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1
+
+
+def _table_fragment(table: GridTable, table_format: str) -> Fragment:
+    shown = table.html if table_format == "html" else table.markdown
+    return Fragment("table", shown, table.bbox, html=table.html)
 
 
 def _page_fragments(page: FastPage, styles: _Styles, table_format: str) -> list[Fragment]:
@@ -237,16 +241,26 @@ def _page_fragments(page: FastPage, styles: _Styles, table_format: str) -> list[
     for block in page.blocks:
         while figures and figures[0][1] <= block.bbox[1]:
             fragments.append(Fragment("figure", FIGURE_PLACEHOLDER, BBox(*figures.pop(0))))
-        table = next((t for t in page.tables if _inside(block, t.bbox)), None)
-        if table is not None:  # the table's words are in its cells
-            if table in tables:
+        # A block's lines may run through several grids side by side (a financial statement
+        # whose column groups are ruled apart): every grid a line lies in is emitted here, once,
+        # with the words in its cells; the lines outside every grid stay text.
+        loose = []
+        for line in block.lines:
+            table = next((t for t in page.tables if _inside(line.centre, t.bbox)), None)
+            if table is None:
+                loose.append(line)
+            elif table in tables:
                 tables.remove(table)
-                shown = table.html if table_format == "html" else table.markdown
-                fragments.append(Fragment("table", shown, table.bbox, html=table.html))
+                fragments.append(_table_fragment(table, table_format))
+        if not loose:
             continue
+        if len(loose) < len(block.lines):
+            block = _Block(loose, _line_box(loose))
         for part in styles.split(block):
             fragments.extend(_block_fragments(part, page, styles))
     fragments.extend(Fragment("figure", FIGURE_PLACEHOLDER, BBox(*r)) for r in figures)
+    # A grid no line's centre fell in (its lines straddle two grids) still holds words.
+    fragments.extend(_table_fragment(table, table_format) for table in tables)
     return fragments
 
 

@@ -48,14 +48,14 @@ def test_each_stage_alone(home: Path, uploads: Path) -> None:
     assert record is not None
     assert record["vector_store_metadata"] == {"origin": "tests", "team": "research", "year": 2024}
 
-    parsed = parse_document(DOC, ParserResource(), store)
+    # The fast engine: the stages and the parse cache are tested here, the layout model in
+    # tests/parsing.
+    parsed = parse_document(DOC, FAST_PARSER, store)
     assert parsed.metadata["pages"] == 1 and parsed.metadata["reused_cached_parse"] is False
+    assert parsed.metadata["engine_pages"].data == {"fast": 1}  # which engine read how many pages
     assert all(check.passed for check in parsed.checks)
-    assert parse_document(DOC, ParserResource(), store).metadata["reused_cached_parse"] is True
+    assert parse_document(DOC, FAST_PARSER, store).metadata["reused_cached_parse"] is True
     # Other parse options invalidate the cached parse.
-    fast = parse_document(DOC, ParserResource(engine="fast"), store).metadata
-    assert fast["reused_cached_parse"] is False
-    assert fast["engine_pages"].data == {"fast": 1}  # which engine read how many pages
     auto = parse_document(DOC, ParserResource(engine="auto"), store).metadata
     assert auto["reused_cached_parse"] is False and auto["engine"] == "pymupdf-auto"
     assert sum(auto["engine_pages"].data.values()) == 1

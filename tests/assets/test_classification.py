@@ -113,6 +113,7 @@ def _points(home: Path) -> dict[str, tuple[dict, list[float] | None]]:
         store.close()
 
 
+@pytest.mark.real_model  # which classes the pages get is the real model's answer
 def test_classes_reach_the_payloads_and_filter_searches(
     home: Path, instance: dg.DagsterInstance, uploads: Path
 ) -> None:
@@ -144,6 +145,7 @@ def test_classes_reach_the_payloads_and_filter_searches(
         store.close()
 
 
+@pytest.mark.real_model  # which classes the pages get is the real model's answer
 def test_reclassifying_neither_parses_nor_embeds_the_documents(
     home: Path, instance: dg.DagsterInstance, uploads: Path, tmp_path: Path
 ) -> None:

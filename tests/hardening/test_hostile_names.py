@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -123,9 +125,15 @@ def test_links_leaving_the_folder_loops_pipes_and_devices_are_never_read(
 
     # Registered by hand, or left over from before a link was swapped in: refused for good
     # (not retried), never read.
-    keys = ["leak.txt", "leak-dir/secret.txt", "leak-dir", "zeros.txt", "pipe.txt"]
-    store = _run_refused(instance, folder, keys)
-    assert "links outside the upload folder" in read_state(store, "leak.txt").error.message
+    codes = {
+        "leak.txt": "FILE_OUTSIDE_SOURCE_ROOT",
+        "leak-dir/secret.txt": "FILE_OUTSIDE_SOURCE_ROOT",
+        "leak-dir": "FILE_OUTSIDE_SOURCE_ROOT",
+        "zeros.txt": "FILE_OUTSIDE_SOURCE_ROOT",  # a link to /dev/zero
+        "pipe.txt": "FILE_TYPE_NOT_SUPPORTED",
+    }
+    store = _run_refused(instance, folder, codes)
+    assert "links outside the source root" in read_state(store, "leak.txt").error.message
     assert "not a regular file" in read_state(store, "pipe.txt").error.message
     # A link loop names nothing: missing (retryable, as a file may yet appear there).
     with pytest.raises(DocIngestError) as loop:
@@ -145,8 +153,11 @@ TRAVERSALS = [
 ]
 
 
-def _run_refused(instance: dg.DagsterInstance, folder: Path, keys: list[str]) -> DocumentStore:
-    """Run the keys as partitions; each must fail with FILE_TYPE_NOT_SUPPORTED, no retry."""
+def _run_refused(
+    instance: dg.DagsterInstance, folder: Path, codes: dict[str, str]
+) -> DocumentStore:
+    """Run the keys as partitions; each must fail with its code, not retryable, no retry."""
+    keys = list(codes)
     instance.add_dynamic_partitions("documents", keys)
     resources = build_resources(
         source=SourceResource(root=str(folder), settle_seconds=0), parser=FAST
@@ -155,7 +166,7 @@ def _run_refused(instance: dg.DagsterInstance, folder: Path, keys: list[str]) ->
     store = build_resources()["storage"].store
     for key in keys:
         error = read_state(store, key).error
-        assert error.code == "FILE_TYPE_NOT_SUPPORTED" and not error.retryable, (key, error)
+        assert error.code == codes[key] and not error.retryable, (key, error)
     (run,) = instance.get_runs()
     kinds = {e.dagster_event.event_type_value for e in instance.all_logs(run.run_id)
              if e.dagster_event}  # fmt: skip
@@ -169,7 +180,17 @@ def test_partition_keys_cannot_traverse(
     folder, outside = tmp_path / "uploads", tmp_path / "outside"
     folder.mkdir()
     _write(outside / "secret.txt", f"{SECRET}\n".encode())
-    _run_refused(instance, folder, TRAVERSALS)
+    store = _run_refused(instance, folder, dict.fromkeys(TRAVERSALS, "FILE_OUTSIDE_SOURCE_ROOT"))
+    assert "outside the source root" in read_state(store, "../outside/secret.txt").error.message
+    # As `docingest status` reports them, from its own process.
+    cli = [sys.executable, "-m", "pipelines.cli", "status", "--failed", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    listed = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120, check=True)
+    rows = {row["document_id"]: row for row in json.loads(listed.stdout)}
+    assert sorted(rows) == sorted(TRAVERSALS)
+    assert {(row["code"], row["retryable"]) for row in rows.values()} == {
+        ("FILE_OUTSIDE_SOURCE_ROOT", False)
+    }
     # Outputs stay flat under DOCINGEST_HOME: one state file per key, named by the escaped id.
     written = [p for p in home.rglob("*") if p.is_file() and "dagster" not in p.parts]
     assert sorted(p.name for p in written) == sorted(f"{file_stem_for(k)}.json" for k in TRAVERSALS)

@@ -109,6 +109,7 @@ def _headings(result: ParseResult) -> dict[str, int | None]:
     }
 
 
+@pytest.mark.real_model
 def test_routes_each_page_by_what_it_holds(mixed: bytes) -> None:
     result = _parse(mixed, engine="auto")
     _shape(result)
@@ -134,6 +135,7 @@ def test_routes_each_page_by_what_it_holds(mixed: bytes) -> None:
     assert json.loads(json.dumps(result.to_dict()))["usage"]["layout_triggers"]["table"] == [4, 7]
 
 
+@pytest.mark.real_model
 def test_heading_levels_agree_across_engines(mixed: bytes) -> None:
     """A 14 pt heading on a fast page and one on a layout page get the same level: the ranks
     come from the whole document's heading sizes (20 pt, 14 pt, ...), not from the pages one
@@ -145,6 +147,7 @@ def test_heading_levels_agree_across_engines(mixed: bytes) -> None:
     assert alone["Travel Costs"] == 1
 
 
+@pytest.mark.real_model
 def test_trigger_options(mixed: bytes) -> None:
     keyword = _parse(mixed, engine="auto", auto_mode_trigger_on_text_in_page="CONFIDENTIAL")
     assert keyword.usage["layout_triggers"]["text"] == [5]
@@ -193,6 +196,7 @@ def test_engines_report_their_pages(mixed: bytes) -> None:
     assert "layout_triggers" not in _parse(mixed, engine="fast").usage
 
 
+@pytest.mark.real_model
 def test_cli_and_resource(tmp_path: Path, mixed: bytes) -> None:
     pdf = tmp_path / "mixed.pdf"
     pdf.write_bytes(mixed)
@@ -209,6 +213,7 @@ def test_cli_and_resource(tmp_path: Path, mixed: bytes) -> None:
 
 
 @needs_corpus
+@pytest.mark.real_model
 def test_real_pages() -> None:
     """Real pages: an odl-bench article page stays on the fast path, a table page does not,
     and a 10-Q's cover and balance sheet pages split the same way."""
@@ -236,6 +241,7 @@ def _columns_pdf() -> bytes:
     return doc.tobytes()
 
 
+@pytest.mark.real_model
 def test_columns_the_fast_order_cannot_settle() -> None:
     result = _parse(_columns_pdf(), engine="auto")
     assert result.usage["layout_triggers"] == {"columns": [1]}

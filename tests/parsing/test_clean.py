@@ -11,6 +11,7 @@ from docingest.parsing.clean import is_title_line, numbering_depth, plain_quotes
 from docingest.parsing.layout import _in_margin
 from docingest.parsing.styles import PageStyles, split_leading_titles
 from docingest.parsing.tables import table_of_contents_lines
+from tests.conftest import LAYOUT
 
 
 def _heading(text: str, bbox: tuple[float, float, float, float], level: int = 1) -> Fragment:
@@ -223,7 +224,7 @@ def test_typographic_quotes_become_ascii() -> None:
     )
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_a_one_line_page_is_not_all_furniture(engine: str) -> None:
     doc = pymupdf.open()
     doc.new_page().insert_text((72, 60), "Quarterly report draft", fontsize=11)

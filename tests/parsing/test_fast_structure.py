@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pymupdf
 import pytest
 
-from docingest.parsing import ParseOptions, parse_bytes
+from docingest.parsing import ParseOptions, parse_bytes, parse_file
 from docingest.parsing.grid import find_grid_tables
 from docingest.parsing.order import reading_order
 from docingest.parsing.tables import compact_pipe_table
@@ -156,3 +159,22 @@ def test_compact_markdown_table() -> None:
 )
 def test_compact_pipe_table(table: str, compact: str) -> None:
     assert compact_pipe_table(table) == compact
+
+
+FILING = (
+    Path(__file__).resolve().parents[3]
+    / "shared/corpus/retrieval/docugami-sec10q/pdfs/2022 Q3 AAPL.pdf"
+)
+
+
+@pytest.mark.skipif(not FILING.exists(), reason="benchmark corpora not present")
+def test_side_by_side_grids_keep_every_figure() -> None:
+    """A 10-Q's gross margin table, its four column groups ruled apart (four grids in one row
+    of text lines): every figure on the page is in the fast engine's markdown."""
+    page = pymupdf.open(FILING)[19]
+    figures = {w[4] for w in page.get_text("words") if re.fullmatch(r"[\d,.]+\d", w[4])}
+    assert {"23,049", "90,157", "117,662", "69.5"} <= figures
+    result = parse_file(FILING, options=ParseOptions(engine="fast", target_pages="20"))
+    assert not {f for f in figures if f not in result.markdown}
+    (read,) = [p for p in result.pages if p.page_number == 20]
+    assert sum(f.type == "table" for f in read.fragments) == 8

@@ -11,6 +11,7 @@ from docingest.errors import ConfigError, DocIngestError, ErrorCode
 from docingest.models import ParseResult
 from docingest.parsing import ParseOptions, parse_bytes
 from docingest.parsing.ocr import tessdata_for
+from tests.conftest import LAYOUT
 
 try:
     tessdata_for("eng")
@@ -45,7 +46,7 @@ def scanned_pdf() -> bytes:
 
 
 @needs_tesseract
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_ocr_modes(scanned_pdf: bytes, engine: str) -> None:
     auto = _parse(scanned_pdf, engine=engine)
     assert [p.ocr for p in auto.pages] == [False, True] and auto.usage["ocr_pages"] == 1
@@ -56,7 +57,7 @@ def test_ocr_modes(scanned_pdf: bytes, engine: str) -> None:
     assert forced.usage["ocr_pages"] == 2 and "typed cover page" in forced.markdown.lower()
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_ocr_missing_is_an_ocr_error(
     scanned_pdf: bytes, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,7 +98,7 @@ def _figure_pdf() -> bytes:
     return doc.tobytes()
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_image_modes(engine: str, tmp_path: Path) -> None:
     data = _figure_pdf()
     assert "![" not in _parse(data, engine=engine).markdown
@@ -119,7 +120,7 @@ def _numbered_pdf(pages: int) -> bytes:
     return doc.tobytes()
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_headers_footers_and_printed_numbers(engine: str) -> None:
     result = _parse(_numbered_pdf(4), engine=engine)
     assert "ACME" not in result.markdown and "Body text of page 3" in result.markdown
@@ -154,6 +155,7 @@ def _table_page(doc: pymupdf.Document, rows: list[list[str]], top: float) -> Non
             page.insert_text((rect.x0 + 4, rect.y1 - 8), cell, fontsize=10)
 
 
+@pytest.mark.real_model
 def test_merge_tables_across_pages() -> None:
     doc = pymupdf.open()
     header = ["Item", "Count", "Price"]

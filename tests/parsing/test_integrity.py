@@ -19,13 +19,13 @@ from docingest.errors import DocIngestError, ErrorCode
 from docingest.models import ParseResult
 from docingest.parsing import ParseOptions, parse_bytes
 from pipelines.cli import main
-from tests.conftest import corpus_pdf
+from tests.conftest import LAYOUT, corpus_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "documents" / "error-codes.pdf"  # 110 KB, 3 pages
 PARTLY = "01030000000074.pdf"  # odl-bench: a third of it keeps ~13% of its text
 CHART_PAGE = "01030000000123.pdf"  # odl-bench: a full text layer and one chart image
-ENGINES = ["layout", "fast"]
+ENGINES = [LAYOUT, "fast"]
 
 
 def _parse(data: bytes, filename: str = "doc.pdf", **options: object) -> ParseResult:
@@ -54,8 +54,11 @@ def _text_pages(count: int, lines: int = 20) -> bytes:
 
 @pytest.mark.parametrize(
     ("engine", "keep"),
-    [("layout", 5000), ("fast", 5000), ("fast", 1 / 3)],
-    ids=["layout-5000-bytes", "fast-5000-bytes", "fast-a-third"],
+    [
+        pytest.param("layout", 5000, id="layout-5000-bytes", marks=pytest.mark.real_model),
+        pytest.param("fast", 5000, id="fast-5000-bytes"),
+        pytest.param("fast", 1 / 3, id="fast-a-third"),
+    ],
 )
 def test_truncated_sample_is_corrupt_file(engine: str, keep: float) -> None:
     """The issue's file: MuPDF repairs the first 5,000 bytes (or a third) of a 110 KB PDF into
@@ -129,12 +132,13 @@ def test_a_blank_document_is_corrupt_file(engine: str) -> None:
     )
 
 
+@pytest.mark.real_model
 def test_only_images_with_ocr_off_is_corrupt_file() -> None:
     doc = pymupdf.open()
     pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 300, 200), False)
     pix.set_rect(pix.irect, (90, 120, 200))
     doc.new_page().insert_image(pymupdf.Rect(72, 72, 472, 372), pixmap=pix)
-    for engine in ENGINES:
+    for engine in ("layout", "fast"):
         error = _error(doc.tobytes(), engine=engine, ocr_mode="off")
         assert error.code is ErrorCode.CORRUPT_FILE
         assert "images or drawings and OCR is off" in error.message
@@ -235,14 +239,16 @@ def test_text_layer_is_kept_when_tesseract_is_missing(
         assert result.usage["ocr_unavailable_pages"] == [] and page.error is None
 
 
+@pytest.mark.real_model
 def test_corpus_page_with_a_chart_parses_without_tesseract(no_tesseract: None) -> None:
     """One of the benchmark pages that failed OCR_ERROR on a machine without Tesseract."""
     data = corpus_pdf(CHART_PAGE).read_bytes()
-    result = _parse(data)  # layout, ocr auto: the defaults
+    result = _parse(data, engine="layout")  # ocr auto, the default: the layout model wants OCR
     assert result.usage["ocr_unavailable_pages"] == [1] and result.pages[0].status == "ok"
-    assert result.markdown == _parse(data, ocr_mode="off").markdown
+    assert result.markdown == _parse(data, engine="layout", ocr_mode="off").markdown
 
 
+@pytest.mark.real_model
 def test_tesseract_failing_to_start_keeps_the_text_layer(
     text_and_chart: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,15 +8,16 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from assets.vector_store import point_payload
 from docingest.chunking import chunk_document
 from docingest.ids import point_id_for
 from docingest.models import BBox, Fragment, PageResult, ParseResult
 from docingest.parsing import ParseOptions, parse_bytes, parse_file
 from docingest.parsing.furniture import printed_labels
+from docingest.payload import point_payload
 from docingest.search import cited_pages, search
 from docingest.sparse import Bm25Encoder
 from docingest.vectorstore import PointData, VectorStore, close_local_clients
+from tests.conftest import LAYOUT
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -90,7 +91,7 @@ def _parse(data: bytes, engine: str) -> ParseResult:
     )
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast", "auto"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast", "auto"])
 def test_pdf_page_labels_win(engine: str) -> None:
     result = _parse(_labelled_pdf(), engine)
     assert [p.label for p in result.pages] == ["Cover", "i", "ii", "1", "2", "3"]
@@ -98,7 +99,7 @@ def test_pdf_page_labels_win(engine: str) -> None:
     assert [p.label for p in again.pages] == ["Cover", "i", "ii", "1", "2", "3"]
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast", "auto"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast", "auto"])
 def test_printed_footer_numbers_become_labels(engine: str) -> None:
     result = _parse(_footer_pdf([41, 42, 43, 44]), engine)
     assert [p.label for p in result.pages] == ["41", "42", "43", "44"]

@@ -11,6 +11,7 @@ from docingest.errors import DocIngestError, ErrorCode
 from docingest.ids import sha256_bytes
 from docingest.models import FRAGMENT_TYPES, ParseResult
 from docingest.parsing import ParseOptions, parse_bytes, parse_file
+from tests.conftest import LAYOUT
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "odl-bench" / "pdfs"
 CORPUS_PDF = CORPUS / "01030000000001.pdf"
@@ -64,7 +65,7 @@ def _check_shape(result: ParseResult) -> None:
             assert (frag.level is not None) == (frag.type in ("title", "section_header"))
 
 
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_built_report(report_pdf: bytes, engine: str) -> None:
     result = _parse(report_pdf, engine=engine)
     _check_shape(result)
@@ -91,6 +92,7 @@ def test_built_report(report_pdf: bytes, engine: str) -> None:
     assert result.to_dict()["pages"][0]["fragments"]
 
 
+@pytest.mark.real_model
 def test_layout_options(report_pdf: bytes) -> None:
     result = _parse(report_pdf, table_format="markdown", include_headers_footers=True, max_pages=1)
     assert [p.status for p in result.pages] == ["ok", "skipped"]
@@ -102,7 +104,7 @@ def test_layout_options(report_pdf: bytes) -> None:
 
 
 @needs_corpus
-@pytest.mark.parametrize("engine", ["layout", "fast"])
+@pytest.mark.parametrize("engine", [LAYOUT, "fast"])
 def test_corpus_pdf(engine: str) -> None:
     result = parse_file(CORPUS_PDF, options=ParseOptions(engine=engine))
     _check_shape(result)
@@ -180,6 +182,7 @@ def test_parse_file_oversize_and_missing(tmp_path: Path) -> None:
     assert info.value.code == ErrorCode.UNABLE_TO_DOWNLOAD_FILE
 
 
+@pytest.mark.real_model
 def test_failing_page_is_isolated(report_pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     from docingest.parsing import fast, layout
 

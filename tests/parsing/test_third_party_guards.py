@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pymupdf
+import pytest
 
 from docingest.parsing import layout
 
@@ -55,6 +56,7 @@ def test_pymupdf_messages_go_where_quiet_points_them() -> None:
     assert pymupdf._g_out_message is saved
 
 
+@pytest.mark.real_model
 def test_the_layout_models_sessions_take_the_shared_options() -> None:
     """In a fresh interpreter (the patch is process-wide): after `_share_cores(1)`, the options
     PyMuPDF's layout package builds its sessions with run on one thread."""

@@ -108,6 +108,25 @@ def test_two_folders_with_the_same_file_name_are_two_documents(
     assert _ingest(deployment, tmp_path / "beta")[1]["skipped"] == 1
 
 
+def test_reindex_recreate_drops_the_collection_and_indexes_again(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "a.pdf")
+    code, first = _ingest(deployment, folder)
+    assert code == 0 and first["points"] > 0
+    shard = deployment.home / "qdrant" / "edge" / "documents" / "edge_config.json"
+    before = shard.stat().st_ino
+
+    result = deployment.docingest("reindex", "--recreate")
+    assert result.returncode == 0, result.stderr
+    assert "dropped the collection" in result.stderr
+    assert shard.stat().st_ino != before  # a new shard, not the old one kept
+    status = json.loads(deployment.docingest("status", "--json").stdout)
+    assert status["points"] == first["points"]
+
+
 def test_usage_errors_and_messages(deployment: Deployment, tmp_path: Path) -> None:
     usage = [
         ("search", "anything", "--top-k", "0"),
