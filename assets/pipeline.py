@@ -25,6 +25,7 @@ from assets.documents import SOURCE_CODE_VERSION, register_document, source_docu
 from assets.parse_ahead import ParseAhead
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import documents_partitions
+from assets.provenance import CODE_VERSION_TAG, DATA_VERSION_TAG, Lineage
 from assets.results import StageResult
 from assets.retries import document_retry_policy
 from assets.run_tags import correlation_id_of
@@ -67,18 +68,6 @@ from resources import (
 from resources.chunker import PARAMS_DESCRIPTION, STRATEGY_DESCRIPTION, ChunkingStrategy
 from resources.notify import notify_batch, notify_document, notify_progress, stage_counts
 from resources.source import BATCH_SIZE
-
-# Dagster's tags for the versions a materialization was made with (see dg.DataVersion).
-CODE_VERSION_TAG = "dagster/code_version"
-DATA_VERSION_TAG = "dagster/data_version"
-INPUT_DATA_VERSION_PREFIX = "dagster/input_data_version"
-INPUT_EVENT_POINTER_PREFIX = "dagster/input_event_pointer"
-PARENTS = {
-    "parsed_pages": "source_documents",
-    "document_classes": "parsed_pages",
-    "chunks": "parsed_pages",
-    "vector_store_entries": "chunks",
-}
 
 _CANCELLING = (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
 CANCEL_CHECK_INTERVAL_S = 1.0
@@ -134,29 +123,12 @@ def _materialized_in_this_run(context: dg.AssetExecutionContext) -> dict[tuple[s
     return done
 
 
-def _provenance_tags(instance: dg.DagsterInstance, asset: str, document_id: str) -> dict[str, str]:
-    """The upstream materialization this one was made from, in Dagster's provenance tags, so
-    the UI marks the partition stale when its upstream partition changes."""
-    parent = PARENTS.get(asset)
-    if parent is None:
-        return {}
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(parent), asset_partitions=[document_id]),
-        limit=1,
-    ).records
-    if not records or records[0].asset_materialization is None:
-        return {}
-    version = (records[0].asset_materialization.tags or {}).get(DATA_VERSION_TAG)
-    if version is None:
-        return {}
-    return {
-        f"{INPUT_DATA_VERSION_PREFIX}/{parent}": version,
-        f"{INPUT_EVENT_POINTER_PREFIX}/{parent}": str(records[0].storage_id),
-    }
-
-
 def _record(
-    context: dg.AssetExecutionContext, asset: str, document_id: str, result: StageResult
+    context: dg.AssetExecutionContext,
+    lineage: Lineage,
+    asset: str,
+    document_id: str,
+    result: StageResult,
 ) -> dg.AssetMaterialization:
     """Log the document's check results; return its materialization event to yield."""
     for check in result.checks:
@@ -170,7 +142,8 @@ def _record(
                 severity=dg.AssetCheckSeverity(check.severity),
             )
         )
-    tags = _provenance_tags(context.instance, asset, document_id)
+    tags = lineage.tags(asset, document_id)
+    lineage.made(asset, document_id, result.data_version)
     if result.code_version:
         tags[CODE_VERSION_TAG] = result.code_version
     if result.data_version:
@@ -249,6 +222,7 @@ class _DocumentRun:
             "correlation_id": correlation_id_of(context.run),
         }
         self.earlier = _materialized_in_this_run(context)
+        self.lineage = Lineage(context.instance, selected, context.partition_keys)
         self._checked_at = -CANCEL_CHECK_INTERVAL_S
 
     def _cancel_requested(self) -> bool:
@@ -313,7 +287,7 @@ class _DocumentRun:
                 )  # fmt: skip
                 return outcome
             counts.update(stage_counts(outcome.metadata))
-            yield _record(self.context, asset, document_id, outcome)
+            yield _record(self.context, self.lineage, asset, document_id, outcome)
         note_run(self.store, document_id, self.context.run.run_id)
         notify_document(
             self.hooks, stage_failed=None, document_id=document_id, error=None, counts=counts,
