@@ -46,16 +46,16 @@ def _on_nth(n: int, function: Callable[..., Any], before: bool) -> Callable[...,
 def install(point: str, n: int) -> None:
     """Patch the code so that the n-th pass through `point` kills the process group."""
     import assets.vector_store
-    import docingest.storage
+    import docingest.locations
     from docingest.vectorstore import VectorStore
 
     if point == "upserted":
-        # replace_document lists the document's points only after its upserts, to find stale ones.
+        # delete_stale lists the document's points only after its upserts, to find stale ones.
         VectorStore.document_point_ids = _on_nth(  # type: ignore[method-assign]
             n, VectorStore.document_point_ids, before=True
         )
     elif point == "parquet":
-        real = docingest.storage.pq.write_table
+        real = docingest.locations.pq.write_table
         calls = 0
 
         def half_written(table: Any, where: Any, **kwargs: Any) -> None:
@@ -67,7 +67,7 @@ def install(point: str, n: int) -> None:
                 path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
                 _die()
 
-        docingest.storage.pq.write_table = half_written
+        docingest.locations.pq.write_table = half_written
     elif point in ("indexed", "recorded"):
         real_record = assets.vector_store.record_stage
         indexed = 0
