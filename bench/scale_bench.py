@@ -258,8 +258,9 @@ def sensor_ticks(instance: Any, uploads: Path, figures: dict[str, Any]) -> None:
 
     def tick(cursor: str | None, source: SourceResource | None = None) -> Any:
         bound = {**resources, "source": source or resources["source"]}
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=bound)
-        return sensor(context)
+        # The qdrant resource opens its store for the evaluation: a context manager.
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=bound) as context:
+            return sensor(context)
 
     # Without a cursor every file is hashed; the daemon's ticks spread that over several ticks
     # (hash_budget_s), the bench takes it in one to time the whole pass.
