@@ -87,6 +87,13 @@ def delete_run_request(document_ids: list[str]) -> dg.RunRequest:
     )
 
 
+def listing_store(storage: StorageResource, root: Location) -> ListingStore:
+    """Where the sensor keeps its listings of `root`: beside the data, or under DOCINGEST_HOME
+    when the data is on an object store (the listing is the sensor's own, on a local disk)."""
+    base = storage.store.base_dir
+    return ListingStore(Path(base) if is_local(base) else docingest_home(), root)
+
+
 def upload_folder_sensor(interval_s: int | None = None) -> dg.SensorDefinition:
     """The sensor, ticking every `interval_s` seconds (default: $DOCINGEST_SENSOR_INTERVAL_S,
     else 30), read when the definitions are built, never on import."""
@@ -107,9 +114,7 @@ def upload_folder_tick(
     re-hashed (an object downloaded) only when its size or mtime (ETag) moved, and re-ingested
     only when its hash or the parse options its folder's option files set changed."""
     root = source.root_path()
-    base = storage.store.base_dir
-    # The listing is the sensor's own: on a local disk even when the data is on an object store.
-    listings = ListingStore(Path(base) if is_local(base) else docingest_home(), root)
+    listings = listing_store(storage, root)
     seen, seen_digest = load_cursor(context.cursor, listings)
     # An object-store prefix exists as long as objects do; the bucket was checked when the
     # source resource was set up, and an emptied prefix must still delete its documents.

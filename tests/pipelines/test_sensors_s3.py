@@ -9,13 +9,11 @@ from pathlib import Path
 import dagster as dg
 from upath import UPath
 
-from docingest.listing import ListingStore
-from docingest.paths import docingest_home
 from docingest.storage import DocumentStore
 from pipelines.definitions import build_definitions
 from pipelines.ingest import ingest_folder
 from pipelines.schedules import reconcile_schedule
-from pipelines.sensors import load_cursor, upload_folder_sensor
+from pipelines.sensors import listing_store, load_cursor, upload_folder_sensor
 from resources import QdrantResource, SourceResource, StorageResource, build_resources
 from tests.conftest import corpus_pdf
 from tests.fakes import FAKE_MODELS
@@ -92,7 +90,8 @@ def test_sensor_on_s3_reads_only_changed_objects(
     assert s3_server.requests("GET", b_key) == hashed[1]
     # The listing the cursor names keeps the ETag (the sensor's own, on the local disk).
     root = SourceResource(root=f"s3://{s3_bucket}/uploads").root_path()
-    listing, _ = load_cursor(changed.cursor, ListingStore(docingest_home(), root))
+    storage = StorageResource(base_dir=f"s3://{s3_bucket}/data")
+    listing, _ = load_cursor(changed.cursor, listing_store(storage, root))
     entry = listing["a.pdf"]
     assert entry[1] == SourceResource(root=f"s3://{s3_bucket}/uploads").list_files()[0].etag
 
