@@ -54,6 +54,7 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         # Set before the parent's __init__, which may already query the database.
         self._engine = _pooled_engine(create_db_conn_string(base_dir, SQLITE_EVENT_LOG_FILENAME))
+        self._tables: set[str] = set()  # tables known to exist (has_table)
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -66,6 +67,22 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
     def _connect(self) -> Iterator[sa.Connection]:
         with self._engine.connect() as conn, conn.begin():
             yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the event log has `table_name`, asked on a kept connection.
+
+        Dagster asks this on every asset check evaluation and every materialization's tags, each
+        time through a new engine and connection (a quarter of an event's cost in a profile of
+        `docingest ingest`). A table that exists stays: tables are added by `dagster instance
+        migrate`, never dropped, so a yes is remembered; a no is asked again.
+        """
+        if table_name in self._tables:
+            return True
+        with self._engine.connect() as conn:
+            found = bool(self._engine.dialect.has_table(conn, table_name))
+        if found:
+            self._tables.add(table_name)
+        return found
 
     def dispose(self) -> None:
         super().dispose()

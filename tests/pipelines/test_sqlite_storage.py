@@ -37,8 +37,15 @@ def _report(instance: dg.DagsterInstance, partition: str) -> None:
 
 
 def _partitions(instance: dg.DagsterInstance) -> set[str]:
-    records = instance.fetch_materializations(dg.AssetKey(PROBE), limit=1000).records
-    return {r.partition_key for r in records if r.partition_key is not None}
+    """Every partition with a probe materialization (paged: a quiet machine writes thousands)."""
+    keys: set[str] = set()
+    cursor = None
+    while True:
+        result = instance.fetch_materializations(dg.AssetKey(PROBE), limit=1000, cursor=cursor)
+        keys.update(r.partition_key for r in result.records if r.partition_key is not None)
+        if not result.has_more:
+            return keys
+        cursor = result.cursor
 
 
 def test_embedded_instance_keeps_its_connections(instance: dg.DagsterInstance) -> None:
@@ -77,3 +84,23 @@ def test_processes_share_the_files_and_a_killed_writer_keeps_its_events(
     assert isinstance(events, PooledSqliteEventLogStorage)
     with events._connect() as conn:
         assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_table_checks_use_the_kept_engine_and_remember_a_yes(
+    instance: dg.DagsterInstance,
+) -> None:
+    """Dagster asks `has_table` per check evaluation; asked once per table, on the pool."""
+    events = instance.event_log_storage
+    assert isinstance(events, PooledSqliteEventLogStorage)
+    checkouts: list[object] = []
+    sa.event.listen(events._engine, "checkout", lambda *args: checkouts.append(args))
+    assert events.has_table("asset_check_executions")
+    asked = len(checkouts)
+    assert asked >= 1
+    assert events.has_table("asset_check_executions") and events.supports_asset_checks
+    assert len(checkouts) == asked  # remembered: no connection for a table known to exist
+    # A no is asked again: a table created later (as `dagster instance migrate` does) is seen.
+    assert not events.has_table("docingest_probe_table")
+    with events._connect() as conn:
+        conn.execute(sa.text("CREATE TABLE docingest_probe_table (id INTEGER)"))
+    assert events.has_table("docingest_probe_table")
