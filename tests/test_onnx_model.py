@@ -49,6 +49,9 @@ def test_export_matches_torch_and_is_reused(torch_model: Any, cache: Path) -> No
     assert exported.stat().st_mtime_ns == stamp
     assert np.allclose(again.encode(TEXTS[:1]), ours[:1], atol=1e-6)
     assert again.token_counts(["hello world", "word " * 600]) == [4, 602]
+    # Its threads sleep between operators instead of spinning: the parse workers share the cores.
+    options = again._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_an_export_that_disagrees_is_refused(tmp_path: Path, torch_model: Any) -> None:
