@@ -63,7 +63,7 @@ one Qdrant point per chunk, with a deterministic point id.</li>
 <li>It carries your own metadata, the <code>vector_store_metadata</code>, from the source
 configuration and from a sidecar file next to each document into every point, so that
 searches can filter on it.</li>
-<li>It classifies every failure with one of eleven error codes, each either retryable or not,
+<li>It classifies every failure with one of twelve error codes, each either retryable or not,
 so that transient problems are retried and broken inputs are not.</li>
 </ul>
 
@@ -182,7 +182,7 @@ Both are stopped by default; turn them on in the UI once the first ingest looks 
 ERROR_CODES = """
 <h1>Error codes reference</h1>
 <p>When docingest cannot process a document, it does not just log a stack trace. It assigns
-the failure one of eleven error codes, and each code carries a fixed retryable flag. The code
+the failure one of twelve error codes, and each code carries a fixed retryable flag. The code
 and the flag travel everywhere the failure shows up: in the error file written by
 <code>docingest parse</code>, in the Dagster failure metadata, in the per-document state and
 in the error counts of <code>docingest status</code>.</p>
@@ -191,16 +191,17 @@ in the error counts of <code>docingest status</code>.</p>
 <p>Five error codes are retryable: UNABLE_TO_DOWNLOAD_FILE, PARSE_TIMEOUT, EMBEDDING_ERROR,
 VECTOR_STORE_UNAVAILABLE and INTERNAL_ERROR. A retryable error describes a transient condition:
 the same input may well succeed a little later, once the file is readable, the machine is less
-busy or the vector store is back. The other six error codes are not retryable, because they
+busy or the vector store is back. The other seven error codes are not retryable, because they
 describe the input itself. A corrupt or password-protected file fails in exactly the same way
 every time, so retrying it only burns time and compute.</p>
 
-<h2>The eleven error codes</h2>
+<h2>The twelve error codes</h2>
 <table>
 <tr><th>Code</th><th>Retryable</th><th>Description</th></tr>
 <tr><td>FILE_TYPE_NOT_SUPPORTED</td><td>no</td>
-<td>The content is not PDF, plain text or markdown (for example an image, an archive or an
-Office file), or text arrived with a file name that claims another type.</td></tr>
+<td>The content is none of the types docingest reads (PDF and the other formats MuPDF opens,
+images for OCR, plain text, markdown, office and web documents), or text arrived with a file
+name that claims another type.</td></tr>
 <tr><td>FILE_SIZE_TOO_LARGE</td><td>no</td>
 <td>The file is larger than the configured maximum file size (100 MB by default). It is
 refused before it is read into memory.</td></tr>
@@ -226,6 +227,10 @@ is held by another process.</td></tr>
 <tr><td>INTERNAL_ERROR</td><td>yes</td>
 <td>An unexpected failure inside docingest, or a stage whose input is missing. Retried in case
 it was transient; report it if it repeats.</td></tr>
+<tr><td>FILE_OUTSIDE_SOURCE_ROOT</td><td>no</td>
+<td>A document id that leads outside the upload folder (a path with <code>..</code>, an
+absolute path), or a file in the folder that links to a place outside it. Such a file is never
+read.</td></tr>
 </table>
 
 <h2>How retries work</h2>
@@ -258,6 +263,9 @@ point at the file. Replace it with a readable PDF, text or markdown file, raise 
 file size if the file is legitimately large, or provide the password through the
 <code>DOCINGEST_PDF_PASSWORD</code> environment variable. Fixing the file changes its hash,
 and the sensor picks it up again on its own.</p>
+<p>FILE_OUTSIDE_SOURCE_ROOT points at a link in the upload folder that leads out of it, or at
+a document id that names a path outside it. Copy the file into the folder instead of linking
+to it.</p>
 <h3>Problems with the environment</h3>
 <p>UNABLE_TO_DOWNLOAD_FILE, PARSE_TIMEOUT and VECTOR_STORE_UNAVAILABLE usually clear up by
 themselves. If they persist, check that the upload folder is mounted, that the machine is not
@@ -523,7 +531,7 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(
         "error-codes.pdf",
         "docingest error codes",
-        "The eleven error codes, which are retryable, and what to do about each",
+        "The twelve error codes, which are retryable, and what to do about each",
         "letter",
         ERROR_CODES,
     ),
