@@ -71,7 +71,7 @@ class _Begun(Generic[Outcome]):
 class SpanningIndex(Generic[Outcome]):
     """Runs documents' stages in order, their index stages' embeddings in shared calls."""
 
-    def __init__(self, embed: Callable[[Sequence[list[str]]], list[Reply]]) -> None:
+    def __init__(self, embed: Callable[[Sequence[list[str]]], Sequence[Reply]]) -> None:
         self.embed = embed
         self.documents, self.chunks, self.wait_s = SPAN_DOCUMENTS, SPAN_CHUNKS, SPAN_WAIT_S
         self.begun: list[_Begun[Outcome]] = []  # not done with yet, in document order
