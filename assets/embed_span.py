@@ -17,7 +17,8 @@ state files (registration, stored parse, chunks, history) are written when they 
 
 Bounds: at most SPAN_DOCUMENTS documents and about SPAN_CHUNKS chunks (texts to embed, or
 vectors stored for a re-index) wait at once; a document of more than INDEX_BATCH chunks never
-waits (it embeds and writes itself part by part, after the ones before it); and none waits for
+waits (it embeds and writes itself part by part, after the ones before it), nor does one with
+SPAN_FULL texts to embed (a full model batch); and none waits for
 its neighbours longer than SPAN_WAIT_S, so documents slow to parse (where embedding matters
 little) are written about as soon as before. A cancelled run stops at the next document's
 cancel check; documents already waiting finish their index stage, as a stage begun always did.
@@ -37,6 +38,9 @@ from assets.vector_store import Embedded, PreparedIndex
 SPAN_DOCUMENTS = 16  # documents whose index stage may wait for one embedding call
 SPAN_CHUNKS = 64  # chunks waiting that make a call worth it: two model batches
 SPAN_WAIT_S = 10.0  # how long a document may wait for the documents after it
+# A document with a model batch of texts (the embedder's 32) fills its own batches: it does not
+# wait (waiting would only move its embedding out of the overlap with the next parses).
+SPAN_FULL = 32
 
 # A document's records, emitted when every document before it is done (checks and webhooks are
 # sent, the materializations returned for the step to yield).
@@ -74,6 +78,7 @@ class SpanningIndex(Generic[Outcome]):
     def __init__(self, embed: Callable[[Sequence[list[str]]], Sequence[Reply]]) -> None:
         self.embed = embed
         self.documents, self.chunks, self.wait_s = SPAN_DOCUMENTS, SPAN_CHUNKS, SPAN_WAIT_S
+        self.full = SPAN_FULL
         self.begun: list[_Begun[Outcome]] = []  # not done with yet, in document order
         self.finished: list[tuple[str, Outcome]] = []  # in document order
 
@@ -87,8 +92,11 @@ class SpanningIndex(Generic[Outcome]):
         self.begun.append(document)
         yield from self._advance(document, None)
         waiting = [d for d in self.begun if d.waiting is not None]
-        if document.waiting is not None and document.waiting.to_embed is None:
-            yield from self._write(len(self.begun))  # a long document: in turn, by itself
+        if document.waiting is not None and (
+            document.waiting.to_embed is None or len(document.waiting.to_embed) >= self.full
+        ):
+            # Not small: written now, after those before it (a long one embeds itself).
+            yield from self._write(len(self.begun))
             return document.outcome
         chunks = sum(d.waiting.size for d in waiting if d.waiting)
         if document.waiting is not None and len(waiting) > 1 and chunks > self.chunks:

@@ -489,6 +489,8 @@ def test_the_driver_emits_in_document_order_and_shares_calls(
         ({"SPAN_WAIT_S": 0.0}, [("a", 1), ("b", 1), ("c", 1)], [[1], [1], [1]]),
         # A long document (None: it embeds itself) writes the ones before it, then itself.
         ({}, [("a", 1), ("long", None), ("b", 1)], [[1], [1]]),
+        # One with a full model batch of texts does not wait: it goes with the ones before it.
+        ({"SPAN_FULL": 3}, [("a", 1), ("big", 3), ("b", 1)], [[1, 3], [1]]),
     ],
 )
 def test_the_driver_bounds(
