@@ -3,7 +3,8 @@
 One step runs the selected stages (source -> parse -> chunk -> index) for every document
 partition of the run, logging each document's materializations and check results as it
 finishes; the parses of the next documents run ahead meanwhile, in the parser's worker
-processes (assets/parse_ahead.py). A failing document is recorded with its error code and
+processes (assets/parse_ahead.py), and small documents' index stages share one embedding call
+(assets/embed_span.py). A failing document is recorded with its error code and
 skipped; its neighbours go on. At the end the step fails if any document failed, so exactly
 the failed partitions show as failed in the UI, and retries happen only when some failure is
 retryable.
@@ -14,7 +15,8 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 import dagster as dg
 from pydantic import Field
@@ -22,6 +24,7 @@ from pydantic import Field
 from assets.chunking import chunk_parsed_document, chunks, chunks_checks
 from assets.classification import classify_document, document_classes, webhook_fields
 from assets.documents import SOURCE_CODE_VERSION, register_document, source_documents
+from assets.embed_span import DocumentSteps, Emit, Reply, SpanningIndex, WaitForVectors
 from assets.parse_ahead import ParseAhead
 from assets.parsing import parse_document, parsed_pages, parsed_pages_checks
 from assets.partitions import documents_partitions
@@ -31,7 +34,8 @@ from assets.retries import document_retry_policy
 from assets.run_tags import correlation_id_of
 from assets.vector_store import (
     QDRANT_POOL,
-    index_document,
+    DocumentIndexer,
+    Embedded,
     restamp_classes,
     vector_store_checks,
     vector_store_entries,
@@ -175,9 +179,12 @@ def failure_observation(
     )
 
 
+T = TypeVar("T")
+
+
 def _attempt(
-    context: dg.AssetExecutionContext, runner: Callable[[str], StageResult], document_id: str
-) -> StageResult | DocIngestError:
+    context: dg.AssetExecutionContext, runner: Callable[[str], T], document_id: str
+) -> T | DocIngestError:
     """One stage for one document; every failure comes back classified."""
     try:
         return runner(document_id)
@@ -201,7 +208,8 @@ Outcome = Literal["succeeded", "cancelled"] | DocIngestError
 class _DocumentRun:
     """One document at a time through the selected stages: its materializations and checks,
     its state and status history, its webhooks; stops between stages once the run is being
-    cancelled."""
+    cancelled. A document's records are yielded as `Emit`s, which the step emits in document
+    order (assets/embed_span.py); its index stage waits for vectors (`WaitForVectors`)."""
 
     def __init__(
         self,
@@ -209,12 +217,14 @@ class _DocumentRun:
         store: DocumentStore,
         hooks: WebhookDispatcher,
         runners: dict[str, Callable[[str], StageResult]],
+        indexer: DocumentIndexer,
         selected: list[str],
         ran_with: dict[str, str],
         own_options: Callable[[str], dict[str, str]],
     ) -> None:
         self.context, self.store, self.hooks = context, store, hooks
-        self.runners, self.selected, self.ran_with = runners, selected, ran_with
+        self.runners, self.indexer = runners, indexer
+        self.selected, self.ran_with = selected, ran_with
         self.own_options = own_options
         self.stages = [STAGES[asset] for asset in selected]
         self.ids: dict[str, Any] = {
@@ -235,7 +245,7 @@ class _DocumentRun:
         run = self.context.instance.get_run_by_id(self.context.run.run_id)
         return run is not None and run.status in _CANCELLING
 
-    def document(self, document_id: str) -> Generator[dg.AssetMaterialization, None, Outcome]:
+    def document(self, document_id: str) -> DocumentSteps[Outcome]:
         """Runs the document's stages; its steps go to its history once it is done with."""
         steps: list[Step] = []
         try:
@@ -243,9 +253,7 @@ class _DocumentRun:
         finally:
             record_steps(self.store, document_id, steps, correlation_id=self.ids["correlation_id"])
 
-    def _stages(
-        self, document_id: str, steps: list[Step]
-    ) -> Generator[dg.AssetMaterialization, None, Outcome]:
+    def _stages(self, document_id: str, steps: list[Step]) -> DocumentSteps[Outcome]:
         counts: dict[str, int] = {}
         for asset in self.selected:
             if (asset, document_id) in self.earlier:
@@ -254,14 +262,19 @@ class _DocumentRun:
             if self._cancel_requested():
                 return "cancelled"
             if asset == "parsed_pages":
-                notify_progress(self.hooks, "parse.running", [document_id], **self.ids)
+                yield partial(self._progress, "parse.running", document_id)
             started_at, clock = utc_now(), time.perf_counter()
-            outcome = _attempt(self.context, self.runners[asset], document_id)
+            waited = 0.0
+            if asset == "vector_store_entries":
+                outcome, waited = yield from self._index(document_id)
+            else:
+                outcome = _attempt(self.context, self.runners[asset], document_id)
             failed = isinstance(outcome, DocIngestError)
+            # Its own time: not the time it waited for the documents after it.
             steps.append(
                 Step(
                     STAGES[asset], "failed" if failed else "succeeded", started_at, utc_now(),
-                    round(time.perf_counter() - clock, 3), self.context.run.run_id,
+                    round(time.perf_counter() - clock - waited, 3), self.context.run.run_id,
                 )
             )  # fmt: skip
             if isinstance(outcome, DocIngestError):
@@ -271,30 +284,70 @@ class _DocumentRun:
                     self.store, document_id, STAGES[asset], outcome, run_id=self.context.run.run_id,
                     trace=outcome.trace, **{**self.ran_with, **self.own_options(document_id)},
                 )  # fmt: skip
-                self.context.log.error(
-                    f"{document_id}: {asset}: {outcome.code.value}: {outcome.message}"
-                )
-                self.context.log_event(
-                    failure_observation(
-                        asset, document_id, outcome, read_state(self.store, document_id),
-                        run_id=self.context.run.run_id,
-                    )
+                observation = failure_observation(
+                    asset, document_id, outcome, read_state(self.store, document_id),
+                    run_id=self.context.run.run_id,
                 )  # fmt: skip
-                notify_document(
-                    self.hooks, stage_failed=STAGES[asset], document_id=document_id,
-                    error=outcome, counts=counts, stages=self.stages, **self.ids,
-                    classification=webhook_fields(self.store, document_id),
-                )  # fmt: skip
+                hook = webhook_fields(self.store, document_id)
+                yield partial(self._failed, asset, document_id, outcome, observation, counts, hook)
                 return outcome
             counts.update(stage_counts(outcome.metadata))
-            yield _record(self.context, self.lineage, asset, document_id, outcome)
+            yield partial(self._materialized, asset, document_id, outcome)
         note_run(self.store, document_id, self.context.run.run_id)
+        yield partial(self._succeeded, document_id, counts, webhook_fields(self.store, document_id))
+        return "succeeded"
+
+    def _index(
+        self, document_id: str
+    ) -> Generator[Emit | WaitForVectors, Reply, tuple[StageResult | DocIngestError, float]]:
+        """The index stage: read the document's chunks, wait for their vectors (computed with
+        the next documents' when they are small), write its points. Also returns how long it
+        waited, less its share of the embedding call."""
+        prepared = _attempt(self.context, self.indexer.prepare, document_id)
+        if isinstance(prepared, DocIngestError):
+            return prepared, 0.0
+        clock = time.perf_counter()
+        reply = yield WaitForVectors(prepared)
+        waited = time.perf_counter() - clock - (reply.seconds if isinstance(reply, Embedded) else 0)
+        write = partial(self.indexer.write, prepared, reply)
+        return _attempt(self.context, lambda _: write(), document_id), waited
+
+    # What a document records in the run, emitted in document order (assets/embed_span.py).
+
+    def _progress(self, event: str, document_id: str) -> list[dg.AssetMaterialization]:
+        notify_progress(self.hooks, event, [document_id], **self.ids)
+        return []
+
+    def _materialized(
+        self, asset: str, document_id: str, outcome: StageResult
+    ) -> list[dg.AssetMaterialization]:
+        return [_record(self.context, self.lineage, asset, document_id, outcome)]
+
+    def _failed(
+        self,
+        asset: str,
+        document_id: str,
+        error: DocIngestError,
+        observation: dg.AssetObservation,
+        counts: dict[str, int],
+        classification: dict[str, Any],
+    ) -> list[dg.AssetMaterialization]:
+        self.context.log.error(f"{document_id}: {asset}: {error.code.value}: {error.message}")
+        self.context.log_event(observation)
+        notify_document(
+            self.hooks, stage_failed=STAGES[asset], document_id=document_id, error=error,
+            counts=counts, stages=self.stages, **self.ids, classification=classification,
+        )  # fmt: skip
+        return []
+
+    def _succeeded(
+        self, document_id: str, counts: dict[str, int], classification: dict[str, Any]
+    ) -> list[dg.AssetMaterialization]:
         notify_document(
             self.hooks, stage_failed=None, document_id=document_id, error=None, counts=counts,
-            stages=self.stages, **self.ids,
-            classification=webhook_fields(self.store, document_id),
+            stages=self.stages, **self.ids, classification=classification,
         )  # fmt: skip
-        return "succeeded"
+        return []
 
     def cancel(self, document_ids: list[str]) -> None:
         """Mark the documents the run will not finish as cancelled (not failed)."""
@@ -408,9 +461,10 @@ def document_pipeline(
             "parsed_pages": lambda d: parse_document(d, parser, store, source, ahead),
             "document_classes": classify,
             "chunks": lambda d: chunk_parsed_document(d, chunker, settings, store),
-            "vector_store_entries": lambda d: index_document(d, embedder, vectors(), store),
-        }
-        run = _DocumentRun(context, store, hooks, runners, selected, ran_with, own_options)
+        }  # and the index stage: `indexer`, in two halves
+        indexer = DocumentIndexer(embedder, vectors, store)
+        run = _DocumentRun(context, store, hooks, runners, indexer, selected, ran_with, own_options)
+        spans: SpanningIndex[Outcome] = SpanningIndex(indexer.embed)
         failures: dict[str, DocIngestError] = {}
         cancelled: list[str] = []
         succeeded = 0
@@ -430,20 +484,27 @@ def document_pipeline(
                 # the step goes through this one's stages.
                 window = todo[position : position + 1 + ahead.depth]
                 ahead.submit(d for d in window if d in to_parse)
-                outcome = yield from run.document(document_id)
+                outcome = yield from spans.begin(document_id, run.document(document_id))
                 ahead.forget(document_id)
                 if outcome == "cancelled":
                     cancelled = todo[position:]
                     break
-                if isinstance(outcome, DocIngestError):
-                    failures[document_id] = outcome
-                else:
-                    succeeded += 1
+            # Documents still waiting for their vectors are written (a stage begun finishes).
+            yield from spans.finish()
         except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
-            # Terminated by the run launcher (docingest cancel, the UI): the document in hand
-            # and those after it are cancelled, not failed.
-            run.cancel(todo[position:])
+            # Terminated by the run launcher (docingest cancel, the UI): the documents in hand
+            # and those after them are cancelled, not failed.
+            unfinished = spans.unfinished(todo)
+            spans.close()  # their history first, as a document interrupted in hand
+            run.cancel(unfinished)
             raise
+        finally:
+            spans.close()
+        for document_id, outcome in spans.finished:
+            if isinstance(outcome, DocIngestError):
+                failures[document_id] = outcome
+            elif outcome == "succeeded":
+                succeeded += 1
         run.cancel(cancelled)
     notify_batch(
         hooks,

@@ -2,6 +2,8 @@
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -14,6 +16,7 @@ from docingest.classify import Classification, read_classification
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.filters import PATH_PREFIXES_KEY, index_type
 from docingest.ids import point_id_for
+from docingest.models import Chunk
 from docingest.payload import EMBED_KEY, point_payload
 from docingest.sparse import Bm25Encoder
 from docingest.state import read_state, record_stage
@@ -71,10 +74,48 @@ def embedding_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
 
-def index_document(
+@dataclass
+class PreparedIndex:
+    """A document's index stage up to its embeddings: its chunks, its stored vectors, and the
+    texts it still needs vectors for (`to_embed`; None for a document of more than
+    INDEX_BATCH chunks, which embeds and writes itself part by part)."""
+
+    document_id: str
+    registered: dict[str, Any]
+    records: list[Chunk]
+    chunked: int  # chunks before exclude_page_classes
+    classes: Classification | None
+    contextual: bool
+    cached: dict[str, list[float]]
+    seconds: float  # spent preparing (counted in embed_seconds)
+    to_embed: list[str] | None
+
+    @property
+    def size(self) -> int:
+        """Chunks it holds in memory while it waits: its texts, or its stored vectors."""
+        return max(len(self.records), len(self.to_embed or []))
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """The vectors of a document's `to_embed` texts, in order, and its share of the time of
+    the call that computed them (a call can span several documents)."""
+
+    vectors: list[list[float]]
+    seconds: float
+
+
+def _texts(records: list[Chunk], contextual: bool, model: str) -> tuple[list[str], list[str]]:
+    """What the model embeds for each chunk, and the key of that embedding."""
+    texts = [embedding_text(c, contextual) for c in records]
+    return texts, [embedding_key(model, text) for text in texts]
+
+
+def prepare_index(
     document_id: str, embedder: EmbedderResource, vectors: VectorStore, store: DocumentStore
-) -> StageResult:
-    """Embed the stored chunks and replace the document's points with them."""
+) -> PreparedIndex:
+    """Read what indexing the document needs, up to (not including) computing its vectors."""
+    started = time.perf_counter()
     registered = store.read_json("sources", document_id) or {}
     try:
         records = store.read_chunks(document_id)
@@ -82,12 +123,10 @@ def index_document(
         raise DocIngestError(
             ErrorCode.INTERNAL_ERROR, "no chunks: materialize chunks first"
         ) from error
-    chunking = records[0].params_hash if records else "no-chunks"
     # Chunks wholly on pages of an excluded class (exclude_page_classes) are not indexed.
     classes = read_classification(store, document_id)
     chunked = len(records)
     records = [c for c in records if not (classes and classes.excludes(c.page_start, c.page_end))]
-    started = time.perf_counter()
     vectors.ensure_collection(
         vector_size=embedder.dimension,
         model_name=embedder.model,
@@ -102,28 +141,97 @@ def index_document(
     # A document never indexed has nothing to reuse: skip the scroll (a full scan in local mode).
     indexed_before = bool(read_state(store, document_id).points)
     cached = vectors.document_vectors(document_id, EMBED_KEY) if records and indexed_before else {}
+    to_embed = None
+    if len(records) <= INDEX_BATCH:
+        texts, keys = _texts(records, contextual, embedder.model)
+        to_embed = [text for text, key in zip(texts, keys, strict=True) if key not in cached]
+    return PreparedIndex(
+        document_id, registered, records, chunked, classes, contextual, cached,
+        time.perf_counter() - started, to_embed,
+    )  # fmt: skip
+
+
+def embed_together(
+    embedder: EmbedderResource, documents: Sequence[list[str]]
+) -> list[Embedded | Exception]:
+    """The texts of several documents embedded in one call, split back per document (the model
+    embeds each text on its own: the same vectors as one call per document). When the call
+    fails, each document is embedded on its own, so one document's bad text fails only it."""
+    texts = [text for document in documents for text in document]
+    if not texts:
+        return [Embedded([], 0.0) for _ in documents]
+    clock = time.perf_counter()
+    try:
+        together = embedder.embed(texts)
+    except Exception as error:  # raised where the document's index stage classifies it
+        if len(documents) == 1:
+            return [error]
+        return [_embed_alone(embedder, document) for document in documents]
+    seconds = time.perf_counter() - clock
+    out: list[Embedded | Exception] = []
+    first = 0
+    for document in documents:
+        share = seconds * len(document) / len(texts)
+        out.append(Embedded(together[first : first + len(document)], share))
+        first += len(document)
+    return out
+
+
+def _embed_alone(embedder: EmbedderResource, texts: list[str]) -> Embedded | Exception:
+    clock = time.perf_counter()
+    try:
+        vectors = embedder.embed(texts) if texts else []
+    except Exception as error:  # raised where the document's index stage classifies it
+        return error
+    return Embedded(vectors, time.perf_counter() - clock)
+
+
+def write_index(
+    prepared: PreparedIndex,
+    embedded: Embedded | None,
+    embedder: EmbedderResource,
+    vectors: VectorStore,
+    store: DocumentStore,
+) -> StageResult:
+    """Replace the document's points with its chunks: with the vectors `embedded` for its
+    `to_embed` texts, or (None) embedding them here, INDEX_BATCH chunks at a time."""
+    document_id, records = prepared.document_id, prepared.records
+    if embedded is not None and (
+        prepared.to_embed is None or len(embedded.vectors) != len(prepared.to_embed)
+    ):
+        raise DocIngestError(
+            ErrorCode.INTERNAL_ERROR,
+            f"{len(embedded.vectors)} vectors for {len(prepared.to_embed or [])} texts",
+        )
+    chunking = records[0].params_hash if records else "no-chunks"
     encoder = Bm25Encoder()
     written: list[str] = []
     computed = 0
-    embed_seconds = time.perf_counter() - started
+    embed_seconds = prepared.seconds + (embedded.seconds if embedded else 0.0)
     upsert_seconds = 0.0
+    given = iter(embedded.vectors) if embedded is not None else None
     # Embedded and written INDEX_BATCH chunks at a time: a long document's vectors, payloads
     # and sparse terms are never all in memory at once. Stale points go only after the last
     # part is written, so a failure part-way leaves extra points, never missing ones.
     for first in range(0, len(records), INDEX_BATCH):
         clock = time.perf_counter()
         part = records[first : first + INDEX_BATCH]
-        texts = [embedding_text(c, contextual) for c in part]
-        keys = [embedding_key(embedder.model, text) for text in texts]
-        missing = sorted({i for i, key in enumerate(keys) if key not in cached})
-        fresh = embedder.embed([texts[i] for i in missing]) if missing else []
+        texts, keys = _texts(part, prepared.contextual, embedder.model)
+        missing = sorted({i for i, key in enumerate(keys) if key not in prepared.cached})
+        if given is not None:
+            fresh = [next(given) for _ in missing]
+        else:
+            fresh = embedder.embed([texts[i] for i in missing]) if missing else []
         found = {keys[i]: vector for i, vector in zip(missing, fresh, strict=True)}
         computed += len(missing)
         points = [
             PointData(
                 point_id=point_id_for(document_id, c.chunk_index, c.params_hash),
-                vector=found[key] if key in found else cached[key],
-                payload={**point_payload(c, registered, embedder.model, classes), EMBED_KEY: key},
+                vector=found[key] if key in found else prepared.cached[key],
+                payload={
+                    **point_payload(c, prepared.registered, embedder.model, prepared.classes),
+                    EMBED_KEY: key,
+                },
                 sparse=encoder.document(text),
             )
             for c, key, text in zip(part, keys, texts, strict=True)
@@ -140,12 +248,14 @@ def index_document(
         store, document_id, "index", chunks=len(records), points=count,
         embedding_model=embedder.model,
     )  # fmt: skip
+    excluded = prepared.chunked - len(records)
+    registered = prepared.registered
     return StageResult(
         code_version=f"{chunking}-{embedder.model}",
         data_version=f"{registered.get('sha256', '')[:16]}-{chunking}-{embedder.model}",
         metadata={
             "points_written": len(written),
-            "excluded_chunks": chunked - len(records),
+            "excluded_chunks": excluded,
             "embeddings_computed": computed,
             "embeddings_reused": len(records) - computed,
             "stale_points_deleted": deleted,
@@ -163,10 +273,41 @@ def index_document(
                 count == len(records) > 0,
                 # Chunks kept out by exclude_page_classes are named when there are any.
                 {"points": count, "chunks": len(records)}
-                | ({"excluded_chunks": chunked - len(records)} if chunked > len(records) else {}),
+                | ({"excluded_chunks": excluded} if excluded else {}),
             )
         ],
     )
+
+
+@dataclass(frozen=True)
+class DocumentIndexer:
+    """The index stage in two halves, for the pipeline step (assets/embed_span.py): `prepare`
+    reads what a document needs; `write` stores its points once its vectors are computed,
+    perhaps in one call with other documents' (`embed`)."""
+
+    embedder: EmbedderResource
+    vectors: Callable[[], VectorStore]  # the run's store, opened on first use
+    store: DocumentStore
+
+    def prepare(self, document_id: str) -> PreparedIndex:
+        return prepare_index(document_id, self.embedder, self.vectors(), self.store)
+
+    def embed(self, documents: Sequence[list[str]]) -> list[Embedded | Exception]:
+        return embed_together(self.embedder, documents)
+
+    def write(self, prepared: PreparedIndex, reply: Embedded | Exception | None) -> StageResult:
+        """Write the document's points; the error its embedding raised is raised here."""
+        if isinstance(reply, Exception):
+            raise reply
+        return write_index(prepared, reply, self.embedder, self.vectors(), self.store)
+
+
+def index_document(
+    document_id: str, embedder: EmbedderResource, vectors: VectorStore, store: DocumentStore
+) -> StageResult:
+    """Embed the stored chunks and replace the document's points with them."""
+    prepared = prepare_index(document_id, embedder, vectors, store)
+    return write_index(prepared, None, embedder, vectors, store)
 
 
 def restamp_classes(

@@ -10,6 +10,11 @@ The baseline is `plain_ingest` below (`python -m bench.ingest_bench --baseline-o
 parse_file -> chunk_document (the chunker resource's default strategy and params) -> embed ->
 VectorStore.replace_document, one document after another, nothing else. The Dagster path is
 `docingest ingest DIR`.
+
+`--against DIR` compares two versions of the code instead: the Dagster path with the code in
+DIR (e.g. `git worktree add /tmp/main main`) and with this checkout, alternating (which goes
+first swaps every repeat), each in a fresh home; the parse engine and other settings come from
+the environment (`DOCINGEST_PARSE_ENGINE=fast`), the same for both.
 """
 
 from __future__ import annotations
@@ -115,23 +120,26 @@ def plain_ingest(
 # --- measuring subprocesses ---------------------------------------------------------------------
 
 
-def _child_env(home: Path) -> dict[str, str]:
+def _child_env(home: Path, code: Path = REPO_ROOT) -> dict[str, str]:
     env = dict(os.environ)
     env["DOCINGEST_HOME"] = str(home)
-    # The children run in their own folder; `bench` is not installed, so point at the repo.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    # The children run in their own folder; `bench` is not installed, so point at the repo
+    # (ahead of the editable install, which Python consults last).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     for key in ("DAGSTER_HOME", "QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_COLLECTION"):
         env.pop(key, None)  # embedded defaults: Dagster under DOCINGEST_HOME, local Qdrant
     return env
 
 
-def _measure(cmd: list[str], home: Path, log: Path) -> tuple[float, float, int, float]:
+def _measure(
+    cmd: list[str], home: Path, log: Path, code: Path = REPO_ROOT
+) -> tuple[float, float, int, float]:
     """(wall s, peak RSS MiB, exit code, start epoch) of one subprocess; its own rusage (wait4)."""
     with log.open("wb") as sink:
         epoch = time.time()
         clock = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, env=_child_env(home), cwd=home.parent, stdout=sink, stderr=sink
+            cmd, env=_child_env(home, code), cwd=home.parent, stdout=sink, stderr=sink
         )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - clock
@@ -208,15 +216,54 @@ def run_baseline(folder: Path, work: Path, index: int, chunking: dict[str, Any])
     return RunMeasure("baseline", wall, rss, code, _count_points(home), details)
 
 
-def run_dagster(folder: Path, work: Path, index: int) -> RunMeasure:
-    home = work / f"dagster-{index}" / ".docingest"
+def run_dagster(
+    folder: Path, work: Path, index: int, code: Path = REPO_ROOT, label: str = "dagster"
+) -> RunMeasure:
+    home = work / f"{label}-{index}" / ".docingest"
     home.mkdir(parents=True)
     cli = Path(sys.executable).with_name("docingest")
     log = home.parent / "cli.log"
-    wall, rss, code, started = _measure([str(cli), "ingest", str(folder)], home, log)
+    load = os.getloadavg()[0]
+    wall, rss, exit_code, started = _measure([str(cli), "ingest", str(folder)], home, log, code)
     tail = log.read_text(errors="replace").splitlines()[-20:]
-    details = {"breakdown": _dagster_breakdown(home, started, wall), "cli_tail": tail}
-    return RunMeasure("dagster", wall, rss, code, _count_points(home), details)
+    details = {
+        "breakdown": _dagster_breakdown(home, started, wall),
+        "cli_tail": tail,
+        "code": str(code),
+        "loadavg_1m": [round(load, 2), round(os.getloadavg()[0], 2)],  # at start, at end
+    }
+    return RunMeasure(label, wall, rss, exit_code, _count_points(home), details)
+
+
+def compare_code(folder: Path, work: Path, against: Path, repeat: int) -> dict[str, Any]:
+    """The Dagster path with the code in `against` ("before") and this checkout ("after"),
+    alternating; the medians, their ratio and each run's load."""
+    runs: dict[str, list[RunMeasure]] = {"before": [], "after": []}
+    for index in range(repeat):
+        order = [("before", against), ("after", REPO_ROOT)]
+        for label, code in order if index % 2 == 0 else order[::-1]:
+            measured = run_dagster(folder, work, index, code, label)
+            runs[label].append(measured)
+            load = measured.details["loadavg_1m"]
+            print(f"run {index + 1} {label}: {measured.wall_s:.1f} s, load {load}", flush=True)
+    before = statistics.median(m.wall_s for m in runs["before"])
+    after = statistics.median(m.wall_s for m in runs["after"])
+    return {
+        "before_code": str(against),
+        "after_code": str(REPO_ROOT),
+        "repeats": repeat,
+        "before_wall_s": [round(m.wall_s, 1) for m in runs["before"]],
+        "after_wall_s": [round(m.wall_s, 1) for m in runs["after"]],
+        "median_before_s": round(before, 2),
+        "median_after_s": round(after, 2),
+        "speedup": round(before / after, 3),
+        "loadavg_1m": {k: [m.details["loadavg_1m"] for m in v] for k, v in runs.items()},
+        "step_seconds": {
+            k: [m.details["breakdown"]["step_seconds"] for m in v] for k, v in runs.items()
+        },
+        "points": {k: [m.points for m in v] for k, v in runs.items()},
+        "all_succeeded": all(m.returncode == 0 for v in runs.values() for m in v),
+    }
 
 
 def _warm_up() -> None:
@@ -283,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="Baseline/dagster pairs to run.")
     parser.add_argument("--no-warmup", action="store_true", help="Skip the untimed warm-up.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    parser.add_argument(
+        "--against", type=Path, help="Compare the Dagster path of the code in this folder."
+    )
     parser.add_argument("--baseline-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -307,6 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(pdf, folder / pdf.name)
     if not args.no_warmup:
         _warm_up()
+    if args.against:
+        compared = compare_code(folder, work, args.against.resolve(), args.repeat)
+        compared |= {"documents": len(pdfs), "engine": os.environ.get("DOCINGEST_PARSE_ENGINE")}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(compared, indent=2) + "\n")
+        print(json.dumps(compared, indent=2))
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0 if compared["all_succeeded"] else 1
     chunking = pipeline_chunking()
     pairs: list[tuple[RunMeasure, RunMeasure]] = []
     for index in range(args.repeat):

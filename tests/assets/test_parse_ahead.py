@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from assets import embed_span
 from assets.documents import register_document
 from assets.parse_ahead import ParseAhead
 from assets.pipeline import STAGES
@@ -119,10 +120,12 @@ def test_the_next_parse_runs_while_the_step_indexes_and_the_record_keeps_documen
 
 
 def test_without_parsing_ahead_documents_go_one_at_a_time(
-    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The control: `parse_ahead=0` parses a document only once the one before it is indexed
-    (so the first document's embeddings wait WAIT_S for nothing)."""
+    (so the first document's embeddings wait WAIT_S for nothing). Embedding calls do not span
+    documents here (each document's index stage would wait for the next one's chunks)."""
+    monkeypatch.setattr(embed_span, "SPAN_DOCUMENTS", 1)
     folder = _uploads(tmp_path, [corpus_pdf(name) for name in SOURCES[:2]])
     overrides = {
         "parser": RecordingParser(engine="fast", parse_workers=2, parse_ahead=0),
