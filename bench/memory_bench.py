@@ -19,6 +19,10 @@ interval; a process's VmHWM cannot.
 The embedding model is exported to ONNX once, before the runs, and copied into each fresh home:
 a first ingest on an empty home also loads torch to export and check it, a one-time cost the
 figures leave out (`--cold-model` keeps it in).
+
+`--compare DIR` measures before and after in the same run: each `engine:pages` pair is ingested
+with the code in DIR (a checkout of the commit before a change) and with this checkout's,
+alternating which goes first from pair to pair.
 """
 
 from __future__ import annotations
@@ -148,13 +152,13 @@ class TreeMemory:
         return peaks
 
 
-def _env(home: Path, engine: str) -> dict[str, str]:
+def _env(home: Path, engine: str, code: Path = REPO_ROOT) -> dict[str, str]:
     env = dict(os.environ)
     for key in ("DAGSTER_HOME", "QDRANT_URL", "QDRANT_API_KEY", "DOCINGEST_COLLECTION"):
         env.pop(key, None)  # embedded defaults under DOCINGEST_HOME
     env["DOCINGEST_HOME"] = str(home)
     env["DOCINGEST_PARSE_ENGINE"] = engine
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     return env
 
 
@@ -166,15 +170,21 @@ def export_model(models: Path) -> None:
 
 
 def measure_ingest(
-    folder: Path, home: Path, engine: str, interval: float = 0.2, timeout: float = 4 * 3600
+    folder: Path,
+    home: Path,
+    engine: str,
+    interval: float = 0.2,
+    timeout: float = 4 * 3600,
+    code: Path = REPO_ROOT,
 ) -> dict[str, Any]:
-    """Run `docingest ingest folder` in a subprocess and follow its process tree's memory (also
-    written to `home/memory.json`)."""
+    """Run `docingest ingest folder` (the code in `code`) in a subprocess and follow its process
+    tree's memory (also written to `home/memory.json`)."""
     cmd = [sys.executable, "-m", "pipelines.cli", "ingest", str(folder), "--json"]
     memory = TreeMemory()
     with (home / "ingest.log").open("wb") as log, (home / "summary.json").open("wb") as out:
         started = time.monotonic()
-        child = subprocess.Popen(cmd, env=_env(home, engine), stdout=out, stderr=log, cwd=home)
+        env = _env(home, engine, code)
+        child = subprocess.Popen(cmd, env=env, stdout=out, stderr=log, cwd=home)
         while True:
             # wait4, not Popen.poll: the child's own rusage (ru_maxrss) comes with its status.
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -190,6 +200,7 @@ def measure_ingest(
     summary = json.loads(text[text.index("{") :]) if "{" in text else {"output": text[-2000:]}
     result = {
         "engine": engine,
+        "code": str(code),
         "exit_code": child.returncode,
         "wall_s": round(wall, 1),
         "peak_tree_mib": memory.peak_tree_mib,
@@ -215,8 +226,17 @@ def main() -> None:
     parser.add_argument("--cold-model", action="store_true", help="export the model in each run")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--compare", type=Path, default=None, help="a checkout to run before this one, alternating"
+    )
     args = parser.parse_args()
-    runs = [(engine, int(pages)) for engine, pages in (r.split(":") for r in args.runs.split(","))]
+    pairs = [(engine, int(pages)) for engine, pages in (r.split(":") for r in args.runs.split(","))]
+    runs = [(engine, pages, REPO_ROOT) for engine, pages in pairs]
+    if args.compare:
+        runs = []
+        for turn, (engine, pages) in enumerate(pairs):
+            codes = [args.compare.resolve(), REPO_ROOT]
+            runs.extend((engine, pages, code) for code in (codes if turn % 2 == 0 else codes[::-1]))
 
     work = Path(tempfile.mkdtemp(prefix="memory-bench-"))
     models = work / "model-home" / "models"
@@ -225,23 +245,25 @@ def main() -> None:
     report: dict[str, Any] = {"loadavg_before": Path("/proc/loadavg").read_text().split()[:3]}
     pdfs: dict[int, Path] = {}
     results = []
-    for engine, pages in runs:
+    for number, (engine, pages, code) in enumerate(runs):
         if pages not in pdfs:
             folder = work / f"pdf-{pages}"
             folder.mkdir()
             pdfs[pages] = folder
             sources = bind_pdf(pages, folder / f"bound-{pages}.pdf", args.corpus)
             report.setdefault("bound_from", {})[pages] = sources
-        home = work / f"home-{engine}-{pages}"
+        home = work / f"home-{number}-{engine}-{pages}"
         home.mkdir()
         if not args.cold_model:
             shutil.copytree(models, home / "models")
-        result = {"pages_asked": pages, **measure_ingest(pdfs[pages], home, engine, args.interval)}
+        measured = measure_ingest(pdfs[pages], home, engine, args.interval, code=code)
+        result = {"pages_asked": pages, **measured}
         result["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
         results.append(result)
         roles = ", ".join(f"{r} {m:.0f}" for r, m in sorted(result["peak_by_role_mib"].items()))
         print(
-            f"{engine:>6} {pages:>5} pages: tree peak {result['peak_tree_mib']:.0f} MiB "
+            f"{code.name:>8} {engine:>6} {pages:>5} pages: "
+            f"tree peak {result['peak_tree_mib']:.0f} MiB "
             f"at {result['peak_tree_at_s']} s of {result['wall_s']} s; own peaks MiB: {roles}; "
             f"chunks {result['chunks']} points {result['points']} exit {result['exit_code']} "
             f"load {' '.join(result['loadavg_after'])}",

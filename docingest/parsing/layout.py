@@ -3,6 +3,13 @@
 Tables come from the layout model's table boxes as HTML with colspan/rowspan; pages without a
 usable text layer are OCR'd with Tesseract (see `ocr.py`); each box's markdown is made plain
 (`clean.py`) and headings get levels from their numbering, else from their font size rank.
+
+pymupdf4llm keeps every page's text dictionary (spans, fonts, boxes; 137 KiB of Python objects
+a page on the retrieval corpus's filings) and each box's text lines until the whole document is
+laid out: memory that grows with the document. Pages are laid out `LAYOUT_WINDOW` at a time
+instead, and only each page's markdown and boxes are kept; the font-size rank of the headings,
+which pymupdf4llm takes over the whole document, is taken over the whole document here too
+(`_font_levels`), so the pages are the same (tests/parsing/test_layout_windows.py).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from docingest.parsing.pages import (
     FIGURE_PLACEHOLDER,
     HEADER_FOOTER,
     MARGIN_BAND,
+    error_page,
     keep_text_without_ocr,
     ocr_error_page,
     per_page,
@@ -56,15 +64,36 @@ _CLASS_TO_TYPE = {
     "page-header": "page_header",
     "page-footer": "page_footer",
 }
-_TO_MARKDOWN_ARGS: dict[str, Any] = {
-    "page_chunks": True,
-    "header": True,  # headers/footers are always fragments; page_markdown() drops them
-    "footer": True,
-    "table_output": "html",
+# What `pymupdf4llm.to_markdown(doc, page_chunks=True, header=True, footer=True,
+# table_output="html", write_images=False, embed_images=False, show_progress=False)` hands to
+# `document_layout.parse_document` and `ParsedDocument.to_markdown` (its `_layout_to_markdown`;
+# tests/parsing/test_third_party_guards.py checks the two give the same pages). Called directly
+# so that each heading box's font size can be read before the parsed pages are let go.
+_PARSE_ARGS: dict[str, Any] = {
+    "filename": "",
+    "image_dpi": 150,
+    "image_format": "png",
+    "image_path": "",
     "write_images": False,
     "embed_images": False,
     "show_progress": False,
+    "force_text": True,
+    "render_html_tables": True,
+    "edge_threshold": None,
 }
+_RENDER_ARGS: dict[str, Any] = {
+    "header": True,  # headers/footers are always fragments; page_markdown() drops them
+    "footer": True,
+    "write_images": False,
+    "embed_images": False,
+    "ignore_code": False,
+    "show_progress": False,
+    "page_separators": False,
+    "page_chunks": True,
+}
+_HEADING_CLASSES = frozenset({"title", "section-header"})
+_MAX_FONT_LEVELS = 6  # pymupdf4llm ranks the six largest heading font sizes, the rest are 6
+LAYOUT_WINDOW = 16  # pages laid out at a time: the parse holds this many pages' text in full
 
 
 _RULED_PATHS = 16  # vector paths on a page from which it may hold a ruled table
@@ -144,7 +173,8 @@ def _fragment(
         words = heading_text(raw)
         if not words:
             return None
-        level = 1 if kind == "title" else heading_level(words, _font_level(raw))
+        font_level = box.get("font_level") or _font_level(raw)
+        level = 1 if kind == "title" else heading_level(words, font_level)
         return Fragment(kind, f"{'#' * level} {words}", bbox, level=level)
     content = clean_block(raw)
     if kind == "figure":
@@ -193,9 +223,11 @@ def _quiet() -> Iterator[None]:
 def _convert(
     doc: pymupdf.Document, indexes: list[int], options: ParseOptions, ocr: OcrRecorder
 ) -> list[dict[str, Any]]:
-    engine = _pymupdf4llm()
+    """pymupdf4llm's page chunks for pages `indexes` (0-based), each title and section-header
+    box with the largest font size of its text (`font_size`)."""
+    layout = _pymupdf4llm().helpers.document_layout
     with _quiet():
-        return engine.to_markdown(
+        parsed = layout.parse_document(
             doc,
             pages=indexes,
             use_ocr=options.ocr_mode != "off",
@@ -203,23 +235,58 @@ def _convert(
             ocr_language=options.ocr_languages,
             ocr_dpi=options.ocr_dpi,
             ocr_function=ocr,
-            **_TO_MARKDOWN_ARGS,
+            **_PARSE_ARGS,
         )
+        chunks: list[dict[str, Any]] = parsed.to_markdown(**_RENDER_ARGS)
+    for chunk, page in zip(chunks, parsed.pages, strict=True):
+        for box, layout_box in zip(chunk["page_boxes"], page.boxes, strict=True):
+            if layout_box.boxclass in _HEADING_CLASSES:
+                box["font_size"] = layout_box.max_fontsize
+    return chunks
+
+
+def _font_levels(chunks: list[dict[str, Any]]) -> None:
+    """Give every heading box its font-size rank in the whole document (`font_level`), as
+    pymupdf4llm does when it lays out all pages at once: the largest heading size is 1, the
+    sixth largest 6, anything smaller 6."""
+    boxes = [box for chunk in chunks for box in chunk["page_boxes"] if "font_size" in box]
+    sizes = sorted({box["font_size"] for box in boxes}, reverse=True)[:_MAX_FONT_LEVELS]
+    for box in boxes:
+        size = box["font_size"]
+        box["font_level"] = sizes.index(size) + 1 if size >= sizes[-1] else _MAX_FONT_LEVELS
 
 
 def parse_layout(
     doc: pymupdf.Document, indexes: list[int], options: ParseOptions
 ) -> list[PageResult]:
-    """Parse pages `indexes` (0-based) of `doc` with the layout model (markdown left empty)."""
+    """Parse pages `indexes` (0-based) of `doc` with the layout model (markdown left empty),
+    `LAYOUT_WINDOW` pages at a time."""
     ocr = OcrRecorder(options.ocr_languages, options.ocr_mode)
-    try:
-        chunks = _convert(doc, indexes, options, ocr)
-        return [_page_result(doc, chunk, options, ocr) for chunk in chunks]
-    except Exception:
-        pass  # parse page by page below, to isolate the failing page(s)
-    return per_page(
-        doc, indexes, lambda i: _page_result(doc, _convert(doc, [i], options, ocr)[0], options, ocr)
-    )
+    # Per page: its chunk, or its error page (made at once: an exception's traceback would keep
+    # the window's parse alive).
+    read: dict[int, dict[str, Any] | PageResult] = {}
+    for start in range(0, len(indexes), LAYOUT_WINDOW):
+        window = indexes[start : start + LAYOUT_WINDOW]
+        try:
+            chunks = _convert(doc, window, options, ocr)
+        except Exception:
+            chunks = []  # lay out page by page, to isolate the failing page(s)
+            for index in window:
+                try:
+                    chunks.extend(_convert(doc, [index], options, ocr))
+                except Exception as exc:
+                    read[index] = error_page(doc, index, exc)
+        for chunk in chunks:
+            read[int(chunk["metadata"]["page_number"]) - 1] = chunk
+    _font_levels([chunk for chunk in read.values() if isinstance(chunk, dict)])
+
+    def build(index: int) -> PageResult:
+        chunk = read[index]
+        if isinstance(chunk, PageResult):
+            return chunk
+        return _page_result(doc, chunk, options, ocr)
+
+    return per_page(doc, indexes, build)
 
 
 def warm_up() -> None:

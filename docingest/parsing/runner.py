@@ -22,7 +22,7 @@ from typing import Any
 
 from docingest.cores import threads_each
 from docingest.errors import DocIngestError, ErrorCode
-from docingest.models import ParseResult
+from docingest.models import PageResult, ParseResult
 from docingest.parsing.api import parse_bytes
 from docingest.parsing.detect import OFFICE_TYPES, TEXT_MIMES, check_size, detect_mime
 from docingest.parsing.options import ParseOptions
@@ -31,6 +31,7 @@ DEFAULT_WORKERS = 2
 _HEAD_BYTES = 8192
 _NOT_MUPDF = frozenset({*OFFICE_TYPES, *TEXT_MIMES})
 _MIB = 1024 * 1024
+PAGES_PER_MESSAGE = 32  # pages a worker sends back in one message
 
 
 def parse_in_process(path: Path, document_id: str | None, options: ParseOptions) -> ParseResult:
@@ -107,6 +108,16 @@ def _pages_to_parse(path: Path, options: ParseOptions) -> int:
         return 0
 
 
+def _send_result(conn: Connection, result: ParseResult) -> None:
+    """The parse without its pages, then its pages `PAGES_PER_MESSAGE` at a time: neither side
+    holds the whole parse twice over (as dicts and pickled) beside the parse itself."""
+    pages = result.pages
+    result.pages = []
+    conn.send(("ok", result.to_dict(), len(pages)))
+    for start in range(0, len(pages), PAGES_PER_MESSAGE):
+        conn.send(("parsed", [page.to_dict() for page in pages[start : start + PAGES_PER_MESSAGE]]))
+
+
 def _serve(conn: Connection, memory_limit_mb: int, model_threads: int) -> None:
     """The child: parse each (path, document_id, options) it is sent, answer with the result."""
     if model_threads:
@@ -123,8 +134,7 @@ def _serve(conn: Connection, memory_limit_mb: int, model_threads: int) -> None:
         path, document_id, options = job
         conn.send(("pages", _pages_to_parse(Path(path), options)))
         try:
-            result = parse_in_process(Path(path), document_id, options)
-            conn.send(("ok", result.to_dict()))
+            _send_result(conn, parse_in_process(Path(path), document_id, options))
         except DocIngestError as exc:
             conn.send(("error", exc.code.value, exc.message))
         except MemoryError:
@@ -169,7 +179,14 @@ class _Worker:
             reply = self._reply(limit - (time.monotonic() - started), limit)
         if reply[0] == "error":
             raise DocIngestError(ErrorCode(reply[1]), reply[2])
-        return ParseResult.from_dict(reply[1])
+        _, header, page_count = reply
+        result = ParseResult.from_dict(header)
+        while len(result.pages) < page_count:
+            reply = self._reply(limit - (time.monotonic() - started), limit)
+            if reply[0] == "error":  # ran out of memory while sending
+                raise DocIngestError(ErrorCode(reply[1]), reply[2])
+            result.pages.extend(PageResult.from_dict(page) for page in reply[1])
+        return result
 
     def _reply(self, seconds: float, limit: float) -> tuple[Any, ...]:
         """The child's next message within `seconds`; PARSE_TIMEOUT (worker killed) if none."""

@@ -30,6 +30,23 @@ def _pdf(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+def test_a_long_parse_comes_back_in_parts_whole_and_in_order() -> None:
+    """A worker sends a parse's pages a few at a time (never the whole parse pickled at once):
+    a real 49-page filing comes back as the in-process parse."""
+    path = Path(__file__).resolve().parents[3] / (
+        "shared/corpus/retrieval/docugami-sec10q/pdfs/2023 Q1 NVDA.pdf"
+    )
+    if not path.exists():
+        pytest.fail(f"the shared corpus is missing {path}")
+    isolated = parse_file(path, document_id="nvda", options=FAST)
+    here = parse_file(path, document_id="nvda", options=ParseOptions(engine="fast"))
+    assert isolated.page_count == len(isolated.pages) == 49 > 32  # runner.PAGES_PER_MESSAGE
+    ours, theirs = isolated.to_dict(), here.to_dict()
+    for parse in (ours, theirs):
+        del parse["usage"]["timings"]
+    assert ours == theirs
+
+
 def test_isolated_parse_matches_in_process(tmp_path: Path) -> None:
     path = _pdf(tmp_path, "a.pdf", "Isolated parsing works.")
     isolated = parse_file(path, document_id="a", options=FAST)

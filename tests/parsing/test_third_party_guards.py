@@ -6,6 +6,10 @@ loudly when the patched target moves or stops being read where the patch expects
 - PyMuPDF's message sink (`pymupdf._g_out_message`): silenced during a parse (`_quiet`).
 - onnxruntime's `SessionOptions`: the layout model's sessions share the cores
   (docingest/parsing/runner.py `_share_cores`).
+
+And one place that calls pymupdf4llm below its public function: the layout engine calls
+`document_layout.parse_document` and `ParsedDocument.to_markdown` itself (to read each heading's
+font size, docingest/parsing/layout.py `_convert`); the pages must be those `to_markdown` gives.
 """
 
 from __future__ import annotations
@@ -74,3 +78,48 @@ def test_the_layout_models_sessions_take_the_shared_options() -> None:
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-1] == "1"
+
+
+@pytest.mark.real_model
+def test_the_layout_engines_direct_call_gives_what_to_markdown_gives() -> None:
+    """Same page chunks as `pymupdf4llm.to_markdown` with the arguments the layout engine used
+    before it called pymupdf4llm's parts itself, and each heading's document-wide font rank is
+    the `#` count to_markdown writes."""
+    from docingest.parsing.ocr import OcrRecorder
+    from docingest.parsing.options import ParseOptions
+
+    options = ParseOptions(engine="layout")
+    engine = layout._pymupdf4llm()
+    paper = ROOT.parent / "shared/corpus/retrieval/mmlongbench/pdfs/2303.05039v2.pdf"
+    with pymupdf.open(paper) as doc:
+        pages = [0, 1, 2]
+        ours = layout._convert(doc, pages, options, OcrRecorder(options.ocr_languages))
+        with layout._quiet():
+            theirs = engine.to_markdown(
+                doc,
+                pages=pages,
+                use_ocr=options.ocr_mode != "off",
+                force_ocr=options.ocr_mode == "force",
+                ocr_language=options.ocr_languages,
+                ocr_dpi=options.ocr_dpi,
+                ocr_function=OcrRecorder(options.ocr_languages),
+                page_chunks=True,
+                header=True,
+                footer=True,
+                table_output="html",
+                write_images=False,
+                embed_images=False,
+                show_progress=False,
+            )
+    layout._font_levels(ours)
+    headings = 0
+    for chunk in ours:
+        for box in chunk["page_boxes"]:
+            if "font_size" in box:
+                headings += 1
+                start, stop = box["pos"]
+                raw = chunk["text"][start:stop].lstrip()
+                assert box.pop("font_level") == len(raw) - len(raw.lstrip("#")), raw
+                del box["font_size"]
+    assert headings >= 3
+    assert ours == theirs
