@@ -79,7 +79,7 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
         ),
     )
 
-    # The option files as a run or a tick found them: set up with it, gone with it, so that a
+    # The option files as a run or a tick found them, on the copy Dagster sets up for it: a
     # resource object that lives longer (a definitions' own) never answers from old contents.
     _in_execution: bool = PrivateAttr(default=False)
     _options: OptionFileReader | None = PrivateAttr(default=None)
@@ -92,10 +92,10 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
         # A missing bucket or refused credentials: one ConfigError when the run or tick
         # starts, not a failure per document.
         check_reachable(self.root_path())
+        # Dagster sets up a copy for each run or tick and drops it afterwards: the reader
+        # built from here on lives as long as that copy (no teardown needed, and none kept:
+        # a teardown would make every sensor context a context manager).
         self._in_execution, self._options = True, None
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self._in_execution, self._options = False, None
 
     def list_files(self, *, settle: bool = True) -> list[SourceFile]:
         """The folder's documents; with `settle`, only those not modified in the last
