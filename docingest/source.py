@@ -13,7 +13,7 @@ from upath import UPath
 
 from docingest.ids import document_id_of_posix, document_id_of_relative
 from docingest.locations import Location, is_local
-from docingest.metadata import is_sidecar
+from docingest.metadata import is_sidecar_name
 from docingest.option_files import DOCUMENT_SUFFIX, is_option_file
 
 
@@ -60,8 +60,8 @@ def _skipped_name(name: str) -> bool:
     return (
         name.startswith(".")
         or name.endswith(_TEMPORARY)
-        or is_sidecar(PurePath(name))
-        or is_option_file(PurePath(name))
+        or is_sidecar_name(name)
+        or name.endswith(DOCUMENT_SUFFIX)  # docingest.option_files.is_option_file
     )
 
 

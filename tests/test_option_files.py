@@ -152,9 +152,9 @@ def test_the_listing_tells_the_reader_which_files_exist(tmp_path: Path) -> None:
 
 
 def test_a_long_lived_resource_sees_changed_option_files(tmp_path: Path) -> None:
-    """`parse_options_for` answers from one reader within a run (on the copy Dagster sets up for it) and
-    reads the files as they are now outside of one: a resource object that outlives runs never
-    keeps a folder's old contents."""
+    """`parse_options_for` answers from one reader within a run (on the copy Dagster sets up
+    for it) and reads the files as they are now outside of one: a resource object that
+    outlives runs never keeps a folder's old contents."""
     document = _tree(tmp_path)
     source = SourceResource(root=str(tmp_path))
     assert source.parse_options_for(document)["ocr_languages"] == "de"
