@@ -335,7 +335,7 @@ def daemon_sensor_iterations(context: Any, uploads: Path, figures: dict[str, Any
         started = time.perf_counter()
         tick = iteration("daemon_sensor_pass_s")
         rest.append(round(time.perf_counter() - started, 3))
-    figures["daemon_sensor_pass_ticks_s"] = rest
+    figures["daemon_sensor_pass_ticks"] = rest
     steady = []
     for _ in range(DAEMON_STEADY_TICKS):
         tick = iteration("daemon_sensor_steady_s")

@@ -67,7 +67,7 @@ def test_scale_bench_reports_real_figures(
     assert report["sensor_new_files_partitions"] == scale_bench.NEW_FILES
     assert report["sensor_new_files_runs"] == 2  # 100 new files, 50 documents per run
     assert report["daemon_sensor_ticks"] == ["SKIPPED"] * 4 + ["SUCCESS"]
-    assert report["daemon_sensor_pass_ticks_s"] == []  # 200 files: hashed in the first tick
+    assert report["daemon_sensor_pass_ticks"] == []  # 200 files: hashed in the first tick
     assert report["daemon_sensor_new_files_runs"] == 2
     assert report["reconcile_first_runs"] == report["reconcile_touched_runs"] == 0
     assert f"{DOCS} of {DOCS} files" in report["reconcile_touched_skip"]
