@@ -56,6 +56,8 @@ BACKFILL_SAMPLE_RUNS = 5  # enough for the rate: a run takes tens of seconds to 
 # assets only for the ingested document): 500,000 events would take most of an hour to store.
 PAGE_ASSET = "vector_store_entries"
 DAEMON_SENSOR_INTERVAL_S = 1
+DAEMON_FIRST_PASS_TICKS = 20  # at most, to finish the first pass (hashing budget per tick)
+DAEMON_STEADY_TICKS = 3  # the median is reported
 
 
 # -- the deployment ---------------------------------------------------------------------------
@@ -272,10 +274,7 @@ def sensor_ticks(instance: Any, uploads: Path, figures: dict[str, Any]) -> None:
         steady = tick(first.cursor)
     figures["sensor_steady_tick_runs"] = len(steady.run_requests or [])
     figures["sensor_steady_skip"] = steady.skip_reason.skip_message if steady.skip_reason else ""
-    added = [uploads / f"new-{index:03d}.pdf" for index in range(NEW_FILES)]
-    for index, path in enumerate(added):
-        path.write_bytes(_small_pdf(-1 - index))
-    time.sleep(resources["source"].settle_seconds + 0.5)  # the new files are settled
+    added = _add_new_files(uploads)
     with timed(figures, "sensor_new_files_tick_s"):
         fresh = tick(steady.cursor)
     figures["sensor_new_files_partitions"] = sum(
@@ -298,9 +297,11 @@ def daemon_workspace(instance: Any) -> Iterator[Any]:
         yield context
 
 
-def daemon_sensor_iterations(context: Any, figures: dict[str, Any]) -> None:
+def daemon_sensor_iterations(context: Any, uploads: Path, figures: dict[str, Any]) -> None:
     """`dagster-daemon`'s sensor iteration, the daemon's own code: the first tick (no cursor),
-    then a steady one once the sensor's interval has passed."""
+    the ticks after it until every file is hashed (the hashing budget spreads a first pass
+    over ticks), then steady ones (nothing new; the code server has ticked before, as a
+    daemon's has) and one with `NEW_FILES` new files."""
     import logging
 
     from dagster._daemon.sensor import execute_sensor_iteration
@@ -317,14 +318,103 @@ def daemon_sensor_iterations(context: Any, figures: dict[str, Any]) -> None:
     # A sensor measured before keeps its cursor: the first iteration starts from none.
     state = instance.get_instigator_state(origin, selector)
     instance.update_instigator_state(state.with_data(state.instigator_data._replace(cursor=None)))
-    for name in ("daemon_sensor_first_s", "daemon_sensor_steady_s"):
+
+    def iteration(name: str) -> Any:
         time.sleep(DAEMON_SENSOR_INTERVAL_S + 0.2)
         with timed(figures, name):
             list(execute_sensor_iteration(context, logger, None, None))
-    ticks = instance.get_ticks(origin, selector, limit=2)
+        (tick,) = instance.get_ticks(origin, selector, limit=1)
+        return tick
+
+    tick = iteration("daemon_sensor_first_s")
+    figures["daemon_sensor_first_status"] = tick.status.value
+    rest = []
+    for _ in range(DAEMON_FIRST_PASS_TICKS):  # the first pass, spread by the hashing budget
+        if "left for the next tick" not in (tick.skip_reason or ""):
+            break
+        started = time.perf_counter()
+        tick = iteration("daemon_sensor_pass_s")
+        rest.append(round(time.perf_counter() - started, 3))
+    figures["daemon_sensor_pass_ticks"] = rest
+    steady = []
+    for _ in range(DAEMON_STEADY_TICKS):
+        tick = iteration("daemon_sensor_steady_s")
+        steady.append((figures["daemon_sensor_steady_s"], tick.status.value))
+    figures["daemon_sensor_steady_ticks"] = steady
+    figures["daemon_sensor_steady_s"] = sorted(t for t, _ in steady)[len(steady) // 2]
+    added = _add_new_files(uploads)
+    tick = iteration("daemon_sensor_new_files_s")
+    figures["daemon_sensor_new_files_status"] = tick.status.value
+    figures["daemon_sensor_new_files_runs"] = len(tick.run_ids)
+    for path in added:  # and what the daemon made of them: the figures after count N
+        path.unlink()
+    for run_id in tick.run_ids:
+        instance.delete_run(run_id)
+    for path in added:
+        instance.delete_dynamic_partition("documents", path.name)
+    ticks = instance.get_ticks(origin, selector, limit=DAEMON_STEADY_TICKS + 2)
     figures["daemon_sensor_ticks"] = [tick.status.value for tick in reversed(ticks)]
     figures["daemon_tick_stored_bytes"] = _stored_tick_bytes()
     instance.stop_sensor(origin, selector, sensor)
+
+
+def _add_new_files(uploads: Path) -> list[Path]:
+    """`NEW_FILES` new small PDFs, left long enough to be settled."""
+    from resources import SourceResource
+
+    added = [uploads / f"new-{index:03d}.pdf" for index in range(NEW_FILES)]
+    for index, path in enumerate(added):
+        path.write_bytes(_small_pdf(-1 - index))
+    time.sleep(SourceResource().settle_seconds + 0.5)
+    return added
+
+
+def reconcile_evaluations(instance: Any, uploads: Path, figures: dict[str, Any]) -> None:
+    """The reconcile schedule's evaluation, as the daemon's schedule iteration calls it: the
+    first (nothing remembered: every file hashed; in one pass here, as a daemon's would be
+    spread by the budget), steady (nothing moved) and with `NEW_FILES` files touched (their
+    mtime moved, the content not)."""
+    from datetime import UTC, datetime
+
+    import dagster as dg
+
+    from pipelines.schedules import reconcile_schedule
+    from resources import SourceResource, build_resources
+
+    resources = build_resources()
+    schedule = reconcile_schedule()
+    checked = Path(os.environ["DOCINGEST_HOME"]) / "reconcile_checked"
+    shutil.rmtree(checked, ignore_errors=True)  # a first evaluation: nothing remembered
+    one_pass = (
+        SourceResource(reconcile_budget_s=ONE_PASS_S)
+        if "reconcile_budget_s" in SourceResource.model_fields
+        else resources["source"]
+    )
+
+    def evaluate(name: str, source: Any) -> Any:
+        bound = {**resources, "source": source}
+        with (
+            dg.build_schedule_context(
+                instance=instance, scheduled_execution_time=datetime.now(UTC), resources=bound
+            ) as context,
+            timed(figures, name),
+        ):
+            result = schedule(context)
+        return result
+
+    first = evaluate("reconcile_first_s", one_pass)
+    figures["reconcile_first_runs"] = len(first) if isinstance(first, list) else 0
+    steady = evaluate("reconcile_steady_s", resources["source"])
+    figures["reconcile_steady_runs"] = len(steady) if isinstance(steady, list) else 0
+    touched = sorted(uploads.glob("doc-*.pdf"))[:NEW_FILES]
+    for path in touched:
+        info = path.stat()
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    time.sleep(resources["source"].settle_seconds + 0.5)
+    after = evaluate("reconcile_touched_s", resources["source"])
+    figures["reconcile_touched_runs"] = len(after) if isinstance(after, list) else 0
+    if not isinstance(after, list):
+        figures["reconcile_touched_skip"] = after.skip_message
 
 
 def _stored_tick_bytes() -> int:
@@ -478,7 +568,7 @@ def backfill(server: Webserver, context: Any, figures: dict[str, Any]) -> None:
         iteration.join(timeout=5)
 
 
-PARTS = ("status", "sensor", "daemon", "ui")
+PARTS = ("status", "sensor", "daemon", "reconcile", "ui")
 
 
 def measure(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
@@ -496,6 +586,8 @@ def measure(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
         cli_status(env, figures)
     if "sensor" in parts:
         sensor_ticks(instance, work / "uploads", figures)
+    if "reconcile" in parts:
+        reconcile_evaluations(instance, work / "uploads", figures)
     server = Webserver(env, work) if "ui" in parts else None  # its code server loads meanwhile
     try:
         with ExitStack() as stack:
@@ -503,7 +595,7 @@ def measure(work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
                 with timed(figures, "daemon_code_location_load_s"):
                     daemon = stack.enter_context(daemon_workspace(instance))
             if "daemon" in parts:
-                daemon_sensor_iterations(daemon, figures)
+                daemon_sensor_iterations(daemon, work / "uploads", figures)
             if server:
                 server.wait_ready()
                 asset_page(server, "doc-000001.pdf", figures)

@@ -36,7 +36,12 @@ def document_id_for(path: Path, root: Path) -> str:
 def document_id_of_relative(relative: PurePosixPath) -> str:
     """The document id of a file at `relative` (no `..`) under its root: an object key below
     a prefix, or what `document_id_for` resolved."""
-    posix = relative.as_posix()
+    return document_id_of_posix(relative.as_posix())
+
+
+def document_id_of_posix(posix: str) -> str:
+    """`document_id_of_relative` of a relative path already written with `/` (the listing of
+    an upload folder names each file this way, without building a path object per file)."""
     # A name that is not UTF-8 (Latin-1 from an old share) holds its bytes as surrogates
     # (os.fsdecode); they are percent-encoded as those bytes, and decoded back the same way.
     encoded = quote(posix, safe=_SAFE, errors="surrogateescape")

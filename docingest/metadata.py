@@ -40,7 +40,12 @@ def sidecar_path(path: Location) -> Location:
 
 def is_sidecar(path: PurePath) -> bool:
     """Whether `path` is a sidecar (not a document to ingest)."""
-    return path.name.endswith(SIDECAR_SUFFIX) and len(path.name) > len(SIDECAR_SUFFIX)
+    return is_sidecar_name(path.name)
+
+
+def is_sidecar_name(name: str) -> bool:
+    """`is_sidecar` of a file name (the folder listing asks for every name of the folder)."""
+    return name.endswith(SIDECAR_SUFFIX) and len(name) > len(SIDECAR_SUFFIX)
 
 
 def _check_scalar(key: str, value: Any) -> None:

@@ -99,42 +99,63 @@ def parse_option_overrides(
     """The parse options the option files of `path` set, merged ({} when there are none); the
     values are checked when they meet the configured options (ParserResource.options).
     `present`: the option files known to exist (from a listing); the others are not looked up,
-    which on an object store saves a request per candidate name."""
-    merged: dict[str, Any] = {}
-    for file in option_files(absolute(root), absolute(path)):
-        if present is None or str(file) in present:
-            merged.update(_read(file))
-    return merged
+    which on an object store saves a request per candidate name. One document's answer from
+    an `OptionFileReader` of its own: there is one way of reading option files."""
+    return OptionFileReader(root, present).overrides(path)
 
 
 class OptionFileReader:
-    """`parse_option_overrides` for the many documents of one folder tree: each folder's option
-    files are read once, and only each document's own file is looked up per document (the
-    sensor asks for every file of the upload folder on every tick). `present` as for
-    `parse_option_overrides`."""
+    """The option files of one folder tree as they are when it reads them, for one tick or one
+    run (build a new reader to see later changes): each folder's files are read once, and only
+    each document's own file is looked up per document (the sensor asks for every file of the
+    upload folder on every tick). `present` as for `parse_option_overrides`; with a listing
+    that holds no option file at all, no document costs a lookup."""
 
     def __init__(self, root: Location, present: Collection[str] | None = None) -> None:
         self.root = absolute(root)
         self.present = present
         self._folders: dict[Location, dict[str, Any] | DocIngestError] = {}
+        self._digests: dict[Location, str] = {}
 
     def overrides(self, path: Location) -> dict[str, Any]:
+        if self.present is not None and not self.present:
+            return {}
         path = absolute(path)
-        if path.parent not in self._folders:
-            *folder_files, _ = option_files(self.root, path)
+        inherited = self._inherited(path.parent)
+        if isinstance(inherited, DocIngestError):
+            raise DocIngestError(inherited.code, inherited.message)
+        own = path.with_name(path.name + DOCUMENT_SUFFIX)
+        return {**inherited, **(_read(own) if self._may_exist(own) else {})}
+
+    def digest(self, path: Location) -> str:
+        """`overrides_digest` of `overrides(path)` (DocIngestError for invalid files), computed
+        once per folder for the documents without an option file of their own."""
+        if self.present is not None and not self.present:
+            return ""
+        path = absolute(path)
+        if self._may_exist(path.with_name(path.name + DOCUMENT_SUFFIX)):
+            return overrides_digest(self.overrides(path))
+        folder = path.parent
+        if folder not in self._digests:
+            inherited = self._inherited(folder)
+            if isinstance(inherited, DocIngestError):
+                raise DocIngestError(inherited.code, inherited.message)
+            self._digests[folder] = overrides_digest(inherited)
+        return self._digests[folder]
+
+    def _inherited(self, folder: Location) -> dict[str, Any] | DocIngestError:
+        """What the folder files of `folder` and its parents up to the root set, merged."""
+        if folder not in self._folders:
+            *folder_files, _ = option_files(self.root, folder / "_")
             try:
                 merged: dict[str, Any] = {}
                 for file in folder_files:
                     if self._may_exist(file):
                         merged.update(_read(file))
-                self._folders[path.parent] = merged
+                self._folders[folder] = merged
             except DocIngestError as error:
-                self._folders[path.parent] = error
-        inherited = self._folders[path.parent]
-        if isinstance(inherited, DocIngestError):
-            raise DocIngestError(inherited.code, inherited.message)
-        own = path.with_name(path.name + DOCUMENT_SUFFIX)
-        return {**inherited, **(_read(own) if self._may_exist(own) else {})}
+                self._folders[folder] = error
+        return self._folders[folder]
 
     def _may_exist(self, file: Location) -> bool:
         return self.present is None or str(file) in self.present

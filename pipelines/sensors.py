@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,12 @@ from assets.partitions import DOCUMENTS, documents_partitions
 from assets.run_tags import run_tags
 from docingest.errors import DocIngestError
 from docingest.ids import short_digest
-from docingest.listing import Listing, ListingStore
+from docingest.listing import ListingStore
 from docingest.locations import Location, is_local
-from docingest.option_files import INVALID_OPTION_FILES, OptionFileReader, overrides_digest
+from docingest.option_files import INVALID_OPTION_FILES, OptionFileReader
 from docingest.paths import docingest_home
 from docingest.reconcile import orphaned
-from docingest.source import SourceFile
+from docingest.source import rewritten
 from docingest.state import Expected, freshness, read_state
 from pipelines.batching import batch_run_request, contiguous_batches
 from pipelines.jobs import delete_documents_job, ingest_job
@@ -31,10 +32,12 @@ _INLINE_LISTING = 1
 INTERVAL_ENV = "DOCINGEST_SENSOR_INTERVAL_S"
 
 
-def load_cursor(raw: str | None, listings: ListingStore) -> tuple[Listing, str | None]:
-    """The files the last tick saw, and the digest of their snapshot (None: nothing to keep).
-    A missing snapshot or an unknown cursor means a rescan: every file is hashed once more,
-    and the unchanged ones stay put (their state says they are current)."""
+def load_cursor(
+    raw: str | None, listings: ListingStore
+) -> tuple[Mapping[str, list[Any]], str | None]:
+    """The files the last tick saw (read-only), and the digest of their snapshot (None: nothing
+    to keep). A missing snapshot or an unknown cursor means a rescan: every file is hashed once
+    more, and the unchanged ones stay put (their state says they are current)."""
     if not raw:
         return {}, None
     data = json.loads(raw)
@@ -53,14 +56,29 @@ def _options_of(entry: list[Any]) -> str:
 def _options_digest(options: OptionFileReader, path: Location) -> str:
     """What the folder's option files set for the file at `path`, as a short digest."""
     try:
-        return overrides_digest(options.overrides(path))
+        return options.digest(path)
     except DocIngestError:
         return INVALID_OPTION_FILES  # the run reports them; fixing them changes the digest
 
 
-def _moved(path: Path, listed: SourceFile) -> bool:
-    after = path.stat()
-    return (after.st_size, after.st_mtime_ns) != (listed.size, listed.mtime_ns)
+class _Partitions:
+    """The `documents` partitions, read from the instance at the first question (100,000 keys
+    from PostgreSQL are a good part of a tick that has nothing to do)."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self.instance = instance
+        self._ordered: Sequence[str] | None = None
+        self._keys: frozenset[str] = frozenset()
+
+    def ordered(self) -> Sequence[str]:
+        if self._ordered is None:
+            ordered = self.instance.get_dynamic_partitions(DOCUMENTS)
+            self._ordered, self._keys = ordered, frozenset(ordered)
+        return self._ordered
+
+    def __contains__(self, document_id: str) -> bool:
+        self.ordered()
+        return document_id in self._keys
 
 
 _IN_FLIGHT = [
@@ -124,66 +142,74 @@ def upload_folder_tick(
     changed: dict[str, str] = {}  # document id -> new content hash
     new_ids: list[str] = []
     unsettled = 0
-    existing = context.instance.get_dynamic_partitions(DOCUMENTS)
-    registered = set(existing)
     listed_at = time.time_ns()
-    listed = source.list_files(settle=False)
+    listed = source.scan(settle=False)
     # The budget starts after the listing: a listing slower than the budget must still leave
     # time to hash some files, or no tick would ever get further than the last.
     hash_until = time.monotonic() + source.hash_budget_s
     deferred = 0
-    option_files = source.parse_options_reader()
-    for file in listed:
-        previous = seen.get(file.document_id)
+    option_files = source.parse_options_reader(listed)
+    partitions = _Partitions(context.instance)  # read only when a file was hashed
+    for file in listed.files:
+        document_id = file.document_id
+        previous = seen.get(document_id)
         options = _options_digest(option_files, file.path)
+        # The steady case first, on plain values: an unchanged file (hashed when it had
+        # settled, so it still has) keeps its entry.
+        if (
+            previous is not None
+            and previous[0] == file.size
+            and previous[1] == (file.etag or file.mtime_ns)
+            and _options_of(previous) == options
+        ):
+            current[document_id] = previous
+            continue
         if not source.settled(file, listed_at):
             unsettled += 1
             if previous:
-                current[file.document_id] = previous
+                current[document_id] = previous
             continue
         options_moved = previous is not None and _options_of(previous) != options
-        if previous and previous[:2] == file.stamp and not options_moved:
-            current[file.document_id] = previous
-            continue
         if time.monotonic() > hash_until:
             deferred += 1  # past the tick's hashing budget: the next tick goes on from here
             if previous:
-                current[file.document_id] = previous
+                current[document_id] = previous
             continue
         try:
             digest = source.content_hash(file)
             # An object is replaced whole by its PUT: a newer one read here shows as another
             # ETag on the next tick, which re-reads it. A local file may be written to while
             # being hashed.
-            rewritten = is_local(file.path) and _moved(file.path, file)
+            moved = rewritten(file)
         except OSError as error:
             # Vanished or unreadable since the listing: one file must not fail the tick.
             context.log.warning(f"cannot read {file.path}: {error.strerror or error}")
             if previous:
-                current[file.document_id] = previous
+                current[document_id] = previous
             continue
-        if rewritten:
+        if moved:
             unsettled += 1  # written to while being hashed: the next tick takes it whole
             if previous:
-                current[file.document_id] = previous
+                current[document_id] = previous
             continue
-        current[file.document_id] = [*file.stamp, digest, options]
+        current[document_id] = [*file.stamp, digest, options]
         if previous and previous[2] == digest and not options_moved:
             continue  # touched, not changed
+        registered = document_id in partitions
         if (
             not options_moved
-            and file.document_id in registered
+            and registered
             and not freshness(
-                read_state(storage.store, file.document_id), Expected(sha256=digest)
+                read_state(storage.store, document_id), Expected(sha256=digest)
             ).needs_run()
         ):
             continue  # new to this cursor, but already current (or failed for good) as it is
-        if file.document_id not in registered:
-            new_ids.append(file.document_id)
-        changed[file.document_id] = digest + options
+        if not registered:
+            new_ids.append(document_id)
+        changed[document_id] = digest + options
     # New and changed documents run in batches over adjacent partitions; new files are appended
     # to the partitions in this order, so they form ranges.
-    ordered = [*existing, *new_ids]
+    ordered = [*partitions.ordered(), *new_ids] if changed else []
     # The tick's runs form one batch: `docingest cancel --correlation-id upload:...` stops it.
     tags = run_tags(
         correlation_id="upload:"
@@ -219,7 +245,7 @@ def upload_folder_tick(
             requests.append(delete_run_request(deleted))
     elif gone:
         context.log.info(f"{len(gone)} files left {root}; their documents are kept (on_delete)")
-    digest = listings.save(current, keep=seen_digest)
+    digest = listings.save(current, keep=seen_digest, previous=seen)
     cursor = json.dumps({"v": _CURSOR_VERSION, "listing": digest})
     if not requests:
         idle = f"no new, changed or deleted files among {len(current)} in {root}"

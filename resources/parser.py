@@ -73,6 +73,11 @@ class ParserResource(dg.ConfigurableResource, ParseOptionFields):
             overrides = parse_option_overrides(root, path)
         except DocIngestError:
             return INVALID_OPTION_FILES
+        return self.planned_options_hash_of(overrides)
+
+    def planned_options_hash_of(self, overrides: dict[str, Any]) -> str:
+        """`planned_options_hash` of a document whose option files set `overrides` (read
+        already, by an `OptionFileReader` that serves many documents)."""
         if not overrides:
             return self.options().options_hash()
         try:

@@ -9,9 +9,10 @@ from pydantic import Field, PrivateAttr
 from docingest.ids import path_for_document_id, sha256_file
 from docingest.locations import Location, check_reachable, is_local
 from docingest.metadata import load_sidecar, merge_metadata
-from docingest.option_files import OptionFileReader, parse_option_overrides
+from docingest.option_files import OptionFileReader
 from docingest.paths import docingest_home
-from docingest.source import SourceFile, iter_source_files, listed_option_files, settled
+from docingest.source import Scan, SourceFile, listed_option_files, settled
+from docingest.source import scan as scan_folder
 from resources.object_store import ObjectStoreFields
 
 # Documents per run (sensor, schedule, backfills, `docingest ingest`): runs cost a second or
@@ -62,6 +63,14 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
             "taken in over several ticks instead of timing out on every one."
         ),
     )
+    reconcile_budget_s: float = Field(
+        default=30.0,
+        description=(
+            "Seconds one reconcile evaluation may spend checking files (hashing those whose "
+            "size, mtime or ctime moved, reading their state), after listing the folder; the "
+            "others are checked by the next evaluation, which goes on where this one stopped."
+        ),
+    )
     run_priority: int = Field(
         default=0,
         description=(
@@ -70,7 +79,10 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
         ),
     )
 
-    _option_files: frozenset[str] | None = PrivateAttr(default=None)
+    # The option files as a run or a tick found them, on the copy Dagster sets up for it: a
+    # resource object that lives longer (a definitions' own) never answers from old contents.
+    _in_execution: bool = PrivateAttr(default=False)
+    _options: OptionFileReader | None = PrivateAttr(default=None)
 
     def root_path(self) -> Location:
         configured = self.root or os.environ.get("DOCINGEST_SOURCE_DIR", "")
@@ -80,13 +92,20 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
         # A missing bucket or refused credentials: one ConfigError when the run or tick
         # starts, not a failure per document.
         check_reachable(self.root_path())
+        # Dagster sets up a copy for each run or tick and drops it afterwards: the reader
+        # built from here on lives as long as that copy (no teardown needed, and none kept:
+        # a teardown would make every sensor context a context manager).
+        self._in_execution, self._options = True, None
 
     def list_files(self, *, settle: bool = True) -> list[SourceFile]:
         """The folder's documents; with `settle`, only those not modified in the last
         `settle_seconds` (the sensor, the schedule and the CLI all list through here)."""
-        return list(
-            iter_source_files(self.root_path(), settle_seconds=self.settle_seconds if settle else 0)
-        )
+        return self.scan(settle=settle).files
+
+    def scan(self, *, settle: bool = True) -> Scan:
+        """`list_files`, and the option files the same walk (LIST) saw: what
+        `parse_options_reader(scan)` needs to look nothing up per document."""
+        return scan_folder(self.root_path(), settle_seconds=self.settle_seconds if settle else 0)
 
     def settled(self, file: SourceFile, now_ns: int) -> bool:
         """Whether `file`, listed with `settle=False`, would be listed with `settle` at `now_ns`
@@ -104,21 +123,25 @@ class SourceResource(dg.ConfigurableResource, ObjectStoreFields):
 
     def parse_options_for(self, path: Location) -> dict[str, Any]:
         """The parse options the folder's option files set for the document at `path`
-        (docingest.option_files); raises DocIngestError (CORRUPT_FILE) for an invalid one."""
-        root = self.root_path()
-        if is_local(root):
-            return parse_option_overrides(root, path)
-        # On an object store the option files come from one listing per resource setup (a
-        # sensor tick, a run): looking each candidate name up would cost a HEAD and a LIST per
-        # folder level per document on every tick.
-        if self._option_files is None:
-            self._option_files = listed_option_files(root)
-        return parse_option_overrides(root, path, present=self._option_files)
+        (docingest.option_files); raises DocIngestError (CORRUPT_FILE) for an invalid one.
 
-    def parse_options_reader(self) -> OptionFileReader:
-        """`parse_options_for` of many documents at once, each folder's option files read once
-        (on an object store, from one listing)."""
+        Within a run or a tick (between setup and teardown) one reader answers for every
+        document, each folder's files read once (on an object store, one listing); outside of
+        one, each call reads the files as they are now."""
+        if not self._in_execution:
+            return self.parse_options_reader().overrides(path)
+        if self._options is None:
+            self._options = self.parse_options_reader()
+        return self._options.overrides(path)
+
+    def parse_options_reader(self, listed: Scan | None = None) -> OptionFileReader:
+        """A reader of the option files as they are now, for many documents at once (a tick, a
+        reconcile evaluation): each folder's files read once. `listed`: a scan of the folder
+        that saw which option files exist; otherwise a local folder's are looked up where
+        they may be, and an object store's come from one listing."""
         root = self.root_path()
+        if listed is not None:
+            return OptionFileReader(root, listed.option_files)
         return OptionFileReader(root, None if is_local(root) else listed_option_files(root))
 
     def document_metadata(self, path: Location) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from docingest.errors import DocIngestError, ErrorCode
@@ -14,7 +15,8 @@ from docingest.option_files import (
     parse_option_overrides,
     settable_options,
 )
-from docingest.source import iter_source_files
+from docingest.source import iter_source_files, scan
+from resources import SourceResource
 
 
 def _tree(root: Path) -> Path:
@@ -112,3 +114,57 @@ def test_one_reader_for_a_whole_tree_answers_as_each_document_alone(tmp_path: Pa
         with pytest.raises(DocIngestError, match="must be a mapping") as info:
             reader.overrides(tmp_path / "bad" / name)
         assert info.value.code is ErrorCode.CORRUPT_FILE
+
+
+def test_the_listing_tells_the_reader_which_files_exist(tmp_path: Path) -> None:
+    """The sensor's reader takes the option files its walk saw: the same answers as looking
+    each candidate up, links and folders of that name still refused, and a tree without
+    option files costs no lookup at all."""
+    document = _tree(tmp_path)
+    (tmp_path / "de" / "b.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "c.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "linked" / ".docingest.yaml").symlink_to(tmp_path / ".docingest.yaml")
+    (tmp_path / "linked" / "d.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "linked" / "d.pdf.docingest.yaml").mkdir()
+    listed = scan(tmp_path)
+    assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in listed.option_files) == [
+        ".docingest.yaml", "de/.docingest.yaml", "de/scans/a.pdf.docingest.yaml",
+        "linked/.docingest.yaml", "linked/d.pdf.docingest.yaml",
+    ]  # fmt: skip
+    from_listing = OptionFileReader(tmp_path, listed.option_files)
+    looked_up = OptionFileReader(tmp_path)
+    for path in (document, tmp_path / "de" / "b.pdf", tmp_path / "top.pdf"):
+        assert from_listing.overrides(path) == looked_up.overrides(path)
+        assert from_listing.digest(path) == overrides_digest(looked_up.overrides(path)) != ""
+    for name in ("c.pdf", "d.pdf"):
+        with pytest.raises(DocIngestError, match="not a regular file"):
+            from_listing.digest(tmp_path / "linked" / name)
+
+    bare = tmp_path / "bare"
+    (bare / "sub").mkdir(parents=True)
+    (bare / "sub" / "e.pdf").write_bytes(b"%PDF-1.4\n")
+    none = OptionFileReader(bare, scan(bare).option_files)
+    assert none.present == frozenset()
+    assert (
+        none.overrides(bare / "sub" / "e.pdf") == {} and none.digest(bare / "sub" / "e.pdf") == ""
+    )
+
+
+def test_a_long_lived_resource_sees_changed_option_files(tmp_path: Path) -> None:
+    """`parse_options_for` answers from one reader within a run (on the copy Dagster sets up
+    for it) and reads the files as they are now outside of one: a resource object that
+    outlives runs never keeps a folder's old contents."""
+    document = _tree(tmp_path)
+    source = SourceResource(root=str(tmp_path))
+    assert source.parse_options_for(document)["ocr_languages"] == "de"
+    (tmp_path / "de" / ".docingest.yaml").write_text("parse_options:\n  ocr_languages: fr\n")
+    assert source.parse_options_for(document)["ocr_languages"] == "fr"
+    with dg.build_resources({"source": source}) as resources:
+        in_run = resources.source
+        assert in_run.parse_options_for(document)["ocr_languages"] == "fr"
+        (tmp_path / "de" / ".docingest.yaml").write_text("parse_options:\n  ocr_languages: it\n")
+        assert in_run.parse_options_for(document)["ocr_languages"] == "fr"  # read once a run
+    assert source.parse_options_for(document)["ocr_languages"] == "it"
+    with dg.build_resources({"source": source}) as resources:
+        assert resources.source.parse_options_for(document)["ocr_languages"] == "it"

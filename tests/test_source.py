@@ -143,3 +143,17 @@ def test_source_file_facts_and_content_hash(tmp_path: Path) -> None:
     resource = SourceResource(root=str(tmp_path), settle_seconds=0)
     assert resource.list_files() == [source]
     assert resource.content_hash(source) == sha256_bytes(b"%PDF-1.7 hello")
+
+
+def test_stamps_of_a_file(tmp_path: Path) -> None:
+    """The sensor's stamp is size and mtime; the reconcile schedule's adds the ctime, which a
+    rewrite moves even when its size and mtime are set back."""
+    path = _make(tmp_path, "a.pdf", data=b"%PDF-1.7 one", mtime=1_700_000_000)
+    (before,) = iter_source_files(tmp_path)
+    assert before.stamp == [12, 1_700_000_000 * 10**9]
+    assert before.check_stamp == [12, 1_700_000_000 * 10**9, path.stat().st_ctime_ns]
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    _make(tmp_path, "a.pdf", data=b"%PDF-1.7 two", mtime=1_700_000_000)
+    (after,) = iter_source_files(tmp_path)
+    assert after.stamp == before.stamp
+    assert after.check_stamp != before.check_stamp

@@ -66,7 +66,12 @@ def test_scale_bench_reports_real_figures(
     assert report["sensor_steady_skip"].startswith(f"no new, changed or deleted files among {DOCS}")
     assert report["sensor_new_files_partitions"] == scale_bench.NEW_FILES
     assert report["sensor_new_files_runs"] == 2  # 100 new files, 50 documents per run
-    assert report["daemon_sensor_ticks"] == ["SKIPPED", "SKIPPED"]
+    assert report["daemon_sensor_ticks"] == ["SKIPPED"] * 4 + ["SUCCESS"]
+    assert report["daemon_sensor_pass_ticks"] == []  # 200 files: hashed in the first tick
+    assert report["daemon_sensor_new_files_runs"] == 2
+    assert report["reconcile_first_runs"] == report["reconcile_touched_runs"] == 0
+    assert f"{DOCS} of {DOCS} files" in report["reconcile_touched_skip"]
+    assert f"({scale_bench.NEW_FILES} hashed)" in report["reconcile_touched_skip"]
     assert report["ui_partition_keys"] == DOCS
     assert report["ui_materialized"] == DOCS
     assert report["backfill_target_runs"] == DOCS // 50  # documents per run

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from assets.partitions import documents_partitions
+from docingest import listing
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.listing import ListingStore
-from docingest.source import SourceFile
+from docingest.source import Scan
 from docingest.state import record_failure
 from docingest.storage import DocumentStore
 from pipelines.definitions import build_definitions
@@ -263,9 +265,9 @@ def test_a_tick_hashes_within_its_budget_and_the_next_goes_on(
 class _SlowListing(SourceResource):
     """The real upload folder, listed as slowly as 100,000 files on a busy machine."""
 
-    def list_files(self, *, settle: bool = True) -> list[SourceFile]:
+    def scan(self, *, settle: bool = True) -> Scan:
         time.sleep(self.hash_budget_s + 1)
-        return super().list_files(settle=settle)
+        return super().scan(settle=settle)
 
 
 def test_a_listing_slower_than_the_budget_still_leaves_time_to_hash(
@@ -280,3 +282,44 @@ def test_a_listing_slower_than_the_budget_still_leaves_time_to_hash(
     result = upload_folder_sensor()(context)
     assert isinstance(result, dg.SensorResult)
     assert len(_listing(result.cursor, folder)) == 3
+
+
+def test_an_idle_tick_neither_reads_nor_writes_its_listing(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's code server lives from tick to tick: it keeps the listing it last read or
+    wrote, and an idle tick compares instead of reading and serializing 12 MB at 100k files.
+    A new process (an empty memory) reads the snapshot from disk and finds the same."""
+    folder = tmp_path / "uploads"
+    _fill(folder, 3)
+    first = _tick(instance, folder, None)
+    instance.add_dynamic_partitions("documents", [f"doc-{i:04d}.pdf" for i in range(3)])
+    snapshots = ListingStore(StorageResource().store.base_dir, folder).folder
+    (snapshot,) = snapshots.glob("*.json")
+    written = snapshot.stat().st_mtime_ns
+    encoded: list[int] = []
+    read: list[Path] = []
+    real_encode, real_read = listing._encode, Path.read_bytes
+
+    def encode(files: Any) -> bytes:
+        encoded.append(len(files))
+        return real_encode(files)
+
+    def read_bytes(path: Path) -> bytes:
+        if path.parent == snapshots:
+            read.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(listing, "_encode", encode)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    idle = _tick(instance, folder, first.cursor)
+    assert idle.cursor == first.cursor and not idle.run_requests
+    assert encoded == [] and read == [] and snapshot.stat().st_mtime_ns == written
+
+    listing._KEPT.clear()  # as a code server that just started
+    again = _tick(instance, folder, idle.cursor)
+    assert again.cursor == first.cursor and not again.run_requests
+    assert read == [snapshot] and encoded == []
+    (folder / "doc-0001.pdf").unlink()
+    gone = _tick(instance, folder, again.cursor)
+    assert gone.cursor != again.cursor and encoded == [2]  # changed: written once
