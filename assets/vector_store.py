@@ -88,10 +88,13 @@ def index_document(
     chunked = len(records)
     records = [c for c in records if not (classes and classes.excludes(c.page_start, c.page_end))]
     started = time.perf_counter()
+    # The precision of the collection's points (or the configured one, which must match).
+    model = embedder.for_collection(vectors)
     vectors.ensure_collection(
-        vector_size=embedder.dimension,
-        model_name=embedder.model,
+        vector_size=model.dimension,
+        model_name=model.name,
         index_keys=index_schema(registered),
+        precision=model.precision,
     )
     # With `contextual_prefix` the title and heading breadcrumb are embedded with the text (and
     # go into its BM25 terms); the stored text stays exact.
@@ -116,7 +119,7 @@ def index_document(
         texts = [embedding_text(c, contextual) for c in part]
         keys = [embedding_key(embedder.model, text) for text in texts]
         missing = sorted({i for i, key in enumerate(keys) if key not in cached})
-        fresh = embedder.embed([texts[i] for i in missing]) if missing else []
+        fresh = model.embed([texts[i] for i in missing]) if missing else []
         found = {keys[i]: vector for i, vector in zip(missing, fresh, strict=True)}
         computed += len(missing)
         points = [
@@ -152,6 +155,7 @@ def index_document(
             "points": count,
             "collection": vectors.collection,
             "embedding_model": embedder.model,
+            "embedding_precision": model.precision,
             "vector_size": embedder.dimension,
             "embed_seconds": round(embed_seconds, 3),
             "upsert_seconds": round(upsert_seconds, 3),
