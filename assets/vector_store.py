@@ -13,6 +13,7 @@ from assets.partitions import documents_partitions
 from assets.results import CheckOutcome, StageResult, check_spec
 from docingest.chunking import embedding_text
 from docingest.classify import Classification, read_classification
+from docingest.embedding import Embedder
 from docingest.errors import DocIngestError, ErrorCode
 from docingest.filters import PATH_PREFIXES_KEY, index_type
 from docingest.ids import point_id_for
@@ -89,6 +90,7 @@ class PreparedIndex:
     cached: dict[str, list[float]]
     seconds: float  # spent preparing (counted in embed_seconds)
     to_embed: list[str] | None
+    model: Embedder | None = None  # the collection's precision (None: the resource's, fp32)
 
     @property
     def size(self) -> int:
@@ -127,10 +129,13 @@ def prepare_index(
     classes = read_classification(store, document_id)
     chunked = len(records)
     records = [c for c in records if not (classes and classes.excludes(c.page_start, c.page_end))]
+    # The precision of the collection's points (or the configured one, which must match).
+    model = embedder.for_collection(vectors)
     vectors.ensure_collection(
-        vector_size=embedder.dimension,
-        model_name=embedder.model,
+        vector_size=model.dimension,
+        model_name=model.name,
         index_keys=index_schema(registered),
+        precision=model.precision,
     )
     # With `contextual_prefix` the title and heading breadcrumb are embedded with the text (and
     # go into its BM25 terms); the stored text stays exact.
@@ -147,12 +152,22 @@ def prepare_index(
         to_embed = [text for text, key in zip(texts, keys, strict=True) if key not in cached]
     return PreparedIndex(
         document_id, registered, records, chunked, classes, contextual, cached,
-        time.perf_counter() - started, to_embed,
+        time.perf_counter() - started, to_embed, model,
     )  # fmt: skip
 
 
+def _embedding(
+    embedder: EmbedderResource, model: Embedder | None
+) -> Callable[[Sequence[str]], list[list[float]]]:
+    """What embeds a collection's texts: the resource's own `embed` (the fp32 model) unless the
+    collection holds another precision's vectors (int8: `model`)."""
+    if model is None or model.precision == "fp32":
+        return embedder.embed
+    return model.embed
+
+
 def embed_together(
-    embedder: EmbedderResource, documents: Sequence[list[str]]
+    embedder: EmbedderResource, documents: Sequence[list[str]], model: Embedder | None = None
 ) -> list[Embedded | Exception]:
     """The texts of several documents embedded in one call, split back per document (the model
     embeds each text on its own: the same vectors as one call per document). When the call
@@ -160,13 +175,14 @@ def embed_together(
     texts = [text for document in documents for text in document]
     if not texts:
         return [Embedded([], 0.0) for _ in documents]
+    embed = _embedding(embedder, model)
     clock = time.perf_counter()
     try:
-        together = embedder.embed(texts)
+        together = embed(texts)
     except Exception as error:  # raised where the document's index stage classifies it
         if len(documents) == 1:
             return [error]
-        return [_embed_alone(embedder, document) for document in documents]
+        return [_embed_alone(embed, document) for document in documents]
     seconds = time.perf_counter() - clock
     out: list[Embedded | Exception] = []
     first = 0
@@ -177,10 +193,12 @@ def embed_together(
     return out
 
 
-def _embed_alone(embedder: EmbedderResource, texts: list[str]) -> Embedded | Exception:
+def _embed_alone(
+    embed: Callable[[Sequence[str]], list[list[float]]], texts: list[str]
+) -> Embedded | Exception:
     clock = time.perf_counter()
     try:
-        vectors = embedder.embed(texts) if texts else []
+        vectors = embed(texts) if texts else []
     except Exception as error:  # raised where the document's index stage classifies it
         return error
     return Embedded(vectors, time.perf_counter() - clock)
@@ -221,7 +239,8 @@ def write_index(
         if given is not None:
             fresh = [next(given) for _ in missing]
         else:
-            fresh = embedder.embed([texts[i] for i in missing]) if missing else []
+            embed = _embedding(embedder, prepared.model)
+            fresh = embed([texts[i] for i in missing]) if missing else []
         found = {keys[i]: vector for i, vector in zip(missing, fresh, strict=True)}
         computed += len(missing)
         points = [
@@ -262,6 +281,7 @@ def write_index(
             "points": count,
             "collection": vectors.collection,
             "embedding_model": embedder.model,
+            "embedding_precision": prepared.model.precision if prepared.model else "fp32",
             "vector_size": embedder.dimension,
             "embed_seconds": round(embed_seconds, 3),
             "upsert_seconds": round(upsert_seconds, 3),
@@ -293,7 +313,9 @@ class DocumentIndexer:
         return prepare_index(document_id, self.embedder, self.vectors(), self.store)
 
     def embed(self, documents: Sequence[list[str]]) -> list[Embedded | Exception]:
-        return embed_together(self.embedder, documents)
+        return embed_together(
+            self.embedder, documents, self.embedder.for_collection(self.vectors())
+        )
 
     def write(self, prepared: PreparedIndex, reply: Embedded | Exception | None) -> StageResult:
         """Write the document's points; the error its embedding raised is raised here."""

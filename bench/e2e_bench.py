@@ -11,11 +11,13 @@ each a subprocess with its own fresh `DOCINGEST_HOME` (the exported ONNX model s
 machine after its first run), over the same PDFs in the same run:
 
 - `tutorial`: PyMuPDF page text -> LangChain RecursiveCharacterTextSplitter(1000, 200) ->
-  all-MiniLM-L6-v2 (docingest's embedder, the same ONNX backend) -> vectors in memory (an .npz),
+  all-MiniLM-L6-v2 (docingest's embedder, the same ONNX backend, pinned to fp32: the model as
+  its users run it, whatever precision docingest defaults to) -> vectors in memory (an .npz),
   searched by exact cosine. No store, no state: the 20-line script.
 - `docingest-<engine>`: `docingest ingest UPLOADS --json` (python -m pipelines.cli, the command a
   user runs) with `DOCINGEST_PARSE_ENGINE=<engine>`, everything else at its defaults; searched in
-  its store the way `docingest search` does (`docingest.search.search`, default mode).
+  its store the way `docingest search` does (`docingest.search.search`, default mode, queries at
+  the precision of the collection's points).
 
 The sample is split into `--groups` interleaved groups of PDFs; each group is ingested by every
 pipeline in turn, the order rotating from one group to the next (load on a shared machine
@@ -82,7 +84,7 @@ def tutorial_ingest(pdfs: Sequence[Path], out: Path) -> None:
     from docingest.embedding import get_embedder
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-    embedder = get_embedder()
+    embedder = get_embedder(precision="fp32")  # the tutorial's model as trained, whatever ours is
     documents: list[str] = []
     pages: list[int] = []
     vectors: list[list[float]] = []
@@ -179,8 +181,8 @@ class Pipeline:
         """A searcher over this pipeline's index, and what to close after."""
         from docingest.embedding import get_embedder
 
-        embedder = get_embedder()
         if self.engine is None:
+            embedder = get_embedder(precision="fp32")
             parts = [np.load(p) for p in sorted(self.home.glob("group-*.npz"))]
             matrix = np.concatenate([p["vectors"] for p in parts])
             documents = np.concatenate([p["documents"] for p in parts])
@@ -199,10 +201,11 @@ class Pipeline:
             return tutorial_search, None
         from docingest.filters import PATH_PREFIXES_KEY, Condition
         from docingest.metadata import RESERVED_KEYS
-        from docingest.search import search
+        from docingest.search import query_embedder, search
         from docingest.vectorstore import VectorStore
 
         store = VectorStore(collection="documents", path=str(self.home / "qdrant"))
+        embedder = query_embedder(store)  # at the precision the ingest embedded with
 
         def docingest_search(q: dict[str, Any], scope: str, doc: str | None) -> list[Hit]:
             condition = (
@@ -242,7 +245,10 @@ def step_seconds(dagster_home: Path) -> dict[str, float]:
 def _export_model(models: Path) -> None:
     """The ONNX export every home would do on its first run, done once before timing."""
     env = _child_env(models.parent / "export-home", None)
-    code = "from docingest.embedding import get_embedder; get_embedder().embed(['warm'])"
+    code = (
+        "from docingest.embedding import PRECISIONS, get_embedder\n"
+        "for precision in PRECISIONS: get_embedder(precision=precision).embed(['warm'])"
+    )
     subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO_ROOT, check=True)
     (models.parent / "export-home" / "models").rename(models)
 

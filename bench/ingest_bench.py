@@ -76,7 +76,9 @@ def plain_ingest(
     params = validate_params(strategy, chunk_params)
     pages = chunks = 0
     with VectorStore(collection=COLLECTION, path=str(home / "qdrant")) as store:
-        store.ensure_collection(vector_size=embedder.dimension, model_name=embedder.name)
+        store.ensure_collection(
+            vector_size=embedder.dimension, model_name=embedder.name, precision=embedder.precision
+        )
         for file in sorted(folder.glob("*.pdf")):
             clock = time.perf_counter()
             parsed = parse_file(file, document_id=file.name, options=options)

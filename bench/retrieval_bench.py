@@ -3,7 +3,8 @@
 Run from the repository root:
 
     .venv/bin/python -m bench.retrieval_bench --parses DIR [--sets mmlongbench,docugami-sec10q]
-        [--cache DIR] [--out bench/results/retrieval.json]
+        [--cache DIR] [--precisions fp32,int8] [--no-baselines]
+        [--out bench/results/retrieval.json]
 
 `--parses DIR` holds `docingest parse --format json` output per set (`DIR/<set>/<stem>.json`):
 parsing the 3,336 pages with the layout engine takes ~40 min on 2 cores, so it is done once and
@@ -49,18 +50,22 @@ Hit = dict[str, Any]
 
 
 class EmbeddingCache:
-    """Vectors by sha256 of the embedded text, kept in one .npz per model between runs."""
+    """Vectors by sha256 of the embedded text, kept in one .npz per model and precision between
+    runs."""
 
-    def __init__(self, folder: Path, model: str) -> None:
+    def __init__(self, folder: Path, model: str, precision: str = "fp32") -> None:
         from docingest.embedding import get_embedder
 
-        self.path = folder / f"embeddings-{model}.npz"
-        self.embedder = get_embedder(model)
+        stem = f"embeddings-{model}" + ("" if precision == "fp32" else f"-{precision}")
+        self.path = folder / f"{stem}.npz"
+        self.embedder = get_embedder(model, precision=precision)
+        if self.embedder.precision != precision:
+            raise SystemExit(f"the {precision} model could not be loaded (see the log above)")
         self.vectors: dict[str, np.ndarray] = {}
         if self.path.exists():
             with np.load(self.path) as stored:
                 self.vectors = {key: stored[key] for key in stored.files}
-        self.stats_path = folder / f"embeddings-{model}.stats.json"
+        self.stats_path = folder / f"{stem}.stats.json"
         stats = json.loads(self.stats_path.read_text()) if self.stats_path.exists() else {}
         self.computed = int(stats.get("computed", 0))  # over every run: the measured rate
         self.seconds = float(stats.get("seconds", 0.0))
@@ -228,9 +233,11 @@ def docingest_searchers(
     params: dict[str, str],
     home: Path,
     names: set[str],
-) -> tuple[dict[str, Searcher], float]:
-    """Index the stored parses the way the pipeline does; one searcher per mode; (searchers,
-    seconds from parse to searchable, embedding counted at this run's measured rate)."""
+    label: str = "docingest",
+) -> tuple[dict[str, Searcher], float, float]:
+    """Index the stored parses the way the pipeline does; one searcher per mode, named
+    `<label>-<mode>`; (searchers, seconds from parse to searchable with embedding counted at
+    this run's measured rate, those embedding seconds)."""
     from assets.vector_store import embedding_key, index_schema
     from docingest.chunking import embedding_text
     from docingest.filters import Condition
@@ -269,7 +276,10 @@ def docingest_searchers(
             embedded_texts += len(texts)
         started = time.perf_counter()
         store.ensure_collection(
-            vector_size=cache.embedder.dimension, model_name=model, index_keys=index_schema({})
+            vector_size=cache.embedder.dimension,
+            model_name=model,
+            index_keys=index_schema({}),
+            precision=cache.embedder.precision,
         )
         points = [
             PointData(
@@ -285,9 +295,9 @@ def docingest_searchers(
     rate = cache.computed / cache.seconds if cache.seconds else 0.0
     embed_seconds = embedded_texts / rate if rate else 0.0
     print(
-        f"  docingest: {store.count()} points, chunk {chunk_seconds:.0f} s, index "
-        f"{index_seconds:.0f} s, embed {embed_seconds:.0f} s at {rate:.1f} texts/s; "
-        f"failed parses: {failed}",
+        f"  {label}: {store.count()} points, chunk {chunk_seconds:.0f} s, index "
+        f"{index_seconds:.0f} s, embed {embed_seconds:.0f} s at {rate:.1f} texts/s "
+        f"({cache.embedder.precision}); failed parses: {failed}",
         file=sys.stderr,
     )
 
@@ -306,11 +316,11 @@ def docingest_searchers(
 
         return run
 
-    searchers = {f"docingest-{mode}": searcher(mode, fusions[0]) for mode in modes}
+    searchers = {f"{label}-{mode}": searcher(mode, fusions[0]) for mode in modes}
     if "hybrid" in modes and len(fusions) > 1:  # one hybrid searcher per fusion, named by it
-        del searchers["docingest-hybrid"]
-        searchers.update({f"docingest-hybrid-{f}": searcher("hybrid", f) for f in fusions})
-    return searchers, chunk_seconds + index_seconds + embed_seconds
+        del searchers[f"{label}-hybrid"]
+        searchers.update({f"{label}-hybrid-{f}": searcher("hybrid", f) for f in fusions})
+    return searchers, chunk_seconds + index_seconds + embed_seconds, embed_seconds
 
 
 def _table(results: dict[str, dict[str, dict]], seconds: dict[str, dict[str, float]]) -> str:
@@ -337,6 +347,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--cache", type=Path, default=Path("bench/results/retrieval-cache"))
     parser.add_argument("--only-baselines", action="store_true")
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="only docingest (e.g. precisions compared)"
+    )
+    parser.add_argument(
+        "--precisions",
+        default="fp32",
+        help="embedding precision(s), e.g. fp32,int8: the same chunks indexed once per precision "
+        "(searchers docingest-<mode> for fp32, docingest@<precision>-<mode> for the others)",
+    )
     parser.add_argument("--max-pages", type=int, help="only documents of at most N pages")
     parser.add_argument("--modes", default="dense,sparse,hybrid")
     parser.add_argument(
@@ -349,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/retrieval.json"))
     args = parser.parse_args(argv)
-    cache = EmbeddingCache(args.cache, "all-MiniLM-L6-v2")
+    precisions = args.precisions.split(",")
+    caches = {p: EmbeddingCache(args.cache, "all-MiniLM-L6-v2", p) for p in {"fp32", *precisions}}
+    cache = caches["fp32"]  # the baselines embed as their users do: the model as trained
     parse_seconds = {k: float(v) for k, _, v in (p.partition("=") for p in args.parse_seconds)}
     results: dict[str, dict[str, dict]] = {}
     seconds: dict[str, dict[str, float]] = {}
@@ -364,16 +385,21 @@ def main(argv: list[str] | None = None) -> int:
             qpath = Path(tmp) / f"{set_name}-questions.jsonl"
             qpath.write_text("".join(json.dumps(q) + "\n" for q in questions))
             print(f"{set_name}: {len(pdfs)} PDFs, {len(questions)} questions", file=sys.stderr)
-            searchers, seconds[set_name] = baselines(pdfs, cache)
-            if not args.only_baselines:
+            searchers: dict[str, Searcher] = {}
+            seconds[set_name] = {}
+            if not args.no_baselines:
+                searchers, seconds[set_name] = baselines(pdfs, cache)
+            for precision in precisions if not args.only_baselines else []:
+                label = "docingest" if precision == "fp32" else f"docingest@{precision}"
                 params = dict(p.partition("=")[::2] for p in args.param)
-                ours, ours_seconds = docingest_searchers(
-                    args.parses / set_name, cache, args.modes.split(","),
+                ours, ours_seconds, embed_seconds = docingest_searchers(
+                    args.parses / set_name, caches[precision], args.modes.split(","),
                     args.fusions.split(","), args.strategy, params,
-                    Path(tmp) / set_name, {p.name for p in pdfs},
+                    Path(tmp) / set_name / precision, {p.name for p in pdfs}, label,
                 )  # fmt: skip
                 searchers.update(ours)
-                seconds[set_name]["docingest"] = ours_seconds + parse_seconds.get(set_name, 0.0)
+                seconds[set_name][label] = ours_seconds + parse_seconds.get(set_name, 0.0)
+                seconds[set_name][f"{label} embed"] = embed_seconds
             for scope, scoped in question_scopes(set_name, questions).items():
                 results[scope] = {}
                 for name, search in searchers.items():

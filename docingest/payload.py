@@ -33,6 +33,8 @@ class PointPayload(TypedDict):
     strategy: str
     params_hash: str
     embedding_model: str
+    # fp32 or int8: set by the store on every point it writes (docingest.vectorstore).
+    embedding_precision: NotRequired[str]
     # The embedding cache's key (model and embedded text), added when the point is indexed.
     embedding_key: NotRequired[str]
     # Written when the document was classified (docingest.classify).

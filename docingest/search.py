@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docingest.errors import ConfigError, DocIngestError
 from docingest.filters import PATH_PREFIXES_KEY, Filter, FilterValue, equality_filter
@@ -27,6 +27,9 @@ from docingest.vectorstore import (
     SearchHit,
     VectorStore,
 )
+
+if TYPE_CHECKING:  # the model loads only when a query is embedded
+    from docingest.embedding import Embedder
 
 QDRANT_URL_ENV = "QDRANT_URL"
 QDRANT_API_KEY_ENV = "QDRANT_API_KEY"
@@ -169,11 +172,10 @@ def search_points(
     context: int = 0,
 ) -> list[dict[str, Any]]:
     """The best chunks for the query in the configured store, in the `docingest search --json`
-    shape, embedded by the default model (loaded once per process)."""
-    from docingest.embedding import get_embedder
-
-    embedder = get_embedder()
+    shape, embedded by the default model (loaded once per process) at the precision of the
+    collection's points."""
     with StoreSettings.from_env().open() as store:
+        embedder = query_embedder(store)
         return search(
             store,
             embedder.embed_query,
@@ -188,9 +190,24 @@ def search_points(
         )
 
 
+def query_embedder(store: VectorStore) -> Embedder:
+    """The model that embeds queries against `store`: at the precision its points were
+    embedded with, whatever is configured (a query of the other precision would score every
+    point a little off); for a collection without points, the configured precision
+    (`$DOCINGEST_EMBED_PRECISION`), else the default."""
+    from docingest.embedding import PRECISION_ENV, get_embedder, precision_of
+
+    configured = precision_of(os.environ.get(PRECISION_ENV))
+    stored = store.stored_embedding()
+    if stored is not None:
+        return get_embedder(precision=stored[1])
+    return get_embedder(precision=configured)
+
+
 def embedding_model_ready() -> bool:
     """Whether the default model's ONNX export is already under the home (the first search
-    or ingest in a new home builds it, which takes a while)."""
+    or ingest in a new home builds it, which takes a while; the int8 model is derived from it
+    in seconds)."""
     from docingest.embedding import DEFAULT_MODEL
     from docingest.onnx_model import cache_key
 

@@ -31,6 +31,8 @@ from docingest.sparse import SparseVector
 
 DOCUMENT_ID_KEY = "document_id"
 MODEL_KEY = "embedding_model"
+# fp32 or int8 (docingest.embedding); points written before the key existed are fp32.
+PRECISION_KEY = "embedding_precision"
 BATCH = 256  # points per upsert/delete request
 MODES = ("dense", "sparse", "hybrid")
 DEFAULT_MODE = "hybrid"  # the most even across sets in bench/retrieval_bench.py (bench/README.md)
@@ -43,6 +45,11 @@ DEFAULT_FUSION = "dbsf"
 _MISMATCH_FIX = (
     "choose another collection name, or recreate this one for the new model "
     "(`docingest reindex --recreate`)"
+)
+_PRECISION_FIX = (
+    "leave DOCINGEST_EMBED_PRECISION (EmbedderResource.precision) unset or 'auto' to keep the "
+    "collection's precision, or rebuild the collection at the new one (`docingest reindex "
+    "--recreate`), or choose another collection name"
 )
 Filters = Mapping[str, FilterValue] | Filter
 
@@ -186,6 +193,7 @@ class VectorStore:
             raise ConfigError("give exactly one of path (local Qdrant) or url (Qdrant server)")
         self.collection = collection
         self._model_name: str | None = None
+        self._precision = "fp32"
         self._closed = False
         self._backend: Backend
         if path is not None:
@@ -227,14 +235,29 @@ class VectorStore:
                 f"{type(e).__name__}: {e}",
             ) from e
 
+    def stored_embedding(self) -> tuple[str, str] | None:
+        """(model, precision) the collection's points were embedded with; None while it holds
+        no point. A collection holds one of each (`ensure_collection` sees to it), so the first
+        point speaks for all."""
+        with self._calling(f"read the embedding of collection {self.collection!r}"):
+            if not self._backend.exists():
+                return None
+            first = next(self._backend.scroll((), [MODEL_KEY, PRECISION_KEY], False), None)
+        if first is None:
+            return None
+        return str(first[1].get(MODEL_KEY)), str(first[1].get(PRECISION_KEY) or "fp32")
+
     def ensure_collection(
         self,
         *,
         vector_size: int,
         model_name: str,
         index_keys: Sequence[str] | Mapping[str, str] = (),
+        precision: str = "fp32",
     ) -> None:
-        """Create the collection (cosine + BM25) if missing; refuse one built for another model.
+        """Create the collection (cosine + BM25) if missing; refuse one built for another model
+        or another precision of it (the vectors would mix silently: a query scores differently
+        against each kind).
 
         `index_keys`: payload keys to index, as {key: keyword|integer|float|bool|datetime}
         (a plain list means keyword indexes).
@@ -253,16 +276,23 @@ class VectorStore:
                     f"collection {self.collection!r} holds {size}-dimensional vectors but model "
                     f"{model_name!r} makes {vector_size}-dimensional ones; {_MISMATCH_FIX}"
                 )
-            first = next(self._backend.scroll((), [MODEL_KEY], False), None)
+            first = next(self._backend.scroll((), [MODEL_KEY, PRECISION_KEY], False), None)
             stored = first[1].get(MODEL_KEY) if first else model_name
             if stored != model_name:
                 raise CollectionMismatchError(
                     f"collection {self.collection!r} holds vectors of model {stored!r}, "
                     f"not {model_name!r}; {_MISMATCH_FIX}"
                 )
+            held = (first[1].get(PRECISION_KEY) or "fp32") if first else precision
+            if held != precision:
+                raise CollectionMismatchError(
+                    f"collection {self.collection!r} holds {held} vectors of {model_name!r}; "
+                    f"this run embeds {precision}: {_PRECISION_FIX}"
+                )
             base = {DOCUMENT_ID_KEY: "keyword", "page_start": "integer", "page_end": "integer"}
             self._backend.ensure_indexes(base | schema)
         self._model_name = model_name
+        self._precision = precision
 
     def replace_document(self, document_id: str, points: Sequence[PointData]) -> dict[str, int]:
         """Make `points` the document's only points: upsert first, then drop the stale ones.
@@ -278,8 +308,12 @@ class VectorStore:
         (bounded memory) and then `delete_stale` keeps only the ids written."""
         if self._model_name is None:
             raise RuntimeError("call ensure_collection() before writing points")
-        # The store owns these two keys: every point names its document and its model.
-        owned = {DOCUMENT_ID_KEY: document_id, MODEL_KEY: self._model_name}
+        # The store owns these keys: every point names its document, its model and precision.
+        owned = {
+            DOCUMENT_ID_KEY: document_id,
+            MODEL_KEY: self._model_name,
+            PRECISION_KEY: self._precision,
+        }
         ready = [
             PointData(canonical_id(p.point_id), p.vector, valid_utf8(p.payload | owned), p.sparse)
             for p in points
@@ -317,7 +351,7 @@ class VectorStore:
         document: new metadata without re-embedding or re-writing the points."""
         if (document_id is None) == (point_ids is None):
             raise ValueError("give exactly one of document_id or point_ids")
-        owned = {DOCUMENT_ID_KEY, MODEL_KEY} & set(payload)
+        owned = {DOCUMENT_ID_KEY, MODEL_KEY, PRECISION_KEY} & set(payload)
         if owned:
             raise ValueError(f"the store owns {sorted(owned)}: not set by set_payload")
         clean = valid_utf8(dict(payload))

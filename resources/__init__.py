@@ -5,10 +5,11 @@ from typing import Any
 
 import dagster as dg
 
+from docingest.embedding import PRECISION_ENV, precision_of
 from docingest.parsing.options import Engine
 from resources.chunker import ChunkerResource
 from resources.classifier import RULES_ENV, ClassifierResource
-from resources.embedder import EmbedderResource
+from resources.embedder import EmbedderResource, EmbeddingPrecision
 from resources.object_store import object_store_env
 from resources.parser import ParserResource
 from resources.qdrant import QdrantResource
@@ -45,8 +46,9 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     parse engine (`layout`, the default, or `fast`); `DOCINGEST_PARSE_WORKERS` the parser's
     worker processes (default one per core) and `DOCINGEST_PARSE_AHEAD` how many documents a
     run parses ahead (default as many; 0: none); `DOCINGEST_PDF_PASSWORD` opens encrypted
-    PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file. Secrets are bound as
-    dg.EnvVar: the UI and run config show their names, not values.
+    PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file;
+    `DOCINGEST_EMBED_PRECISION` (`auto`, `fp32`, `int8`) the embedding precision. Secrets are
+    bound as dg.EnvVar: the UI and run config show their names, not values.
 
     Object storage: `DOCINGEST_SOURCE_DIR` and `DOCINGEST_DATA_URL` may be `s3://` URLs; the
     endpoint and keys are the AWS variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
@@ -71,7 +73,9 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
         ),
         "chunker": ChunkerResource(),
         "classifier": ClassifierResource(rules_path=os.environ.get(RULES_ENV) or None),
-        "embedder": EmbedderResource(),
+        "embedder": EmbedderResource(
+            precision=EmbeddingPrecision(precision_of(os.environ.get(PRECISION_ENV)) or "auto")
+        ),
         "qdrant": qdrant,
         "storage": StorageResource(**object_store),
         "io_manager": NothingStoredIOManager(),

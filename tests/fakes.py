@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from docingest.embedding import Embedder, model_spec
+from docingest import embedding
+from docingest.embedding import Embedder, model_spec, precision_of
+from docingest.onnx_model import Precision
 from docingest.parsing.options import Engine
 from resources import EmbedderResource, ParserResource
 
@@ -23,12 +25,15 @@ _WORD = re.compile(r"\w+")
 
 
 class HashingModel:
-    """Each word adds 1 to one of `dimension` buckets (by its hash); vectors are normalized."""
+    """Each word adds 1 to one of `dimension` buckets (by its hash); vectors are normalized.
+    At `int8` the vector is rounded to steps of 1/16 first, so the two precisions make
+    slightly different vectors, as the real ones do."""
 
     max_seq_length = 256
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, precision: Precision = "fp32") -> None:
         self.dimension = dimension
+        self.precision = precision
 
     def get_embedding_dimension(self) -> int:
         return self.dimension
@@ -40,7 +45,11 @@ class HashingModel:
                 bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest())
                 vectors[row, bucket % self.dimension] += 1.0
             vectors[row, 0] += 1e-3  # no zero vector for a text without words
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        if self.precision == "int8":
+            vectors = np.round(vectors * 16) / 16 + 1e-3
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         return [len(_WORD.findall(text)) + 2 for text in texts]  # + [CLS] and [SEP]
@@ -49,9 +58,11 @@ class HashingModel:
 class FakeEmbedderResource(EmbedderResource):
     """The embedder resource with the model swapped for `HashingModel` (same name and size)."""
 
-    def load(self) -> Embedder:
+    def load(self, precision: str | None = None) -> Embedder:
         spec = model_spec(self.model)
-        return Embedder(spec, HashingModel(spec.dimension), batch_size=self.batch_size)
+        wanted = precision_of(precision or self.configured_precision())
+        wanted = wanted or embedding.DEFAULT_PRECISION
+        return Embedder(spec, HashingModel(spec.dimension, wanted), batch_size=self.batch_size)
 
 
 FAST_PARSER = ParserResource(engine=Engine.fast)

@@ -9,7 +9,7 @@ from docingest.filters import PATH_PREFIXES_KEY
 from docingest.metadata import merge_metadata
 from docingest.models import Chunk
 from docingest.payload import EMBED_KEY, RESERVED_KEYS, point_payload
-from docingest.vectorstore import DOCUMENT_ID_KEY, MODEL_KEY
+from docingest.vectorstore import DOCUMENT_ID_KEY, MODEL_KEY, PRECISION_KEY
 
 CHUNK = Chunk("c", "a/b.pdf", 0, "text", 1, 1, 1, [], [], ["text"], "token_size", "h")
 REGISTERED = {"path": "/a/b.pdf", "sha256": "0", "vector_store_metadata": {"team": "ops"}}
@@ -18,7 +18,8 @@ REGISTERED = {"path": "/a/b.pdf", "sha256": "0", "vector_store_metadata": {"team
 def test_a_classified_point_writes_every_declared_key_beside_the_metadata() -> None:
     classes = Classification("invoice", 0.8, None, None, {}, {}, {"blank": [2]}, [], "r")
     written = point_payload(CHUNK, REGISTERED, "model", classes)
-    assert set(written) | {EMBED_KEY} == RESERVED_KEYS | {"team"}
+    # The index stage adds the embedding key; the store stamps the precision.
+    assert set(written) | {EMBED_KEY, PRECISION_KEY} == RESERVED_KEYS | {"team"}
     assert written["document_type"] == "invoice" and written["page_class"] == []
     assert written[PATH_PREFIXES_KEY] == ["a"]
 
@@ -29,7 +30,8 @@ def test_an_unclassified_point_has_no_class_keys() -> None:
 
 
 def test_the_keys_other_modules_name_are_declared() -> None:
-    assert {PATH_PREFIXES_KEY, DOCUMENT_ID_KEY, MODEL_KEY, EMBED_KEY} <= RESERVED_KEYS
+    named = {PATH_PREFIXES_KEY, DOCUMENT_ID_KEY, MODEL_KEY, PRECISION_KEY, EMBED_KEY}
+    assert named <= RESERVED_KEYS
 
 
 @pytest.mark.parametrize("key", sorted(RESERVED_KEYS))

@@ -18,6 +18,8 @@ from docingest.filters import parse_filters
 from docingest.ids import point_id_for
 from docingest.sparse import Bm25Encoder
 from docingest.vectorstore import (
+    MODEL_KEY,
+    PRECISION_KEY,
     CollectionMismatchError,
     PointData,
     Query,
@@ -86,6 +88,37 @@ def test_model_mismatch_names_both_models(store: VectorStore) -> None:
     store.replace_document("a.pdf", _points("a.pdf", 1))
     with pytest.raises(CollectionMismatchError, match=r"'test-model'.*'other-model'.*recreate"):
         store.ensure_collection(vector_size=SIZE, model_name="other-model")
+
+
+def test_the_collection_keeps_one_precision(store: VectorStore) -> None:
+    """Every point is stamped with the precision the collection was ensured for; another one
+    is refused, with the way out; points of the previous version (no stamp) are fp32."""
+    assert store.stored_embedding() is None  # no point yet: no precision to keep
+    store.replace_document("a.pdf", _points("a.pdf", 2))
+    assert store.stored_embedding() == (MODEL, "fp32")
+    assert {p[1][PRECISION_KEY] for p in store.all_points()} == {"fp32"}
+    with pytest.raises(CollectionMismatchError, match=r"holds fp32 vectors.*embeds int8.*recreate"):
+        store.ensure_collection(vector_size=SIZE, model_name=MODEL, precision="int8")
+    with pytest.raises(ValueError, match="owns"):
+        store.set_payload({PRECISION_KEY: "int8"}, document_id="a.pdf")
+
+    store.delete_document("a.pdf")  # empty again: a new precision may start
+    store.ensure_collection(vector_size=SIZE, model_name=MODEL, precision="int8")
+    store.replace_document("b.pdf", _points("b.pdf", 1))
+    assert store.stored_embedding() == (MODEL, "int8")
+    with pytest.raises(CollectionMismatchError, match=r"holds int8 vectors.*embeds fp32"):
+        store.ensure_collection(vector_size=SIZE, model_name=MODEL)
+
+
+def test_points_written_before_precisions_read_as_fp32(store: VectorStore) -> None:
+    old = _points("old.pdf", 2)
+    for point in old:  # what the previous version wrote: model, no precision
+        point.payload |= {"document_id": "old.pdf", MODEL_KEY: MODEL}
+    store._backend.upsert(old)
+    assert store.stored_embedding() == (MODEL, "fp32")
+    store.ensure_collection(vector_size=SIZE, model_name=MODEL, precision="fp32")
+    with pytest.raises(CollectionMismatchError, match="holds fp32"):
+        store.ensure_collection(vector_size=SIZE, model_name=MODEL, precision="int8")
 
 
 def test_replace_document_is_idempotent(store: VectorStore) -> None:
