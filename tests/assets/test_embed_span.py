@@ -71,7 +71,7 @@ class PoisonModel(HashingModel):
 
 
 class PoisonEmbedder(CountingEmbedder):
-    def load(self) -> Embedder:
+    def load(self, precision: str | None = None) -> Embedder:
         spec = model_spec(self.model)
         return Embedder(spec, PoisonModel(spec.dimension), batch_size=self.batch_size)
 
