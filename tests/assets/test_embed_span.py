@@ -508,3 +508,20 @@ def test_the_driver_bounds(
     assert [e.split()[0] for e in emitted] == [n for n in names for _ in range(2)]
     if ("long", None) in specs:
         assert "long indexed (itself)" in emitted
+
+
+def test_shared_calls_embed_at_the_collections_precision(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection built at int8: the shared calls use the int8 model, not the resource's own
+    (fp32) `embed`, and every point says so."""
+    folder = tmp_path / "uploads"
+    _uploads(folder, SMALL[:4])
+    monkeypatch.setattr(embed_span, "SPAN_WAIT_S", 600.0)
+    observed = _ingest(home, folder, monkeypatch, embedder=CountingEmbedder(precision="int8"))
+
+    assert (observed.summary.succeeded, observed.summary.failed) == (4, 0)
+    assert _CALLS == []  # the fp32 `embed` of the resource was never called
+    assert observed.points and {p["embedding_precision"] for p, _ in observed.points.values()} == {
+        "int8"
+    }
