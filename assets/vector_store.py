@@ -299,7 +299,7 @@ def write_index(
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class DocumentIndexer:
     """The index stage in two halves, for the pipeline step (assets/embed_span.py): `prepare`
     reads what a document needs; `write` stores its points once its vectors are computed,
@@ -308,9 +308,14 @@ class DocumentIndexer:
     embedder: EmbedderResource
     vectors: Callable[[], VectorStore]  # the run's store, opened on first use
     store: DocumentStore
+    # The collection's model as the last `prepare` resolved it: every waiting document was
+    # prepared before the shared call, so the call reuses it instead of asking the store again.
+    model: Embedder | None = None
 
     def prepare(self, document_id: str) -> PreparedIndex:
-        return prepare_index(document_id, self.embedder, self.vectors(), self.store)
+        prepared = prepare_index(document_id, self.embedder, self.vectors(), self.store)
+        self.model = prepared.model
+        return prepared
 
     def embed(self, documents: Sequence[list[str]]) -> list[Embedded | Exception]:
         return embed_together(

@@ -220,6 +220,17 @@ def _quiet() -> Iterator[None]:
         pymupdf._g_out_message = saved
 
 
+def ocr_args(options: ParseOptions, ocr: OcrRecorder) -> dict[str, Any]:
+    """pymupdf4llm's OCR arguments for `options` (the same for its parts and `to_markdown`)."""
+    return {
+        "use_ocr": options.ocr_mode != "off",
+        "force_ocr": options.ocr_mode == "force",
+        "ocr_language": options.ocr_languages,
+        "ocr_dpi": options.ocr_dpi,
+        "ocr_function": ocr,
+    }
+
+
 def _convert(
     doc: pymupdf.Document, indexes: list[int], options: ParseOptions, ocr: OcrRecorder
 ) -> list[dict[str, Any]]:
@@ -227,16 +238,7 @@ def _convert(
     box with the largest font size of its text (`font_size`)."""
     layout = _pymupdf4llm().helpers.document_layout
     with _quiet():
-        parsed = layout.parse_document(
-            doc,
-            pages=indexes,
-            use_ocr=options.ocr_mode != "off",
-            force_ocr=options.ocr_mode == "force",
-            ocr_language=options.ocr_languages,
-            ocr_dpi=options.ocr_dpi,
-            ocr_function=ocr,
-            **_PARSE_ARGS,
-        )
+        parsed = layout.parse_document(doc, pages=indexes, **ocr_args(options, ocr), **_PARSE_ARGS)
         chunks: list[dict[str, Any]] = parsed.to_markdown(**_RENDER_ARGS)
     for chunk, page in zip(chunks, parsed.pages, strict=True):
         for box, layout_box in zip(chunk["page_boxes"], page.boxes, strict=True):

@@ -98,11 +98,7 @@ def test_the_layout_engines_direct_call_gives_what_to_markdown_gives() -> None:
             theirs = engine.to_markdown(
                 doc,
                 pages=pages,
-                use_ocr=options.ocr_mode != "off",
-                force_ocr=options.ocr_mode == "force",
-                ocr_language=options.ocr_languages,
-                ocr_dpi=options.ocr_dpi,
-                ocr_function=OcrRecorder(options.ocr_languages),
+                **layout.ocr_args(options, OcrRecorder(options.ocr_languages)),
                 page_chunks=True,
                 header=True,
                 footer=True,
