@@ -209,22 +209,24 @@ def test_files_still_being_written_are_left_for_a_later_tick(
     home: Path, instance: dg.DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "uploads"
-    _write(folder / "done.pdf", corpus.good_pdf())
-    growing = _write(folder / "growing.pdf", corpus.good_pdf()[:500], mtime=time.time())
+    # One PDF's bytes throughout: each build gets a random /ID, whose escaping varies its length.
+    pdf = corpus.good_pdf()
+    _write(folder / "done.pdf", pdf)
+    growing = _write(folder / "growing.pdf", pdf[:500], mtime=time.time())
 
     first = _tick(instance, folder, None, settle_seconds=60)
     assert _requested(first) == ["done.pdf"]
     assert "growing.pdf" not in _listing(first.cursor, folder)
 
     # Its mtime now says settled, but it is written to while the sensor hashes it.
-    _write(growing, corpus.good_pdf()[:900])
+    _write(growing, pdf[:900])
     real_hash = source_module.sha256_file
 
     def hash_while_writing(path: Path) -> str:
         digest = real_hash(path)
         if path.name == "growing.pdf" and path.stat().st_size < 1000:
             with path.open("ab") as handle:
-                handle.write(corpus.good_pdf()[900:])
+                handle.write(pdf[900:])
         return digest
 
     monkeypatch.setattr(source_module, "sha256_file", hash_while_writing)
@@ -236,7 +238,7 @@ def test_files_still_being_written_are_left_for_a_later_tick(
     os.utime(growing, (OLD, OLD))
     third = _tick(instance, folder, second.cursor, settle_seconds=60)
     assert _requested(third) == ["growing.pdf"]
-    assert _listing(third.cursor, folder)["growing.pdf"][0] == len(corpus.good_pdf())
+    assert _listing(third.cursor, folder)["growing.pdf"][0] == len(pdf)
 
 
 def test_a_file_that_vanishes_or_cannot_be_read_does_not_fail_the_tick(
