@@ -3,16 +3,19 @@ parser's worker processes already parse the next ones.
 
 Only the parse itself (the worker's work, and the reads that decide it) runs ahead, on threads
 that wait for the workers. Everything a run records (the registration, the stored parse, the
-state and history, materializations, checks, webhooks) stays on the step's thread in document
-order, so a run looks as it did when documents were parsed one at a time, only sooner. A parse
+state and history, materializations, checks, webhooks) stays on the step's thread, one document
+after the other, so a run looks as it did when documents were parsed one at a time, only sooner.
+The step takes the documents in order, except that one whose parse is still running does not
+hold up those after it whose parses are made (`next_ready`): a slow parse (OCR, a long
+document) overlaps the indexing of the quick ones behind it instead of idling the step. A parse
 that fails ahead fails its document when the step gets to it, exactly as it would have then.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -73,6 +76,31 @@ class ParseAhead:
         for document_id in document_ids:
             if document_id not in self._ahead:
                 self._ahead[document_id] = self._threads.submit(self._parse, document_id)
+
+    def next_ready(self, window: Sequence[str]) -> str:
+        """The document of `window` (the next ones, in order) the step goes on with: the first,
+        unless its parse is still running ahead while a later one's has been made (or has
+        failed, to be raised when taken). While none is ready, waits for the window's parses."""
+        while True:
+            first = self._ahead.get(window[0])
+            if first is None or first.done():
+                return window[0]
+            for document_id in window[1:]:
+                if self._made(self._ahead.get(document_id)):
+                    return document_id
+            running = [f for d in window if (f := self._ahead.get(d)) is not None and not f.done()]
+            wait(running, return_when=FIRST_COMPLETED)
+
+    @staticmethod
+    def _made(future: Future[_Parsed | None] | None) -> bool:
+        """A parse made ahead: not one with nothing done ahead (cached, or a copy whose first
+        is still being parsed, which waits its turn to reuse that parse)."""
+        return (
+            future is not None
+            and future.done()
+            and not future.cancelled()
+            and future.result() is not None
+        )
 
     def take(
         self, document_id: str, path: Location, sha256: str, options_hash: str

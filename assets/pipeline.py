@@ -12,10 +12,11 @@ retryable.
 
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from functools import partial
+from itertools import islice
 from typing import Any, Literal, TypeVar
 
 import dagster as dg
@@ -477,17 +478,19 @@ def document_pipeline(
             notify_progress(hooks, "parse.pending", todo, **run.ids)
         # The parses this run still makes (a step retry resumes past those it made).
         to_parse = {d for d in todo if "parse" in stages and ("parsed_pages", d) not in run.earlier}
-        position = 0
+        remaining = deque(todo)  # taken from near its front: no shifting of a long run's list
         try:
-            for position, document_id in enumerate(todo):
-                # This document's parse and the next ones' run in the parser's workers while
-                # the step goes through this one's stages.
-                window = todo[position : position + 1 + ahead.depth]
+            while remaining:
+                # The next documents' parses run in the parser's workers while the step goes
+                # through one document's stages: the first of them whose parse is made.
+                window = list(islice(remaining, 1 + ahead.depth))
                 ahead.submit(d for d in window if d in to_parse)
+                document_id = ahead.next_ready(window)
+                remaining.remove(document_id)
                 outcome = yield from spans.begin(document_id, run.document(document_id))
                 ahead.forget(document_id)
                 if outcome == "cancelled":
-                    cancelled = todo[position:]
+                    cancelled = [document_id, *remaining]
                     break
             # Documents still waiting for their vectors are written (a stage begun finishes).
             yield from spans.finish()

@@ -190,7 +190,9 @@ def _ingest(
         server.requests.clear()
         endpoint = WebhookEndpointConfig(url=server.url, events=list(EVENTS))
         overrides["webhooks"] = WebhookResource(endpoints=[endpoint])
-    overrides.setdefault("parser", ParserResource(engine="fast", parse_workers=2))
+    # Documents taken in name order, as the comparisons need: parsing ahead takes them in the
+    # order their parses are made (tests/assets/test_parse_ahead.py covers the two together).
+    overrides.setdefault("parser", ParserResource(engine="fast", parse_workers=2, parse_ahead=0))
     overrides.setdefault("embedder", CountingEmbedder())
     instance = get_instance()
     try:

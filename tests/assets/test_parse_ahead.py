@@ -1,5 +1,6 @@
 """Parsing ahead: the next documents' parses run in the workers while the step indexes the one
-before them; what the run records stays in document order. Real PDFs, the real parser in its
+before them; a slow parse does not hold up the documents behind it; what the run records stays
+one document after the other. Real PDFs, the real parser in its
 worker processes, a real instance and vector store; the embedding model is the hashing fake
 (the overlap is measured, not the model)."""
 
@@ -89,6 +90,16 @@ def _materialized(instance: dg.DagsterInstance) -> list[tuple[str, str, float]]:
     ]
 
 
+def _taken(materialized: list[tuple[str, str, float]]) -> list[str]:
+    """The documents in the order the step took them, checking that the record holds each
+    document's assets together, in stage order."""
+    taken = list(dict.fromkeys(d for d, _, _ in materialized))
+    assert [(d, asset) for d, asset, _ in materialized] == [
+        (name, asset) for name in taken for asset in STAGES
+    ]
+    return taken
+
+
 def _indexed_at(instance: dg.DagsterInstance) -> dict[str, float]:
     return {
         d: when for d, asset, when in _materialized(instance) if asset == "vector_store_entries"
@@ -107,16 +118,48 @@ def test_the_next_parse_runs_while_the_step_indexes_and_the_record_keeps_documen
     assert (summary.succeeded, summary.failed) == (4, 0)
     assert all(_EMBEDDED), "an embedding waited in vain for the next document's parse"
 
-    materialized = _materialized(instance)
     # Every asset of a document, in stage order, one document after the other: as before.
-    assert [(d, asset) for d, asset, _ in materialized] == [
-        (name, asset) for name in NAMES for asset in STAGES
-    ]
+    taken = _taken(_materialized(instance))
+    assert sorted(taken) == list(NAMES)
     indexed = _indexed_at(instance)
     # The overlap: each document's parse started before the one before it was indexed.
-    for before, after in itertools.pairwise(NAMES):
+    for before, after in itertools.pairwise(taken):
         assert _PARSES[after][0] < indexed[before], (before, after)
     assert set(_PARSES) == set(NAMES)  # each parsed once
+
+
+class SlowFirstParser(RecordingParser):
+    """a.pdf's parse takes SLOW_S longer (a long document, OCR): the rest parse as usual."""
+
+    def parse(self, path: Path, document_id: str, *args: Any, **kwargs: Any) -> ParseResult:
+        if document_id == NAMES[0]:
+            time.sleep(SLOW_S)
+        return super().parse(path, document_id, *args, **kwargs)
+
+
+SLOW_S = 6.0
+
+
+def test_a_slow_parse_does_not_hold_up_the_documents_behind_it(
+    home: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    """While a.pdf's parse runs, the step indexes b.pdf and c.pdf (parsed ahead); a.pdf goes
+    when its parse is made, then d.pdf. The record keeps each document's assets together."""
+    folder = _uploads(tmp_path, [corpus_pdf(name) for name in SOURCES])
+    overrides = {
+        "parser": SlowFirstParser(engine="fast", parse_workers=2),
+        "embedder": FakeEmbedderResource(),
+    }
+    summary = ingest_folder(instance, folder, overrides=overrides)
+    assert (summary.succeeded, summary.failed) == (4, 0)
+    taken = _taken(_materialized(instance))
+    assert sorted(taken) == list(NAMES) and taken[0] != "a.pdf"
+    # Chunked (its index stage then waits to share an embedding call) before a.pdf's parse
+    # ended: the step did not wait for it.
+    chunked = {d: when for d, asset, when in _materialized(instance) if asset == "chunks"}
+    assert chunked[taken[0]] < _PARSES["a.pdf"][1]
+    store = DocumentStore(home)
+    assert all(read_state(store, name).status is Status.SUCCEEDED for name in NAMES)
 
 
 def test_without_parsing_ahead_documents_go_one_at_a_time(
@@ -140,8 +183,8 @@ def test_without_parsing_ahead_documents_go_one_at_a_time(
 def test_a_failed_parse_ahead_fails_only_its_document(
     home: Path, instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
-    """b.pdf (a real encrypted PDF, no password) fails in a worker while a.pdf is indexed and
-    c.pdf and d.pdf are parsed ahead: it fails alone, with its own code, at its turn."""
+    """b.pdf (a real encrypted PDF, no password) fails in a worker while a.pdf is parsed or
+    indexed and c.pdf and d.pdf are parsed ahead: it fails alone, with its own code."""
     sources = [corpus_pdf(SOURCES[0]), ENCRYPTED, corpus_pdf(SOURCES[2]), corpus_pdf(SOURCES[3])]
     folder = _uploads(tmp_path, sources)
     parser = RecordingParser(engine="fast", parse_workers=2, parse_ahead=3)
@@ -158,10 +201,9 @@ def test_a_failed_parse_ahead_fails_only_its_document(
         assert read_state(store, name).status is Status.SUCCEEDED, name
     materialized = _materialized(instance)
     assert [asset for d, asset, _ in materialized if d == "b.pdf"] == ["source_documents"]
-    assert [(d, asset) for d, asset, _ in materialized if d != "b.pdf"] == [
-        (name, asset) for name in ("a.pdf", "c.pdf", "d.pdf") for asset in STAGES
-    ]
-    # b.pdf (and those after it) were parsed while a.pdf was being indexed.
+    taken = _taken([m for m in materialized if m[0] != "b.pdf"])
+    assert sorted(taken) == ["a.pdf", "c.pdf", "d.pdf"]
+    # b.pdf (and those after it) were parsed before a.pdf was indexed.
     indexed = _indexed_at(instance)
     assert all(_PARSES[name][0] < indexed["a.pdf"] for name in ("b.pdf", "c.pdf", "d.pdf"))
 

@@ -142,7 +142,8 @@ def test_a_run_cancelled_mid_way_marks_its_documents_cancelled(
 ) -> None:  # fmt: skip
     folder = _folder(tmp_path)
     hooks = WebhookResource(endpoints=[WebhookEndpointConfig(url=server.url, events=list(EVENTS))])
-    overrides = {"parser": HeldParser(engine="fast"), "webhooks": hooks}
+    # No parsing ahead: a.pdf is parsed in its parse stage, where the run holds it.
+    overrides = {"parser": HeldParser(engine="fast", parse_ahead=0), "webhooks": hooks}
     thread, summaries = _ingest_in_background(instance, folder, overrides)
 
     # The batch's run is in flight, a.pdf held in its parse: cancel the batch by its id.
@@ -194,9 +195,10 @@ def test_a_run_cancelled_mid_way_marks_its_documents_cancelled(
 def test_a_run_cancelled_while_parsing_ahead_starts_no_further_parse(
     home: Path, instance: dg.DagsterInstance, tmp_path: Path, gate: threading.Event
 ) -> None:
-    """Five documents, one worker, one document parsed ahead: cancelled while a.pdf is held
-    (b.pdf waiting ahead of its turn), the run parses nothing past that window, and every
-    document ends cancelled, none failed."""
+    """Five documents, one worker, one document parsed ahead: cancelled while the step waits
+    for a.pdf's parse (b.pdf's waiting ahead of its turn), the run parses nothing past that
+    window and takes no further document: every document ends cancelled, none failed, and no
+    parse made ahead left a trace in a record."""
     folder = tmp_path / "uploads"
     folder.mkdir()
     names = [f"{letter}.pdf" for letter in "abcde"]
@@ -215,9 +217,10 @@ def test_a_run_cancelled_while_parsing_ahead_starts_no_further_parse(
     assert _STARTED[0] == "a.pdf" and set(_STARTED) <= {"a.pdf", "b.pdf"}, _STARTED
     store = DocumentStore(home)
     assert [read_state(store, name).status for name in names] == [Status.CANCELLED] * 5
-    # Only a.pdf reached its parse stage: b.pdf's parse ahead left no trace in its record.
-    assert [s.step for s in read_state(store, "a.pdf").history] == ["source", "parse", "run"]
-    assert [s.step for s in read_state(store, "b.pdf").history] == ["run"]
+    # The step waited for the parses before taking a document; once they were made, the run
+    # was cancelling: none was registered, none reached its parse stage.
+    for name in names:
+        assert [s.step for s in read_state(store, name).history] == ["run"], name
 
 
 def test_a_cancelled_batch_starts_no_further_runs(
@@ -310,7 +313,8 @@ def test_cancel_and_status_from_the_command_line(
     for key, value in deployment.env.items():
         monkeypatch.setenv(key, value)
     with deployment.instance() as instance:
-        thread, _ = _ingest_in_background(instance, folder, {"parser": HeldParser(engine="fast")})
+        held = HeldParser(engine="fast", parse_ahead=0)  # a.pdf held in its parse stage
+        thread, _ = _ingest_in_background(instance, folder, {"parser": held})
         cancelled = deployment.docingest("cancel", "--correlation-id", BATCH, "--json")
         _let_go(gate)
         thread.join(timeout=120)
