@@ -2,6 +2,7 @@
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from docingest import onnx_model
+from docingest.cores import available_cores
 from docingest.embedding import DEFAULT_MODEL, _load_minilm, _load_minilm_onnx, _minilm_path
 from docingest.onnx_model import (
-    MAX_BATCH_TOKENS,
     MIN_INT8_PROBE_COSINE,
     OnnxSentenceModel,
     cache_key,
@@ -66,9 +67,9 @@ def test_export_matches_torch_and_is_reused(torch_model: Any, cache: Path) -> No
     assert exported.stat().st_mtime_ns == stamp
     assert np.allclose(again.encode(TEXTS[:1]), ours[:1], atol=1e-6)
     assert again.token_counts(["hello world", "word " * 600]) == [4, 602]
-    # Its threads sleep between operators instead of spinning: the parse workers share the cores.
-    options = again._session.get_session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    # Each run on its caller's thread alone; one caller per core.
+    assert again._session.get_session_options().intra_op_num_threads == 1
+    assert again.callers == available_cores()
 
 
 def test_an_export_that_disagrees_is_refused(tmp_path: Path, torch_model: Any) -> None:
@@ -82,11 +83,11 @@ def test_an_export_that_disagrees_is_refused(tmp_path: Path, torch_model: Any) -
     assert not (tmp_path / cache_key() / "verified.json").exists()
 
 
-def test_batches_stay_within_the_token_budget_and_vectors_do_not_change(
+def test_each_text_runs_alone_on_one_caller_per_core_and_vectors_do_not_change(
     cache: Path, torch_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Long texts go to the model a few at a time (bounded memory); the vectors are those of
-    one text per batch."""
+    """Every text goes to the model on its own, unpadded, and several callers run texts at
+    once; the vectors are those of one caller and those of the torch model."""
     import pymupdf
 
     from tests.conftest import corpus_pdf
@@ -97,20 +98,26 @@ def test_batches_stay_within_the_token_budget_and_vectors_do_not_change(
     texts = [" ".join(words[i : i + 4 + 37 * (i % 9)]) for i in range(0, 120, 3)]
     texts += [" ".join(words[i : i + 6]) for i in range(0, 240, 6)]
     model = load_onnx(_minilm_path(), cache, 256, lambda: torch_model)
-    shapes: list[tuple[int, int]] = []
+    runs: list[tuple[tuple[int, ...], str]] = []
     pooled = model._pooled
 
-    def recording(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        shapes.append(ids.shape)
-        return pooled(ids, mask)
+    def recording(ids: np.ndarray) -> np.ndarray:
+        runs.append((ids.shape, threading.current_thread().name))
+        return pooled(ids)
 
     monkeypatch.setattr(model, "_pooled", recording)
-    batched = model.encode(texts, batch_size=32)
-    assert max(rows * width for rows, width in shapes) <= MAX_BATCH_TOKENS
-    assert max(width for _, width in shapes) == 256  # some texts fill the window
-    assert max(rows for rows, _ in shapes) > MAX_BATCH_TOKENS // 256  # short ones batch wider
-    one_by_one = model.encode(texts, batch_size=1)
-    assert np.allclose(batched, one_by_one, atol=1e-5)
+    model.callers = 2
+    together = model.encode(texts, batch_size=32)
+    assert len(runs) == len(texts) and {shape[0] for shape, _ in runs} == {1}
+    counts = model.token_counts(texts)
+    assert sorted(shape[1] for shape, _ in runs) == sorted(min(n, 256) for n in counts)
+    assert max(counts) > 256  # some texts fill the window (and are cut there)
+    assert len({thread for _, thread in runs}) == 2
+    model.callers = 1
+    alone = model.encode(texts, batch_size=1)
+    assert np.allclose(together, alone, atol=1e-6)
+    reference = torch_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert (together * reference).sum(axis=1).min() > 0.9999
 
 
 # --- int8 ---------------------------------------------------------------------------------
