@@ -44,6 +44,7 @@ from assets.vector_store import (
 from docingest.chunking import ChunkingSettings
 from docingest.classify import Classifier
 from docingest.errors import ConfigError, DocIngestError, ErrorCode
+from docingest.heap import release_free_memory
 from docingest.state import (
     DocumentState,
     Expected,
@@ -489,6 +490,7 @@ def document_pipeline(
                 remaining.remove(document_id)
                 outcome = yield from spans.begin(document_id, run.document(document_id))
                 ahead.forget(document_id)
+                release_free_memory()  # a long document's pages and chunks (docingest/heap.py)
                 if outcome == "cancelled":
                     cancelled = [document_id, *remaining]
                     break

@@ -23,6 +23,7 @@ from typing import Any
 
 import pymupdf
 
+from docingest.heap import release_free_memory
 from docingest.models import BBox, Fragment, PageResult
 from docingest.parsing.clean import (
     clean_block,
@@ -280,6 +281,8 @@ def parse_layout(
                     read[index] = error_page(doc, index, exc)
         for chunk in chunks:
             read[int(chunk["metadata"]["page_number"]) - 1] = chunk
+        del chunks
+        release_free_memory()  # what the window's layout freed (docingest/heap.py)
     _font_levels([chunk for chunk in read.values() if isinstance(chunk, dict)])
 
     def build(index: int) -> PageResult:

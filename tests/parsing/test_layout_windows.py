@@ -68,6 +68,12 @@ def test_windows_give_the_pages_of_the_whole_document(
     assert sum(len(page["fragments"]) for page in windowed) > 6 * 5
     assert windowed == whole
 
+    # After each window the worker hands what the window freed back to the system.
+    released: list[int] = []
+    monkeypatch.setattr(layout, "release_free_memory", lambda: released.append(1) or True)
+    _parse(paper)
+    assert len(released) == len(PAGES) // 2
+
     # The rank of a heading's font size within its window differs from its rank in the whole
     # document for some heading here: without the document-wide rank the levels would change.
     by_window = _marks(paper, [PAGES[start : start + 2] for start in range(0, len(PAGES), 2)])
