@@ -73,8 +73,8 @@ class OnnxSentenceModel:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.callers = available_cores()
-        self._callers: ThreadPoolExecutor | None = None
-        self._callers_lock = threading.Lock()
+        self._threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
         self._session = onnxruntime.InferenceSession(
             str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -106,13 +106,9 @@ class OnnxSentenceModel:
     ) -> np.ndarray:
         """One vector per text. Each text runs through the model alone (see the note at the
         top); `callers` threads run texts at once, the longest first, so they end together.
-        `batch_size` is how many texts are tokenized at a time."""
+        `batch_size` is SentenceTransformer's argument, of no use here."""
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        encoded: list[list[int]] = []
-        for start in range(0, len(texts), max(1, batch_size)):
-            encoded.extend(
-                e.ids for e in self.tokenizer.encode_batch(list(texts[start : start + batch_size]))
-            )
+        encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
 
         def run(indices: Sequence[int]) -> None:
@@ -132,12 +128,13 @@ class OnnxSentenceModel:
         return out
 
     def _pool(self) -> ThreadPoolExecutor:
-        with self._callers_lock:
-            if self._callers is None:
-                self._callers = ThreadPoolExecutor(
+        """The `callers` threads, started on the first call that needs them."""
+        with self._threads_lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(
                     self.callers, thread_name_prefix="docingest-embed"
                 )
-            return self._callers
+            return self._threads
 
     def _pooled(self, ids: np.ndarray) -> np.ndarray:
         """The mean of the token embeddings, one row per text (the rows unpadded)."""

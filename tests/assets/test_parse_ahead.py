@@ -100,27 +100,35 @@ def _taken(materialized: list[tuple[str, str, float]]) -> list[str]:
     return taken
 
 
+def _at(instance: dg.DagsterInstance, asset: str) -> dict[str, float]:
+    """When each document's `asset` was materialized."""
+    return {d: when for d, name, when in _materialized(instance) if name == asset}
+
+
 def _indexed_at(instance: dg.DagsterInstance) -> dict[str, float]:
-    return {
-        d: when for d, asset, when in _materialized(instance) if asset == "vector_store_entries"
-    }
+    return _at(instance, "vector_store_entries")
+
+
+def _ingest_four(
+    instance: dg.DagsterInstance, tmp_path: Path, parser: ParserResource, embedder: Any
+) -> list[str]:
+    """`docingest ingest` of the four real PDFs (all succeed); the documents in the order the
+    step took them."""
+    folder = _uploads(tmp_path, [corpus_pdf(name) for name in SOURCES])
+    summary = ingest_folder(instance, folder, overrides={"parser": parser, "embedder": embedder})
+    assert (summary.succeeded, summary.failed) == (4, 0)
+    taken = _taken(_materialized(instance))
+    assert sorted(taken) == list(NAMES)
+    return taken
 
 
 def test_the_next_parse_runs_while_the_step_indexes_and_the_record_keeps_document_order(
     home: Path, instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
-    folder = _uploads(tmp_path, [corpus_pdf(name) for name in SOURCES])
-    overrides = {
-        "parser": RecordingParser(engine="fast", parse_workers=2),
-        "embedder": WaitingEmbedder(),
-    }
-    summary = ingest_folder(instance, folder, overrides=overrides)
-    assert (summary.succeeded, summary.failed) == (4, 0)
-    assert all(_EMBEDDED), "an embedding waited in vain for the next document's parse"
-
     # Every asset of a document, in stage order, one document after the other: as before.
-    taken = _taken(_materialized(instance))
-    assert sorted(taken) == list(NAMES)
+    parser = RecordingParser(engine="fast", parse_workers=2)
+    taken = _ingest_four(instance, tmp_path, parser, WaitingEmbedder())
+    assert all(_EMBEDDED), "an embedding waited in vain for the next document's parse"
     indexed = _indexed_at(instance)
     # The overlap: each document's parse started before the one before it was indexed.
     for before, after in itertools.pairwise(taken):
@@ -145,19 +153,12 @@ def test_a_slow_parse_does_not_hold_up_the_documents_behind_it(
 ) -> None:
     """While a.pdf's parse runs, the step indexes b.pdf and c.pdf (parsed ahead); a.pdf goes
     when its parse is made, then d.pdf. The record keeps each document's assets together."""
-    folder = _uploads(tmp_path, [corpus_pdf(name) for name in SOURCES])
-    overrides = {
-        "parser": SlowFirstParser(engine="fast", parse_workers=2),
-        "embedder": FakeEmbedderResource(),
-    }
-    summary = ingest_folder(instance, folder, overrides=overrides)
-    assert (summary.succeeded, summary.failed) == (4, 0)
-    taken = _taken(_materialized(instance))
-    assert sorted(taken) == list(NAMES) and taken[0] != "a.pdf"
+    parser = SlowFirstParser(engine="fast", parse_workers=2)
+    taken = _ingest_four(instance, tmp_path, parser, FakeEmbedderResource())
+    assert taken[0] != "a.pdf"
     # Chunked (its index stage then waits to share an embedding call) before a.pdf's parse
     # ended: the step did not wait for it.
-    chunked = {d: when for d, asset, when in _materialized(instance) if asset == "chunks"}
-    assert chunked[taken[0]] < _PARSES["a.pdf"][1]
+    assert _at(instance, "chunks")[taken[0]] < _PARSES["a.pdf"][1]
     store = DocumentStore(home)
     assert all(read_state(store, name).status is Status.SUCCEEDED for name in NAMES)
 
