@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from docingest import allow_layout_model
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 DEFAULT_CORPUS = SHARED / "corpus/odl-bench/pdfs"
@@ -38,10 +40,12 @@ RUNNERS = ("layout", "pymupdf4llm", "fast")
 
 
 def _reference() -> Any:
-    """pymupdf4llm with the layout model active (pymupdf.layout imported first)."""
+    """pymupdf4llm with the layout model active (docingest keeps it from loading at import)."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        import pymupdf.layout  # noqa: F401
+        allow_layout_model()
         import pymupdf4llm
+
+        pymupdf4llm.use_layout(True)
     return pymupdf4llm
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pymupdf
 
+from docingest import allow_layout_model
 from docingest.heap import release_free_memory
 from docingest.models import BBox, Fragment, PageResult
 from docingest.parsing.clean import (
@@ -110,13 +111,18 @@ def _may_have_table(page: pymupdf.Page) -> bool:
 
 
 @cache
-def _pymupdf4llm() -> ModuleType:
-    # pymupdf.layout must be imported first for pymupdf4llm to use the layout model; both
-    # chatter on stdout/stderr at import, and loading the model is slow: import once, lazily.
+def load_layout_model() -> ModuleType:
+    """pymupdf4llm with PyMuPDF's layout model loaded, once per process (the model is not
+    loaded by `import pymupdf` under docingest: see docingest/__init__.py). Both chatter on
+    stdout/stderr at import; loading the model takes about a second."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        import pymupdf.layout  # noqa: F401
+        allow_layout_model()
         import pymupdf4llm
         from pymupdf4llm.helpers import table_html
+
+        # PyMuPDF imported pymupdf4llm at its own import, when the layout package was not to be
+        # found: pymupdf4llm chose its layout-less path then. Choose again (loads the model).
+        pymupdf4llm.use_layout(True)
 
     # The HTML table pass runs PyMuPDF's table finder on every page, about a quarter of the
     # parse time; skip it on pages with no table box and no grid of rules.
@@ -237,7 +243,7 @@ def _convert(
 ) -> list[dict[str, Any]]:
     """pymupdf4llm's page chunks for pages `indexes` (0-based), each title and section-header
     box with the largest font size of its text (`font_size`)."""
-    layout = _pymupdf4llm().helpers.document_layout
+    layout = load_layout_model().helpers.document_layout
     with _quiet():
         parsed = layout.parse_document(doc, pages=indexes, **ocr_args(options, ocr), **_PARSE_ARGS)
         chunks: list[dict[str, Any]] = parsed.to_markdown(**_RENDER_ARGS)
@@ -292,8 +298,3 @@ def parse_layout(
         return _page_result(doc, chunk, options, ocr)
 
     return per_page(doc, indexes, build)
-
-
-def warm_up() -> None:
-    """Load pymupdf4llm and the layout model now rather than at the first parse."""
-    _pymupdf4llm()

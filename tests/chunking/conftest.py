@@ -7,12 +7,12 @@ import contextlib
 import io
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pymupdf
-import pymupdf.layout  # enables the layout model in pymupdf4llm
-import pymupdf4llm
 import pytest
 
+from docingest import allow_layout_model
 from docingest.models import BBox, Fragment, PageResult, ParseResult
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "odl-bench" / "pdfs"
@@ -49,11 +49,20 @@ def _fragment(text: str, box: dict) -> Fragment:
     return Fragment(kind, content, BBox(*map(float, box["bbox"])), level)
 
 
+def _pymupdf4llm() -> ModuleType:
+    """pymupdf4llm with the layout model on (docingest keeps it from loading at import)."""
+    allow_layout_model()
+    import pymupdf4llm
+
+    pymupdf4llm.use_layout(True)
+    return pymupdf4llm
+
+
 def parse_pdf(path: Path, document_id: str | None = None) -> ParseResult:
     """A ParseResult for `path` from pymupdf4llm's page chunks and page boxes."""
     doc = pymupdf.open(path)
     with contextlib.redirect_stdout(io.StringIO()):
-        chunks = pymupdf4llm.to_markdown(doc, page_chunks=True)
+        chunks = _pymupdf4llm().to_markdown(doc, page_chunks=True)
     pages = []
     for number, chunk in enumerate(chunks, start=1):
         rect = doc[number - 1].rect
