@@ -22,7 +22,7 @@ _LAYOUT_PACKAGE = "pymupdf.layout"
 if "pymupdf" not in sys.modules:
     # None in sys.modules makes `import pymupdf.layout` raise ImportError, which PyMuPDF and
     # pymupdf4llm take as "not installed" (the import system's documented way to block one).
-    sys.modules.setdefault(_LAYOUT_PACKAGE, None)
+    sys.modules.setdefault(_LAYOUT_PACKAGE, None)  # type: ignore[arg-type]
 
 
 def allow_layout_model() -> None:

@@ -132,7 +132,9 @@ def test_a_parse_worker_runs_the_layout_model_on_its_share_of_the_cores(tmp_path
         try:
             result = pool.parse(pdf, "page.pdf", ParseOptions(engine="layout", ocr_mode="off"))
             assert "layout model" in result.pages[0].markdown
-            counts[model_threads] = _threads(pool._all[0].process.pid)
+            worker = pool._all[0].process.pid
+            assert worker is not None
+            counts[model_threads] = _threads(worker)
         finally:
             pool.close()
     assert counts[1] < counts[0], counts
