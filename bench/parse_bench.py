@@ -17,8 +17,6 @@ Speed is pages per second of parse time (warm: one untimed document first for ea
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -27,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from docingest import allow_layout_model
+from docingest.parsing.layout import pymupdf4llm_with_layout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -40,13 +38,8 @@ RUNNERS = ("layout", "pymupdf4llm", "fast")
 
 
 def _reference() -> Any:
-    """pymupdf4llm with the layout model active (docingest keeps it from loading at import)."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        allow_layout_model()
-        import pymupdf4llm
-
-        pymupdf4llm.use_layout(True)
-    return pymupdf4llm
+    """pymupdf4llm with the layout model active."""
+    return pymupdf4llm_with_layout()
 
 
 OPTIONS: dict[str, Any] = {}  # extra ParseOptions for our engines (command-line flags)

@@ -110,19 +110,25 @@ def _may_have_table(page: pymupdf.Page) -> bool:
     return len(paths) >= _RULED_PATHS and bool(find_grid_tables(page, paths=paths))
 
 
-@cache
-def load_layout_model() -> ModuleType:
-    """pymupdf4llm with PyMuPDF's layout model loaded, once per process (the model is not
-    loaded by `import pymupdf` under docingest: see docingest/__init__.py). Both chatter on
-    stdout/stderr at import; loading the model takes about a second."""
+def pymupdf4llm_with_layout() -> ModuleType:
+    """pymupdf4llm as it comes, on its layout path: PyMuPDF's layout model loaded (under
+    docingest, `import pymupdf` does not load it: see docingest/__init__.py). Both chatter on
+    stdout/stderr at import; loading the model takes about a second, once per process."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         allow_layout_model()
         import pymupdf4llm
-        from pymupdf4llm.helpers import table_html
 
         # PyMuPDF imported pymupdf4llm at its own import, when the layout package was not to be
         # found: pymupdf4llm chose its layout-less path then. Choose again (loads the model).
         pymupdf4llm.use_layout(True)
+    return pymupdf4llm
+
+
+@cache
+def load_layout_model() -> ModuleType:
+    """pymupdf4llm on its layout path as the layout engine runs it (the table pass guarded)."""
+    engine = pymupdf4llm_with_layout()
+    from pymupdf4llm.helpers import table_html
 
     # The HTML table pass runs PyMuPDF's table finder on every page, about a quarter of the
     # parse time; skip it on pages with no table box and no grid of rules.
@@ -134,7 +140,7 @@ def load_layout_model() -> ModuleType:
 
         guarded._docingest_guard = True  # type: ignore[attr-defined]
         table_html.page_html_tables = guarded
-    return pymupdf4llm
+    return engine
 
 
 def _font_level(content: str) -> int:

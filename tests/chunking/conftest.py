@@ -7,13 +7,12 @@ import contextlib
 import io
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pymupdf
 import pytest
 
-from docingest import allow_layout_model
 from docingest.models import BBox, Fragment, PageResult, ParseResult
+from docingest.parsing.layout import pymupdf4llm_with_layout
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "odl-bench" / "pdfs"
 CORPUS_IDS = ("01030000000001", "01030000000018", "01030000000083", "01030000000113")
@@ -49,20 +48,11 @@ def _fragment(text: str, box: dict) -> Fragment:
     return Fragment(kind, content, BBox(*map(float, box["bbox"])), level)
 
 
-def _pymupdf4llm() -> ModuleType:
-    """pymupdf4llm with the layout model on (docingest keeps it from loading at import)."""
-    allow_layout_model()
-    import pymupdf4llm
-
-    pymupdf4llm.use_layout(True)
-    return pymupdf4llm
-
-
 def parse_pdf(path: Path, document_id: str | None = None) -> ParseResult:
     """A ParseResult for `path` from pymupdf4llm's page chunks and page boxes."""
     doc = pymupdf.open(path)
     with contextlib.redirect_stdout(io.StringIO()):
-        chunks = _pymupdf4llm().to_markdown(doc, page_chunks=True)
+        chunks = pymupdf4llm_with_layout().to_markdown(doc, page_chunks=True)
     pages = []
     for number, chunk in enumerate(chunks, start=1):
         rect = doc[number - 1].rect
