@@ -43,11 +43,13 @@ def _write(path: Path, mark: str) -> str:
 
 
 def _schedule_ticks(deployment: Deployment) -> list[TickStatus]:
+    """The schedule's ticks once none is still being evaluated (STARTED), else none."""
     with deployment.instance() as instance:
         for state in instance.all_instigator_state():
             if state.instigator_name == SCHEDULE:
                 ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
-                return [tick.status for tick in ticks]
+                statuses = [tick.status for tick in ticks]
+                return [] if TickStatus.STARTED in statuses else statuses
     return []
 
 
@@ -74,7 +76,7 @@ def test_the_daemon_sees_option_changes_and_restored_mtimes(deployment: Deployme
     # The schedule's first evaluation hashes every file, finds them current, and remembers.
     deployment.dagster("schedule", "start", SCHEDULE)
     deployment.wait_for(
-        "a reconcile evaluation", lambda: _schedule_ticks(deployment), timeout=150, every=2
+        "a finished reconcile evaluation", lambda: _schedule_ticks(deployment), timeout=150, every=2
     )
     assert set(_schedule_ticks(deployment)) == {TickStatus.SKIPPED}  # agrees with the sensor
 
