@@ -19,7 +19,10 @@ from docingest.errors import ConfigError, DocIngestError
 from docingest.vectorstore import DEFAULT_FUSION, FUSIONS
 from pipelines.parse_flags import build_parse_options, parse_options
 
-console = Console(stderr=True)
+# Messages name files, documents and errors: printed as one line each, not wrapped at the
+# terminal's width (a log or `grep` finds the whole name), and every such value goes through
+# `escape`: a name like "report [draft].pdf" is text, not Rich markup.
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 
@@ -65,7 +68,8 @@ class _ParsedEach:
                 error = result
                 self.failed += 1
                 _write_json(self.out_dir / f"{path.stem}.error.json", error.to_dict())
-                console.print(f"[red]{path}: {error.code.value}[/red] {error.message}")
+                name, message = escape(str(path)), escape(error.message)
+                console.print(f"[red]{name}: {error.code.value}[/red] {message}")
                 continue
             yield path, result
 
@@ -108,7 +112,8 @@ def _say_where() -> None:
     from docingest.paths import docingest_home
     from docingest.search import StoreSettings
 
-    console.print(f"[dim]home {docingest_home()} · {StoreSettings.from_env().describe()}[/dim]")
+    where = f"home {docingest_home()} · {StoreSettings.from_env().describe()}"
+    console.print(f"[dim]{escape(where)}[/dim]")
 
 
 class _FolderOrUrl(click.ParamType):
@@ -172,7 +177,7 @@ def parse(paths: tuple[Path, ...], out_dir: Path, fmt: str, **kwargs: Any) -> No
     parsed = _ParsedEach(paths, out_dir, options)
     for path, result in parsed:
         for warning in result.usage.get("warnings") or []:  # repaired, empty pages, no OCR
-            console.print(f"[yellow]{path}: warning:[/yellow] {escape(warning)}")
+            console.print(f"[yellow]{escape(str(path))}: warning:[/yellow] {escape(warning)}")
         if fmt == "markdown":
             (out_dir / f"{path.stem}.md").write_text(result.markdown)
         else:
@@ -226,7 +231,8 @@ def _writing() -> Iterator[None]:
     from docingest.writer_lock import writer_lock
 
     def waiting(holder: str) -> None:
-        console.print(f"waiting: {holder} is already writing to {docingest_home()}")
+        home = escape(str(docingest_home()))
+        console.print(f"waiting: {escape(holder)} is already writing to {home}")
 
     with writer_lock(docingest_home(), on_wait=waiting):
         yield
@@ -255,7 +261,9 @@ def _trace_log(summary: Any) -> Path | None:
 
 
 def _print_summary(directory: Any, summary: Any) -> None:
-    table = Table(title=f"ingested {directory}")
+    # The folder on a line of its own: as a table's title it was wrapped to the table's width.
+    out.print(f"ingested {escape(str(directory))}", highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("what")
     table.add_column("count", justify="right")
     rows: list[tuple[str, Any]] = [
@@ -338,7 +346,7 @@ def ingest(
 
         def on_done(document_id: str, success: bool) -> None:
             mark = "ok" if success else "[red]failed[/red]"
-            progress.update(task, advance=1, current=f"{document_id} {mark}")
+            progress.update(task, advance=1, current=f"{escape(document_id)} {mark}")
 
         try:
             summary = ingest_folder(
@@ -363,13 +371,22 @@ def ingest(
     else:
         _print_summary(directory, summary)
         for document_id, reason in sorted(summary.failures.items()):
-            out.print(f"[red]{document_id}[/red]: {reason}", highlight=False)
+            out.print(
+                f"[red]{escape(document_id)}[/red]: {escape(reason)}",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
         for document_id, flags in sorted(summary.flagged.items()):
-            out.print(f"[yellow]{document_id}[/yellow]: {', '.join(flags)}", highlight=False)
+            out.print(
+                f"[yellow]{escape(document_id)}[/yellow]: {escape(', '.join(flags))}",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
         for path, reason in sorted(summary.refused.items()):
-            out.print(f"[red]{path}[/red]: not ingested: {reason}", highlight=False)
+            out.print(
+                f"[red]{escape(str(path))}[/red]: not ingested: {escape(reason)}",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
     if trace_log:
-        console.print(f"INTERNAL_ERROR traces written to {trace_log}")
+        console.print(f"INTERNAL_ERROR traces written to {escape(str(trace_log))}")
     sys.exit(1 if summary.failed or summary.refused or summary.cancelled else 0)
 
 
@@ -562,21 +579,23 @@ def search(
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     except DocIngestError as error:
-        console.print(f"[red]{error.code.value}[/red]: {error.message}")
+        console.print(f"[red]{error.code.value}[/red]: {escape(error.message)}")
         sys.exit(1)
     if not hits:
-        console.print(why_no_hits(filters))
+        console.print(escape(why_no_hits(filters)))
     if as_json:
         out.print_json(json.dumps(hits, ensure_ascii=False))
         return
-    table = Table(title=f"top {top_k} for {query!r} ({mode})")
+    table = Table(title=f"top {top_k} for {escape(repr(query))} ({mode})")
     for column in ("score", "document", "pages", "section", "text"):
         table.add_column(column)
     for hit in hits:
         pages = cited_pages(hit)
         text = " ".join(hit.get("context_text", hit["text"]).split())[:160]
         section = " > ".join(hit.get("headings") or [])[-60:]
-        table.add_row(f"{hit['score']:.3f}", hit["document_id"], pages, section, text)
+        table.add_row(
+            f"{hit['score']:.3f}", escape(hit["document_id"]), pages, escape(section), escape(text)
+        )
     out.print(table)
 
 
@@ -609,8 +628,8 @@ def status(document_id: str | None, as_json: bool, failed: bool) -> None:
             table.add_column(column)
         for row in rows:
             table.add_row(
-                row["document_id"], row["code"], row["stage"], str(row["attempts"]),
-                (row["run_id"] or "")[:8], row["message"],
+                escape(row["document_id"]), row["code"], row["stage"], str(row["attempts"]),
+                (row["run_id"] or "")[:8], escape(row["message"]),
             )  # fmt: skip
         out.print(table)
         return
@@ -638,21 +657,23 @@ def _document_status(instance: Any, document_id: str, as_json: bool) -> None:
 
     report = document_status(instance, document_id)
     if report is None:
-        console.print(f"[red]no document {document_id!r}[/red] (see docingest status --json)")
+        console.print(
+            f"[red]no document {escape(repr(document_id))}[/red] (see docingest status --json)"
+        )
         sys.exit(1)
     if as_json:
         out.print_json(json.dumps(report, ensure_ascii=False))
         return
     error = report["error"] or {}
     table = Table(
-        title=f"{document_id}: {report['status'] or 'registered'} ({report['freshness']})"
+        title=f"{escape(document_id)}: {report['status'] or 'registered'} ({report['freshness']})"
     )
     table.add_column("what")
     table.add_column("value")
     for key in ("stage", "attempts", "run_id", "correlation_id", "updated_at"):
-        table.add_row(key, str(report[key]))
+        table.add_row(key, escape(str(report[key])))
     if error:
-        table.add_row("error", f"{error['code']}: {error['message']}")
+        table.add_row("error", f"{error['code']}: {escape(error['message'])}")
     out.print(table)
     history = Table(title="history")
     for column in ("step", "status", "started", "seconds", "run"):
@@ -682,7 +703,7 @@ def cancel(run_ids: tuple[str, ...], correlation_id: str | None, as_json: bool) 
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
     if not runs:
-        console.print(f"no runs tagged with correlation id {correlation_id!r}")
+        console.print(f"no runs tagged with correlation id {escape(repr(correlation_id))}")
         sys.exit(1)
     report = cancel_runs(instance, runs, build_resources()["storage"].store)
     if as_json:

@@ -14,7 +14,7 @@ import pymupdf
 import pytest
 
 from docingest.writer_lock import writer_lock
-from tests.conftest import corpus_pdf
+from tests.conftest import build_pdf, corpus_pdf
 from tests.deployment import BIN, REPO, Deployment
 
 ENV = {"DOCINGEST_PARSE_ENGINE": "fast"}
@@ -147,6 +147,53 @@ def test_usage_errors_and_messages(deployment: Deployment, tmp_path: Path) -> No
     assert empty.returncode == 0 and json.loads(empty.stdout) == []
     assert "collection is empty" in empty.stderr
     assert f"home {deployment.home}" in " ".join(empty.stderr.split())
+
+
+def test_names_and_text_in_brackets_are_printed_as_they_are(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """Rich reads "[...]" as markup: a file named "broken [draft].pdf" was printed as
+    "broken .pdf", and "[/b]" in a chunk's text or a message stopped the command with a
+    MarkupError. Names, messages and texts are printed as they are, and a message is one line
+    however long its path (it was wrapped at 80 columns in a log, splitting the file's name)."""
+    folder = tmp_path / "uploads [finance] from the shared drive, with a long folder name"
+    folder.mkdir()
+    build_pdf(
+        folder / "Invoice [2024].pdf",
+        ["<p>Payment terms [see note 4] and the [/b] marker: net thirty days from delivery.</p>"],
+    )
+    (folder / "broken [draft].pdf").write_text("plain text pretending to be a PDF\n" * 20)
+
+    parsed = deployment.docingest(
+        "parse", *map(str, sorted(folder.iterdir())), "--out", str(tmp_path / "out"),
+        "--engine", "fast",
+    )  # fmt: skip
+    assert parsed.returncode == 1 and "Traceback" not in parsed.stderr, parsed.stderr
+    assert (
+        f"{folder / 'broken [draft].pdf'}: FILE_TYPE_NOT_SUPPORTED"
+        in (parsed.stderr.splitlines())[0]
+    ), parsed.stderr
+
+    # Document ids percent-encode brackets; the messages print them, and the texts, as they are.
+    broken, invoice = "broken %5Bdraft%5D.pdf", "Invoice %5B2024%5D.pdf"
+    wide = {"COLUMNS": "240"}  # a table's cells and title hold the whole names
+    ingested = deployment.docingest("ingest", str(folder), **wide)
+    assert ingested.returncode == 1 and "Traceback" not in ingested.stderr, ingested.stderr
+    assert f"ingested {folder}" in ingested.stdout
+    assert any(
+        line.startswith(f"{broken}: FILE_TYPE_NOT_SUPPORTED")
+        for line in ingested.stdout.splitlines()
+    ), ingested.stdout
+
+    found = deployment.docingest("search", "payment terms net thirty days", "--top-k", "1", **wide)
+    assert found.returncode == 0 and "Traceback" not in found.stderr, found.stderr
+    for text in (invoice, "[see note 4]", "[/b] marker"):
+        assert text in found.stdout, (text, found.stdout)
+    failed = deployment.docingest("status", "--failed", **wide)
+    assert failed.returncode == 0 and broken in failed.stdout, failed.stdout
+    assert "the file name says .pdf" in failed.stdout
+    one = deployment.docingest("status", broken, **wide)
+    assert one.returncode == 0 and f"{broken}: failed" in one.stdout, one.stdout
 
 
 def test_a_second_writer_waits_for_the_first(deployment: Deployment, tmp_path: Path) -> None:
