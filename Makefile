@@ -51,14 +51,24 @@ quickstart: install tesseract
 	$(BIN)/docingest search "which errors are retryable" --top-k 3
 	$(BIN)/docingest status
 
+# The suite on the machine's cores: test files spread over one pytest-xdist worker per core (at
+# most PYTEST_WORKERS_MAX; a file's tests stay on one worker, with its module fixtures), then
+# the tests that stop a service the others share (marker `exclusive`), alone. Most of the
+# suite's time is waiting (daemon ticks, schedules, subprocesses starting): a second worker
+# fills it. `make test PYTEST_WORKERS=0` runs without workers, in the order of the files.
+PYTEST_WORKERS ?= auto
+PYTEST_WORKERS_MAX ?= 4
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses $(PYTEST_WORKERS_MAX) \
+		--dist loadfile -m "not exclusive"
+	$(BIN)/python -m pytest -m exclusive
 
 # The quick loop while developing: pure logic, parsing, chunking and single assets; no daemon,
 # browser, subprocess CLI, fault or PostgreSQL tests, and none that run the layout or embedding
 # model to measure it (`make test` runs everything).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow and not postgres and not real_model" \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses $(PYTEST_WORKERS_MAX) \
+		--dist loadfile -m "not slow and not postgres and not real_model" \
 		--ignore=tests/hardening \
 		--ignore=tests/pipelines tests
 

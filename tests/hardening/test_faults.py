@@ -173,6 +173,7 @@ def _interrupt(cluster: list[str], down_s: float) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.exclusive  # the server goes down: no other test may be using it meanwhile
 @pytest.mark.parametrize(
     "down_s",
     [0, 15],
