@@ -6,9 +6,12 @@ failed). Runs execute in this process, so the embedding model and the Qdrant sto
 once for the whole folder.
 """
 
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -91,6 +94,25 @@ def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[st
     return {"ops": {"document_pipeline": {"config": config}}}
 
 
+@contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """An in-process run leaves SIGTERM as it found it. Dagster's interrupt handling points
+    SIGTERM at SIGINT's handler when a run ends (`dagster._utils.interrupts`); in a process
+    started with SIGINT ignored (from a background shell, `nohup ... &`, some CI runners) that
+    made SIGTERM ignored too: `kill` no longer stopped `docingest ingest`, and every process it
+    started afterwards ignored SIGTERM as well (Dagster's compute-log `tail`s then took 2 x 30 s
+    to clean up after each run, and stayed behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Dagster changes no handler outside the main thread
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is not before and before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
 def run_documents(
     instance: dg.DagsterInstance,
     job_name: str,
@@ -117,14 +139,15 @@ def run_documents(
         run_tags = {**(tags or {}), OPERATION_TAG: "cli", PROCESS_TAG: process_tag()}
         if len(batch) > 1:
             run_tags.update({RANGE_START: batch[0], RANGE_END: batch[-1]})
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=batch[0] if len(batch) == 1 else None,
-            run_config=run_config,
-            resources=resources,
-            raise_on_error=False,
-            tags=run_tags,
-        )
+        with _sigterm_kept():
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=batch[0] if len(batch) == 1 else None,
+                run_config=run_config,
+                resources=resources,
+                raise_on_error=False,
+                tags=run_tags,
+            )
         for document_id in batch:
             state = read_state(store, document_id)
             success = state.status is Status.SUCCEEDED and state.run_id == result.run_id

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,6 +196,40 @@ def test_names_and_text_in_brackets_are_printed_as_they_are(
     assert "the file name says .pdf" in failed.stdout
     one = deployment.docingest("status", broken, **wide)
     assert one.returncode == 0 and f"{broken}: failed" in one.stdout, one.stdout
+
+
+def test_an_ingest_started_with_sigint_ignored_still_stops_on_sigterm(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """A process started from a background shell (`nohup docingest ingest ... &`, a CI runner)
+    has SIGINT ignored. Dagster's run points SIGTERM at SIGINT's handler as it ends, so after
+    the first run `kill` no longer stopped the ingest, and the processes it started next ignored
+    SIGTERM too. The command, as such a shell starts it: after its runs, SIGTERM still stops it."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copyfile(corpus_pdf("01030000000001.pdf"), folder / "a.pdf")
+    code = (
+        "import os, signal, sys\n"
+        "from pipelines.cli import main\n"
+        "try:\n"
+        "    main(['ingest', sys.argv[1], '--json'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print('SIGTERM is', int(signal.getsignal(signal.SIGTERM)), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "print('still running after SIGTERM', flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], cwd=REPO, env=deployment.env,
+        capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # a background shell's
+    )  # fmt: skip
+    assert f"SIGTERM is {int(signal.SIG_DFL)}" in result.stdout, (
+        result.stdout,
+        result.stderr[-3000:],
+    )
+    assert "still running" not in result.stdout
+    assert result.returncode == -signal.SIGTERM
 
 
 def test_a_second_writer_waits_for_the_first(deployment: Deployment, tmp_path: Path) -> None:
