@@ -264,10 +264,9 @@ def delete_documents(
     if not document_ids:
         return True
     release_stale_runs(instance)
-    result = (
-        build_definitions(**resources)
-        .resolve_job_def("delete_documents_job")
-        .execute_in_process(
+    job = build_definitions(**resources).resolve_job_def("delete_documents_job")
+    with _sigterm_kept():
+        result = job.execute_in_process(
             instance=instance,
             run_config={
                 "ops": {"delete_documents": {"config": {"document_ids": list(document_ids)}}},
@@ -277,7 +276,6 @@ def delete_documents(
             raise_on_error=False,
             tags={OPERATION_TAG: "cli-prune", PROCESS_TAG: process_tag()},
         )
-    )
     return result.success
 
 
