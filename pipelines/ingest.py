@@ -95,7 +95,7 @@ def chunking_run_config(strategy: str | None, params: dict[str, str]) -> dict[st
 
 
 @contextmanager
-def _sigterm_kept() -> Iterator[None]:
+def sigterm_kept() -> Iterator[None]:
     """An in-process run leaves SIGTERM as it found it. Dagster's interrupt handling points
     SIGTERM at SIGINT's handler when a run ends (`dagster._utils.interrupts`); in a process
     started with SIGINT ignored (from a background shell, `nohup ... &`, some CI runners) that
@@ -139,7 +139,7 @@ def run_documents(
         run_tags = {**(tags or {}), OPERATION_TAG: "cli", PROCESS_TAG: process_tag()}
         if len(batch) > 1:
             run_tags.update({RANGE_START: batch[0], RANGE_END: batch[-1]})
-        with _sigterm_kept():
+        with sigterm_kept():
             result = job.execute_in_process(
                 instance=instance,
                 partition_key=batch[0] if len(batch) == 1 else None,
@@ -265,7 +265,7 @@ def delete_documents(
         return True
     release_stale_runs(instance)
     job = build_definitions(**resources).resolve_job_def("delete_documents_job")
-    with _sigterm_kept():
+    with sigterm_kept():
         result = job.execute_in_process(
             instance=instance,
             run_config={

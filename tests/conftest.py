@@ -1,7 +1,6 @@
 """Shared fixtures: an isolated DOCINGEST_HOME and Dagster instance, real PDFs, bad inputs."""
 
 import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,18 +32,17 @@ def _process_state_left_as_found() -> Iterator[None]:
       as it ends (`dagster._utils.interrupts`); when pytest was started with SIGINT ignored (a
       background shell, a CI runner) SIGTERM stayed ignored, and every process started later
       inherited it (a run in another thread then waited 2 x 30 s for its compute-log `tail`s).
-      `pipelines.ingest.run_documents` restores it itself; tests that call
-      `execute_in_process` directly do not.
+      `pipelines.ingest.run_documents` restores it itself (`sigterm_kept`, used here too);
+      tests that call `execute_in_process` directly do not.
     - Dagster's current definitions-state storage (a context variable an instance sets when
       entered): one left behind by a disposed instance failed a later test's
       `build_definitions` with "Attempted to resolve undefined DagsterInstance weakref"."""
     from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-    sigterm = signal.getsignal(signal.SIGTERM)
-    with set_defs_state_storage(None):
+    from pipelines.ingest import sigterm_kept
+
+    with sigterm_kept(), set_defs_state_storage(None):
         yield
-    if sigterm is not None and signal.getsignal(signal.SIGTERM) is not sigterm:
-        signal.signal(signal.SIGTERM, sigterm)
 
 
 @pytest.fixture
