@@ -46,6 +46,14 @@ def _process_state_left_as_found() -> Iterator[None]:
 
 
 @pytest.fixture
+def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step's RetryPolicy retries without its backoff sleeps (2, 4, 8 s). A run executed in
+    process always retries: `execute_in_process` ignores the executor's `retries` config, so a
+    test cannot turn the retries off, only their waits."""
+    monkeypatch.setattr(dg.RetryPolicy, "calculate_delay", lambda self, attempt_num: 0)
+
+
+@pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh DOCINGEST_HOME (and DAGSTER_HOME under it) for one test."""
     home = tmp_path / "home"

@@ -260,6 +260,7 @@ def test_a_file_that_vanishes_or_cannot_be_read_does_not_fail_the_tick(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("no_retry_waits")  # the failure is retryable: the step retries it
 def test_a_file_rewritten_between_registration_and_parsing_is_not_indexed_half_way(
     home: Path, instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
@@ -283,8 +284,7 @@ def test_a_file_rewritten_between_registration_and_parsing_is_not_indexed_half_w
         # new content, which registration then hashes too.
         parser=RewrittenWhileParsing(engine="fast", parse_ahead=0),
     )
-    once = {"execution": {"config": {"retries": {"disabled": {}}}}}
-    assert run_documents(instance, "ingest_job", ["report.pdf"], resources, once) == {
+    assert run_documents(instance, "ingest_job", ["report.pdf"], resources, {}) == {
         "report.pdf": False
     }
     store = DocumentStore(home)
@@ -293,7 +293,7 @@ def test_a_file_rewritten_between_registration_and_parsing_is_not_indexed_half_w
     assert not store.parsed_path("report.pdf").exists()  # nothing of either version kept
 
     # The next run (the sensor sees a new size and mtime) registers and indexes it whole.
-    assert run_documents(instance, "ingest_job", ["report.pdf"], resources, once) == {
+    assert run_documents(instance, "ingest_job", ["report.pdf"], resources, {}) == {
         "report.pdf": True
     }
     assert read_state(store, "report.pdf").sha256 == sha256_bytes(final)
