@@ -43,7 +43,7 @@ def build_resources(**overrides: Any) -> dict[str, Any]:
     `QDRANT_URL` (and `QDRANT_API_KEY`) switches to a Qdrant server; nothing else changes.
     `DOCINGEST_WEBHOOK_URL` (with `DOCINGEST_WEBHOOK_EVENTS`, `DOCINGEST_WEBHOOK_SECRET`) adds a
     webhook endpoint; without it, webhooks are a no-op. `DOCINGEST_PARSE_ENGINE` picks the
-    parse engine (`layout`, the default, or `fast`); `DOCINGEST_PARSE_WORKERS` the parser's
+    parse engine (`layout`, the default, `fast` or `auto`); `DOCINGEST_PARSE_WORKERS` the parser's
     worker processes (default one per core) and `DOCINGEST_PARSE_AHEAD` how many documents a
     run parses ahead (default as many; 0: none); `DOCINGEST_PDF_PASSWORD` opens encrypted
     PDFs; `DOCINGEST_CLASSIFY_RULES` names a classification rules file;
